@@ -1,0 +1,170 @@
+// Runs a job in a QEMU guest (TCG, no KVM needed): boots a kernel with the lab's boot initramfs and root disk,
+// reads the serial console, enforces a timeout, and lets the guest crash and reboot within one run.
+import { appendFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { $ } from "bun";
+import { LabError } from "../errors.ts";
+import { bootInitramfs } from "./bootinitrd.ts";
+import type { LabKernel } from "./kernels.ts";
+import { labDir } from "./labdir.ts";
+import { buildRootfs, type RootfsOptions } from "./rootfs.ts";
+
+/** A guest run. */
+export interface GuestOptions {
+  kernel: LabKernel;
+  /** Shell script run as root in the guest (cwd /opt/kdump, $LAB_BOOT = 1, 2, … on each boot). */
+  job: string;
+  /** Added to the kernel command line, e.g. "crashkernel=256M". */
+  cmdline?: string;
+  /** vCPUs (default 2). */
+  cpus?: number;
+  /** Guest memory in MiB (default 1024). */
+  memoryMiB?: number;
+  /** 5-level paging (la57) on the CPU model; default true (`-cpu max`). */
+  la57?: boolean;
+  /** How many times the guest may boot in this run (crash → capture kernel → boot again = 3). Default 1. */
+  boots?: number;
+  /** Wall-clock limit for the whole run, in seconds (default 120). */
+  timeoutSeconds?: number;
+  /** Extra raw disks: host paths created sparse at the given size when absent. Seen as /dev/vdb, /dev/vdc… */
+  disks?: { path: string; sizeMiB: number }[];
+  /** What the root filesystem holds besides the defaults. */
+  rootfs?: RootfsOptions;
+  /** Called with each console line as it arrives (progress display). */
+  onLine?: (line: string) => void;
+  /** The qemu binary (default qemu-system-x86_64 on PATH). */
+  qemu?: string;
+}
+
+/** What a guest run left. */
+export interface GuestResult {
+  /** The whole serial console, all boots. */
+  console: string;
+  /** The exit code of the last job that finished, or null when none did. */
+  exitCode: number | null;
+  /** Each finished job: the boot it ran in and its exit code. */
+  exits: { boot: number; code: number }[];
+  /** How many times the kernel banner appeared (boots including capture kernels). */
+  kernelBoots: number;
+  /** True when the run hit its time limit and QEMU was killed. */
+  timedOut: boolean;
+  /** Wall-clock seconds. */
+  seconds: number;
+  /** The root disk image of this run (a copy; read files from it with guestFile()). */
+  rootImage: string;
+  /** The run's folder under .lab/runs (console.log is there). */
+  dir: string;
+  /** Removes the run's folder. */
+  cleanup(): void;
+}
+
+/** The qemu binary, or a LabError that says how to install it. */
+export async function findQemu(bin = "qemu-system-x86_64"): Promise<string> {
+  const r = await $`sh -c ${`command -v ${bin}`}`.quiet().nothrow();
+  if (r.exitCode !== 0) throw new LabError(`${bin} not found`, { hint: "install QEMU: apt-get install qemu-system-x86" });
+  return r.stdout.toString().trim();
+}
+
+/**
+ * Boots a guest, runs `job`, and returns when the guest powers off (or the time limit passes).
+ * @example const r = await runGuest({ kernel, job: "kdump status --json" }); r.exitCode
+ */
+export async function runGuest(o: GuestOptions): Promise<GuestResult> {
+  const qemu = await findQemu(o.qemu);
+  if (!existsSync(o.kernel.vmlinuz)) throw new LabError(`kernel ${o.kernel.vmlinuz} not found`, { hint: "fetch it with fetchKernel() or give a vmlinuz path" });
+  const base = await buildRootfs(o.kernel, o.rootfs);
+  const dir = join(labDir(), "runs", `${Date.now()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const rootImage = join(dir, "root.ext4");
+  await $`cp --sparse=always ${base} ${rootImage}`.quiet();
+  const initrd = join(dir, "boot.cpio");
+  writeFileSync(initrd, await bootInitramfs(o.kernel, o.job));
+  const drives = [rootImage];
+  for (const d of o.disks ?? []) {
+    if (!existsSync(d.path)) await $`truncate -s ${d.sizeMiB}M ${d.path}`.quiet();
+    drives.push(d.path);
+  }
+  const cmdline = ["console=ttyS0", "root=/dev/vda", "rw", "panic=5", "oops=panic", "loglevel=7", o.cmdline ?? ""].join(" ").trim();
+  const args = [
+    qemu, "-accel", "tcg", "-cpu", o.la57 === false ? "max,la57=off" : "max",
+    "-smp", String(o.cpus ?? 2), "-m", String(o.memoryMiB ?? 1024),
+    "-display", "none", "-serial", "stdio", "-monitor", "none", "-nodefaults", "-no-user-config", "-nic", "none",
+    "-kernel", o.kernel.vmlinuz, "-initrd", initrd, "-append", cmdline,
+    ...drives.flatMap((p) => ["-drive", `file=${p},format=raw,if=virtio,cache=unsafe`]),
+  ];
+  return watch(args, o, dir, rootImage);
+}
+
+async function watch(args: string[], o: GuestOptions, dir: string, rootImage: string): Promise<GuestResult> {
+  const start = performance.now();
+  const log = join(dir, "console.log");
+  const proc = Bun.spawn(args, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const maxBoots = o.boots ?? 1;
+  let text = "";
+  let partial = "";
+  let timedOut = false;
+  const exits: { boot: number; code: number }[] = [];
+  let labBoots = 0;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    proc.kill("SIGKILL");
+  }, (o.timeoutSeconds ?? 120) * 1000);
+  const decoder = new TextDecoder();
+  for await (const chunk of proc.stdout) {
+    const s = decoder.decode(chunk, { stream: true }).replace(/\r/g, "");
+    text += s;
+    appendFileSync(log, s);
+    partial += s;
+    const lines = partial.split("\n");
+    partial = lines.pop()!;
+    for (const line of lines) {
+      o.onLine?.(line);
+      const b = /^LAB-BOOT (\d+)/.exec(line);
+      if (b) labBoots++;
+      const m = /^LAB-EXIT (\d+) (\d+)/.exec(line);
+      if (m) exits.push({ boot: Number(m[1]), code: Number(m[2]) });
+      // A guest that keeps rebooting past what the run allows is stopped rather than left to loop.
+      if (b && labBoots > maxBoots) proc.kill("SIGKILL");
+    }
+  }
+  const code = await proc.exited;
+  clearTimeout(timer);
+  const stderr = await new Response(proc.stderr).text();
+  if (!timedOut && code !== 0 && exits.length === 0 && !/Linux version/.test(text))
+    throw new LabError(`qemu exited with ${code} before the guest booted`, { hint: stderr.trim().split("\n").pop() || "see " + log });
+  return {
+    console: text,
+    exitCode: exits.length ? exits[exits.length - 1]!.code : null,
+    exits,
+    kernelBoots: (text.match(/Linux version \d/g) ?? []).length,
+    timedOut,
+    seconds: (performance.now() - start) / 1000,
+    rootImage,
+    dir,
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** A file from a guest's ext4 root image (read with debugfs, nothing mounted), or null when absent. */
+export async function guestFile(image: string, path: string): Promise<Buffer | null> {
+  const r = await $`debugfs -R ${`cat ${path}`} ${image}`.quiet().nothrow();
+  if (r.exitCode !== 0 || /File not found/.test(r.stderr.toString())) return null;
+  return r.stdout;
+}
+
+/** Names in a directory of a guest's ext4 root image, or null when it is absent. */
+export async function guestList(image: string, path: string): Promise<string[] | null> {
+  const r = await $`debugfs -R ${`ls -p ${path}`} ${image}`.quiet().nothrow();
+  if (r.exitCode !== 0 || /File not found/.test(r.stderr.toString())) return null;
+  return r.stdout
+    .toString()
+    .split("\n")
+    .map((l) => l.split("/")[5])
+    .filter((n): n is string => !!n && n !== "." && n !== "..");
+}
+
+/** Copies a (large) file out of a guest's ext4 root image to `dest`. */
+export async function guestCopy(image: string, path: string, dest: string): Promise<void> {
+  const r = await $`debugfs -R ${`dump ${path} ${dest}`} ${image}`.quiet().nothrow();
+  if (r.exitCode !== 0 || !existsSync(dest)) throw new LabError(`cannot copy ${path} out of the guest disk`, { hint: r.stderr.toString().trim() });
+}

@@ -1,0 +1,157 @@
+// The lab guest's root filesystem: an ext4 image built with `mke2fs -d` (no mounting) holding busybox, the Bun
+// runtime and the libraries it links, this toolkit at /opt/kdump, and one kernel's /boot files and modules.
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { $ } from "bun";
+import { LabError } from "../errors.ts";
+import type { LabKernel } from "./kernels.ts";
+import { labDir } from "./labdir.ts";
+
+/** The checkout this toolkit runs from. */
+export const TOOLKIT = join(import.meta.dir, "..", "..");
+
+/** What goes into a root filesystem besides the defaults. */
+export interface RootfsOptions {
+  /** Extra files: guest path → host path (copied) or contents. */
+  files?: Record<string, string | Uint8Array>;
+  /** Image size in MiB (sparse); room for the dumps a test saves. Default 3072. */
+  sizeMiB?: number;
+}
+
+/** The toolkit files copied into the guest: the package, not the tests or the lab cache. */
+const TOOLKIT_PARTS = ["kdump.ts", "lib", "recipes", "package.json", "tsconfig.json", "bunfig.toml"];
+/** node_modules entries left out of the guest: the runtime is installed separately, the rest is for development. */
+const NODE_MODULES_SKIP = new Set(["bun", "@oven", "typescript", "bun-types", "@types", ".bin", "kdump", ".package-lock.json"]);
+
+/** The busybox binary on this machine (Debian's busybox-static). */
+export function busyboxPath(): string {
+  for (const p of ["/bin/busybox", "/usr/bin/busybox"]) if (existsSync(p)) return p;
+  throw new LabError("busybox not found", { hint: "install it: apt-get install busybox-static" });
+}
+
+/** The Bun executable that runs this process (the one from node_modules in a checkout). */
+export function bunPath(): string {
+  return process.execPath;
+}
+
+/** Shared libraries an executable needs (from ldd), including the dynamic loader. */
+export async function sharedLibraries(exe: string): Promise<string[]> {
+  const out = (await $`ldd ${exe}`.quiet().nothrow()).stdout.toString();
+  const libs = new Set<string>();
+  for (const line of out.split("\n")) {
+    const m = /=>\s+(\/\S+)/.exec(line) ?? /^\s+(\/\S+)\s+\(/.exec(line);
+    if (m) libs.add(m[1]!);
+  }
+  return [...libs];
+}
+
+/** A content hash of everything that goes into the image, so a changed toolkit or kernel rebuilds it. */
+async function inputsHash(kernel: LabKernel, opts: RootfsOptions): Promise<string> {
+  const h = new Bun.CryptoHasher("sha256");
+  h.update(`${kernel.release}\0${kernel.vmlinuz}\0${opts.sizeMiB ?? 3072}\0${bunPath()}\0${statSync(bunPath()).size}\0`);
+  const walk = (p: string) => {
+    const st = statSync(p);
+    if (st.isDirectory()) for (const n of readdirSync(p).sort()) walk(join(p, n));
+    else h.update(`${relative(TOOLKIT, p)}\0`).update(readFileSync(p));
+  };
+  for (const part of TOOLKIT_PARTS) if (existsSync(join(TOOLKIT, part))) walk(join(TOOLKIT, part));
+  for (const [g, v] of Object.entries(opts.files ?? {}).sort()) {
+    h.update(`${g}\0`);
+    h.update(typeof v === "string" ? readFileSync(v) : v);
+  }
+  return h.digest("hex").slice(0, 16);
+}
+
+/**
+ * Builds (or reuses) the root filesystem image for `kernel`; returns its path. Treat it as read-only:
+ * runGuest() boots a copy of it.
+ */
+export async function buildRootfs(kernel: LabKernel, opts: RootfsOptions = {}): Promise<string> {
+  const dir = join(labDir(), "rootfs");
+  mkdirSync(dir, { recursive: true });
+  const image = join(dir, `${kernel.release}-${await inputsHash(kernel, opts)}.ext4`);
+  if (existsSync(image)) return image;
+  const stage = join(dir, `.stage-${process.pid}`);
+  rmSync(stage, { recursive: true, force: true });
+  try {
+    await stageTree(stage, kernel, opts);
+    const tmp = `${image}.tmp`;
+    rmSync(tmp, { force: true });
+    const r = await $`mke2fs -q -F -t ext4 -L labroot -d ${stage} ${tmp} ${opts.sizeMiB ?? 3072}M`.quiet().nothrow();
+    if (r.exitCode !== 0) throw new LabError("mke2fs -d failed building the lab root filesystem", { hint: r.stderr.toString().trim() });
+    await $`mv ${tmp} ${image}`.quiet();
+    for (const old of readdirSync(dir)) if (old.startsWith(`${kernel.release}-`) && join(dir, old) !== image) rmSync(join(dir, old), { force: true });
+    return image;
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+  }
+}
+
+async function stageTree(root: string, kernel: LabKernel, opts: RootfsOptions): Promise<void> {
+  for (const d of ["bin", "sbin", "usr/bin", "usr/sbin", "usr/local/bin", "etc", "proc", "sys", "dev", "run", "tmp", "root", "var/crash", "var/lib/kdump", "boot", "lab", "mnt"])
+    mkdirSync(join(root, d), { recursive: true });
+  // busybox and its applets
+  cpSync(busyboxPath(), join(root, "bin/busybox"));
+  const applets = (await $`${busyboxPath()} --list-full`.quiet()).stdout.toString().trim().split("\n");
+  for (const a of applets) {
+    const p = join(root, a);
+    if (existsSync(p)) continue;
+    mkdirSync(dirname(p), { recursive: true });
+    symlinkSync(relative(dirname(p), join(root, "bin/busybox")), p);
+  }
+  // Bun and the libraries it links, at their host paths
+  cpSync(bunPath(), join(root, "usr/local/bin/bun"));
+  symlinkSync("bun", join(root, "usr/local/bin/bunx"));
+  for (const lib of await sharedLibraries(bunPath())) {
+    mkdirSync(join(root, dirname(lib)), { recursive: true });
+    cpSync(lib, join(root, lib), { dereference: true });
+  }
+  // the toolkit
+  const opt = join(root, "opt/kdump");
+  for (const part of TOOLKIT_PARTS) if (existsSync(join(TOOLKIT, part))) cpSync(join(TOOLKIT, part), join(opt, part), { recursive: true });
+  const nm = join(TOOLKIT, "node_modules");
+  for (const n of readdirSync(nm)) if (!NODE_MODULES_SKIP.has(n)) cpSync(join(nm, n), join(opt, "node_modules", n), { recursive: true, dereference: true });
+  symlinkSync("..", join(opt, "node_modules/kdump"));
+  mkdirSync(join(opt, "node_modules/.bin"), { recursive: true });
+  symlinkSync("../kdump/kdump.ts", join(opt, "node_modules/.bin/kdump"));
+  writeFileSync(join(root, "usr/local/bin/kdump"), `#!/bin/sh\nexec /usr/local/bin/bun /opt/kdump/kdump.ts "$@"\n`, { mode: 0o755 });
+  // the kernel, as a distro would install it
+  cpSync(kernel.vmlinuz, join(root, "boot", `vmlinuz-${kernel.release}`));
+  if (kernel.config) cpSync(kernel.config, join(root, "boot", `config-${kernel.release}`));
+  cpSync(kernel.modulesDir, join(root, "lib/modules", kernel.release), { recursive: true });
+  // a little of /etc
+  writeFileSync(join(root, "etc/hostname"), "lab\n");
+  writeFileSync(join(root, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n");
+  writeFileSync(join(root, "etc/group"), "root:x:0:\n");
+  writeFileSync(join(root, "etc/fstab"), "LABEL=labroot / ext4 defaults 0 1\n");
+  writeFileSync(join(root, "lab/init"), LAB_INIT, { mode: 0o755 });
+  for (const [g, v] of Object.entries(opts.files ?? {})) {
+    const p = join(root, g);
+    mkdirSync(dirname(p), { recursive: true });
+    if (typeof v === "string") cpSync(v, p);
+    else writeFileSync(p, v);
+  }
+}
+
+/**
+ * The guest's PID 1 after switch_root: mounts the API filesystems, counts boots on the root disk, runs the job
+ * (copied to /run/lab/job.sh by the boot initramfs) with LAB_BOOT set, prints `LAB-EXIT <boot> <code>`, powers off.
+ */
+const LAB_INIT = `#!/bin/sh
+export PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
+mount -t proc proc /proc 2>/dev/null
+mount -t sysfs sysfs /sys 2>/dev/null
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t tmpfs tmpfs /tmp
+mkdir -p /sys/kernel/debug && mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
+hostname -F /etc/hostname
+n=$(cat /lab/boot-count 2>/dev/null || echo 0); n=$((n+1)); echo $n > /lab/boot-count; sync
+export LAB_BOOT=$n
+echo "LAB-BOOT $n $(uname -r)"
+cd /opt/kdump
+sh /run/lab/job.sh < /dev/null
+echo "LAB-EXIT $n $?"
+sync
+poweroff -f
+`;
