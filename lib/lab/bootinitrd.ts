@@ -6,7 +6,12 @@ import { $ } from "bun";
 import { Cpio } from "../capture/cpio.ts";
 import { LabError } from "../errors.ts";
 import type { LabKernel } from "./kernels.ts";
-import { busyboxPath } from "./rootfs.ts";
+
+/** The busybox binary on this machine (Debian's busybox-static). */
+export function busyboxPath(): string {
+  for (const p of ["/bin/busybox", "/usr/bin/busybox"]) if (existsSync(p)) return p;
+  throw new LabError("busybox not found", { hint: "install it: apt-get install busybox-static" });
+}
 
 /** Modules for a virtio root disk, in load order; those a kernel builds in are simply absent. */
 const VIRTIO_MODULES = [
@@ -38,31 +43,52 @@ export async function virtioModules(kernel: LabKernel): Promise<[string, Uint8Ar
   return out;
 }
 
+/** A busybox initramfs with the virtio modules and `init` as its /init. */
+async function busyboxInitramfs(kernel: LabKernel, init: string): Promise<{ cpio: Cpio; modules: string[] }> {
+  const c = new Cpio();
+  c.file("bin/busybox", new Uint8Array(await Bun.file(busyboxPath()).arrayBuffer()), 0o755);
+  for (const a of ["sh", "mount", "umount", "insmod", "sleep", "mkdir", "cp", "switch_root", "poweroff", "reboot", "cat", "echo", "dd", "stat", "sync"])
+    c.symlink(`bin/${a}`, "busybox");
+  for (const d of ["proc", "sys", "dev", "newroot"]) c.dir(d);
+  const mods = await virtioModules(kernel);
+  for (const [name, bytes] of mods) c.file(`modules/${name}`, bytes);
+  const names = mods.map(([n]) => n);
+  c.file("init", init.replace("@MODULES@", names.join(" ")), 0o755);
+  return { cpio: c, modules: names };
+}
+
+const LOAD_MODULES = `mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev
+for m in @MODULES@; do insmod /modules/$m || echo "LAB-ERROR insmod $m failed"; done`;
+
+/**
+ * A capture initramfs for lab fixtures that does not use the code under test: busybox dd copies /proc/vmcore
+ * whole to /dev/vdb, prints its size as `LAB-VMCORE-SIZE n`, and powers off.
+ */
+export async function ddCaptureInitramfs(kernel: LabKernel): Promise<Uint8Array> {
+  const init = `#!/bin/sh
+${LOAD_MODULES}
+i=0; while [ ! -b /dev/vdb ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+echo "LAB-VMCORE-SIZE $(stat -c %s /proc/vmcore)"
+dd if=/proc/vmcore of=/dev/vdb bs=1M conv=fsync && echo LAB-CAPTURED
+sync; poweroff -f
+`;
+  return (await busyboxInitramfs(kernel, init)).cpio.bytes();
+}
+
 /**
  * The boot initramfs: loads the virtio modules, mounts /dev/vda, puts the job at /run/lab/job.sh and
  * switches to the root filesystem's /lab/init.
  */
 export async function bootInitramfs(kernel: LabKernel, job: string): Promise<Uint8Array> {
-  const c = new Cpio();
-  c.file("bin/busybox", new Uint8Array(await Bun.file(busyboxPath()).arrayBuffer()), 0o755);
-  for (const a of ["sh", "mount", "umount", "insmod", "sleep", "mkdir", "cp", "switch_root", "poweroff", "cat", "echo"])
-    c.symlink(`bin/${a}`, "busybox");
-  for (const d of ["proc", "sys", "dev", "newroot"]) c.dir(d);
-  const mods = await virtioModules(kernel);
-  for (const [name, bytes] of mods) c.file(`modules/${name}`, bytes);
-  c.file("job.sh", job, 0o755);
-  c.file(
-    "init",
-    `#!/bin/sh
-mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev
-for m in ${mods.map(([n]) => n).join(" ")}; do insmod /modules/$m || echo "LAB-ERROR insmod $m failed"; done
+  const init = `#!/bin/sh
+${LOAD_MODULES}
 i=0; while [ ! -b /dev/vda ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
 if ! mount -t ext4 -o rw /dev/vda /newroot; then echo "LAB-ERROR cannot mount the root disk /dev/vda"; poweroff -f; fi
 mount -t tmpfs tmpfs /newroot/run && mkdir -p /newroot/run/lab && cp /job.sh /newroot/run/lab/job.sh
 umount /proc /sys; umount /dev
 exec switch_root /newroot /lab/init
-`,
-    0o755,
-  );
-  return c.bytes();
+`;
+  const { cpio } = await busyboxInitramfs(kernel, init);
+  cpio.file("job.sh", job, 0o755);
+  return cpio.bytes();
 }

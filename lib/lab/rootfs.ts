@@ -1,11 +1,13 @@
 // The lab guest's root filesystem: an ext4 image built with `mke2fs -d` (no mounting) holding busybox, the Bun
 // runtime and the libraries it links, this toolkit at /opt/kdump, and one kernel's /boot files and modules.
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { $ } from "bun";
 import { LabError } from "../errors.ts";
 import type { LabKernel } from "./kernels.ts";
 import { labDir } from "./labdir.ts";
+import { busyboxPath, ddCaptureInitramfs } from "./bootinitrd.ts";
+import { kexecTools } from "./peers.ts";
 
 /** The checkout this toolkit runs from. */
 export const TOOLKIT = join(import.meta.dir, "..", "..");
@@ -22,12 +24,6 @@ export interface RootfsOptions {
 const TOOLKIT_PARTS = ["kdump.ts", "lib", "recipes", "package.json", "tsconfig.json", "bunfig.toml"];
 /** node_modules entries left out of the guest: the runtime is installed separately, the rest is for development. */
 const NODE_MODULES_SKIP = new Set(["bun", "@oven", "typescript", "bun-types", "@types", ".bin", "kdump", ".package-lock.json"]);
-
-/** The busybox binary on this machine (Debian's busybox-static). */
-export function busyboxPath(): string {
-  for (const p of ["/bin/busybox", "/usr/bin/busybox"]) if (existsSync(p)) return p;
-  throw new LabError("busybox not found", { hint: "install it: apt-get install busybox-static" });
-}
 
 /** The Bun executable that runs this process (the one from node_modules in a checkout). */
 export function bunPath(): string {
@@ -70,7 +66,11 @@ export async function buildRootfs(kernel: LabKernel, opts: RootfsOptions = {}): 
   const dir = join(labDir(), "rootfs");
   mkdirSync(dir, { recursive: true });
   const image = join(dir, `${kernel.release}-${await inputsHash(kernel, opts)}.ext4`);
-  if (existsSync(image)) return image;
+  if (existsSync(image)) {
+    const now = new Date();
+    utimesSync(image, now, now); // in use: keeps it from being pruned
+    return image;
+  }
   const stage = join(dir, `.stage-${process.pid}`);
   rmSync(stage, { recursive: true, force: true });
   try {
@@ -80,10 +80,18 @@ export async function buildRootfs(kernel: LabKernel, opts: RootfsOptions = {}): 
     const r = await $`mke2fs -q -F -t ext4 -L labroot -d ${stage} ${tmp} ${opts.sizeMiB ?? 3072}M`.quiet().nothrow();
     if (r.exitCode !== 0) throw new LabError("mke2fs -d failed building the lab root filesystem", { hint: r.stderr.toString().trim() });
     await $`mv ${tmp} ${image}`.quiet();
-    for (const old of readdirSync(dir)) if (old.startsWith(`${kernel.release}-`) && join(dir, old) !== image) rmSync(join(dir, old), { force: true });
+    prune(dir);
     return image;
   } finally {
     rmSync(stage, { recursive: true, force: true });
+  }
+}
+
+/** Removes images nobody has used for an hour (a toolkit edit makes a new one; old ones only take disk). */
+function prune(dir: string): void {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (name.endsWith(".ext4") && Date.now() - statSync(p).mtimeMs > 3600_000) rmSync(p, { force: true });
   }
 }
 
@@ -125,6 +133,17 @@ async function stageTree(root: string, kernel: LabKernel, opts: RootfsOptions): 
   writeFileSync(join(root, "etc/group"), "root:x:0:\n");
   writeFileSync(join(root, "etc/fstab"), "LABEL=labroot / ext4 defaults 0 1\n");
   writeFileSync(join(root, "lab/init"), LAB_INIT, { mode: 0o755 });
+  // lab-only: kexec-tools as an independent loader and oracle (off PATH), and a busybox capture that dd's
+  // /proc/vmcore to /dev/vdb, so fixtures do not depend on the code under test
+  const peer = await kexecTools();
+  for (const [name, path] of Object.entries({ kexec: peer.kexec, "vmcore-dmesg": peer.vmcoreDmesg })) {
+    cpSync(path, join(root, "opt/peer", name));
+    for (const lib of await sharedLibraries(path)) {
+      mkdirSync(join(root, dirname(lib)), { recursive: true });
+      if (!existsSync(join(root, lib))) cpSync(lib, join(root, lib), { dereference: true });
+    }
+  }
+  writeFileSync(join(root, "lab/capture-dd.cpio"), await ddCaptureInitramfs(kernel));
   for (const [g, v] of Object.entries(opts.files ?? {})) {
     const p = join(root, g);
     mkdirSync(dirname(p), { recursive: true });

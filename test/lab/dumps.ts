@@ -1,0 +1,132 @@
+// Real crash dumps for tests: a Debian kernel crashes in a QEMU guest and kexec-tools + a busybox dd capture
+// (independent of the code under test) save /proc/vmcore whole. Cached under .lab/dumps/; built from nothing in CI.
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { $ } from "bun";
+import { LabError } from "../../lib/errors.ts";
+import { fetchKernel, type LabKernel } from "../../lib/lab/kernels.ts";
+import { labDir } from "../../lib/lab/labdir.ts";
+import { runGuest } from "../../lib/lab/qemu.ts";
+
+/** What crash to make. */
+export interface DumpSpec {
+  /** Kernel line: "6.1" or "6.12". */
+  line: string;
+  /** Cache name of the scenario; different options need different names (e.g. "sysrq", "sysrq-4level"). */
+  scenario: string;
+  /** vCPUs (default 2). */
+  cpus?: number;
+  /** 5-level paging (default true). */
+  la57?: boolean;
+  /** Guest memory in MiB (default 1024). */
+  memoryMiB?: number;
+  /** Extra files in the guest's root filesystem: guest path → host path or contents. */
+  files?: Record<string, string | Uint8Array>;
+  /** Guest shell run before the crash (e.g. start some processes). */
+  prepare?: string;
+  /** Guest shell that crashes the kernel (default: sysrq 'c'). */
+  crash?: string;
+}
+
+/** A cached dump. */
+export interface LabDump {
+  /** The ELF /proc/vmcore copy (0600). */
+  vmcore: string;
+  /** The serial console of the crashed kernel and the capture kernel. */
+  console: string;
+  /** The kernel that crashed. */
+  kernel: LabKernel;
+}
+
+const CAPTURE_CMDLINE = "console=ttyS0 reset_devices nr_cpus=1 irqpoll panic=5 nokaslr";
+
+/**
+ * A real dump for `spec`, made once and cached.
+ * @example const d = await labDump({ line: "6.1", scenario: "sysrq" }); openDump(d.vmcore)
+ */
+export async function labDump(spec: DumpSpec): Promise<LabDump> {
+  const kernel = await fetchKernel(spec.line);
+  const dir = join(labDir(), "dumps", `${kernel.release}-${spec.scenario}`);
+  const vmcore = join(dir, "vmcore");
+  const consoleLog = join(dir, "console.log");
+  if (existsSync(vmcore) && existsSync(consoleLog)) return { vmcore, console: readFileSync(consoleLog, "utf8"), kernel };
+  return withLock(`${dir}.lock`, async () => {
+    if (existsSync(vmcore) && existsSync(consoleLog)) return { vmcore, console: readFileSync(consoleLog, "utf8"), kernel };
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const disk = join(dir, "capture.raw");
+    rmSync(disk, { force: true });
+    const job = `
+set -x
+${spec.prepare ?? ""}
+/opt/peer/kexec -s -p /boot/vmlinuz-$(uname -r) --initrd=/lab/capture-dd.cpio --append="${CAPTURE_CMDLINE}" || exit 97
+echo "LAB-LOADED $(cat /sys/kernel/kexec_crash_loaded)"
+echo 1 > /proc/sys/kernel/sysrq
+sync
+${spec.crash ?? "echo c > /proc/sysrq-trigger"}
+sleep 20
+echo "LAB-ERROR the crash command returned without crashing"
+exit 98
+`;
+    const r = await runGuest({
+      kernel,
+      job,
+      cmdline: "crashkernel=256M",
+      cpus: spec.cpus ?? 2,
+      la57: spec.la57 ?? true,
+      memoryMiB: spec.memoryMiB ?? 1024,
+      boots: 1,
+      timeoutSeconds: 240,
+      disks: [{ path: disk, sizeMiB: (spec.memoryMiB ?? 1024) + 64 }],
+      rootfs: { files: spec.files },
+    });
+    try {
+      const size = /LAB-VMCORE-SIZE (\d+)/.exec(r.console);
+      if (!size || !/LAB-CAPTURED/.test(r.console))
+        throw new LabError(`lab dump ${spec.scenario} on ${kernel.release} was not captured`, {
+          hint: `exit ${r.exitCode}, timed out ${r.timedOut}; console tail: ${r.console.slice(-800)}`,
+        });
+      await $`truncate -s ${size[1]} ${disk}`.quiet();
+      chmodSync(disk, 0o600);
+      renameSync(disk, vmcore);
+      writeFileSync(join(dir, "spec.json"), JSON.stringify({ ...spec, files: Object.keys(spec.files ?? {}), release: kernel.release, seconds: r.seconds }, null, 2));
+      writeFileSync(consoleLog, r.console, { mode: 0o600 });
+      return { vmcore, console: r.console, kernel };
+    } finally {
+      r.cleanup();
+      rmSync(disk, { force: true });
+    }
+  });
+}
+
+/** Runs `body` holding a lock directory, so parallel test files build one dump once. */
+async function withLock<T>(lock: string, body: () => Promise<T>): Promise<T> {
+  mkdirSync(dirname(lock), { recursive: true, mode: 0o700 });
+  for (let i = 0; ; i++) {
+    if (i > 1800) throw new LabError(`waited 30 minutes for ${lock}`, { hint: "remove it if no test is building that dump" });
+    try {
+      mkdirSync(lock);
+      writeFileSync(join(lock, "pid"), String(process.pid));
+      break;
+    } catch {
+      const pid = Number(existsSync(join(lock, "pid")) ? readFileSync(join(lock, "pid"), "utf8") : 0);
+      const stale = pid > 0 && !processAlive(pid);
+      const old = existsSync(lock) && Date.now() - statSync(lock).mtimeMs > 600_000;
+      if (stale || old) rmSync(lock, { recursive: true, force: true });
+      else await Bun.sleep(1000);
+    }
+  }
+  try {
+    return await body();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
