@@ -11,7 +11,7 @@ export class KdumpError extends Error {
     this.hint = opts.hint;
   }
   /** The one line the CLI prints. */
-  line(): string {
+  summary(): string {
     return this.hint ? `${this.message}: ${this.hint}` : this.message;
   }
 }
@@ -75,7 +75,7 @@ export class RefusedError extends KdumpError {
 
 /** The one line the CLI prints for any thrown value: typed errors by their message, system errors by code and path. */
 export function errorLine(e: unknown): string {
-  if (e instanceof KdumpError) return e.line();
+  if (e instanceof KdumpError) return e.summary();
   if (e && typeof e === "object" && "code" in e && typeof (e as any).code === "string") {
     const err = e as NodeJS.ErrnoException;
     const what = err.path ? `${err.path}: ` : "";

@@ -1,0 +1,34 @@
+// Installs what the lab needs on a Debian/Ubuntu host (QEMU, busybox, e2fsprogs, the peer tools the tests
+// compare with) and fetches the kernels. One list, used by `kdump lab setup`, .ci/run and the README.
+import { $ } from "bun";
+import { LabError } from "../errors.ts";
+import { fetchKernel, KERNEL_LINES, type LabKernel } from "./kernels.ts";
+
+/** Debian packages the lab and its oracles need. */
+export const LAB_PACKAGES = [
+  "qemu-system-x86", // the guests (TCG: no KVM needed)
+  "busybox-static", // guest userland and initramfs
+  "cpio", // checking archives we write
+  "e2fsprogs", // mke2fs -d and debugfs: root images without mounting
+  "xz-utils", // 6.12 modules are .ko.xz
+  "zstd",
+  "crash", // oracle: Debian's crash 8.0.2
+  "makedumpfile", // oracle and peer: Debian's makedumpfile 1.7.2
+  "python3-drgn", // oracle: drgn 0.0.22
+];
+
+/** Installs LAB_PACKAGES with apt-get (needs root) and fetches both kernel lines. */
+export async function labSetup(log: (line: string) => void = console.error): Promise<LabKernel[]> {
+  if (process.getuid?.() !== 0) throw new LabError("lab setup installs Debian packages", { hint: "run it as root (sudo)" });
+  log("$ apt-get update");
+  await $`apt-get update -qq`.quiet();
+  log(`$ apt-get install -y ${LAB_PACKAGES.join(" ")}`);
+  const r = await $`apt-get install -y -qq --no-install-recommends ${LAB_PACKAGES}`.env({ ...process.env, DEBIAN_FRONTEND: "noninteractive" }).quiet().nothrow();
+  if (r.exitCode !== 0) throw new LabError("apt-get install failed", { hint: r.stderr.toString().trim().split("\n").pop() });
+  const kernels: LabKernel[] = [];
+  for (const line of Object.keys(KERNEL_LINES)) {
+    log(`fetching the Debian ${line} cloud kernel`);
+    kernels.push(await fetchKernel(line));
+  }
+  return kernels;
+}

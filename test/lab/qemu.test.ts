@@ -1,0 +1,40 @@
+// The lab fails clearly: a missing kernel, a missing QEMU, and a hung guest each end within their limits.
+import { describe, expect, test } from "bun:test";
+import { LabError } from "../../lib/errors.ts";
+import { fetchKernel } from "../../lib/lab/kernels.ts";
+import { runGuest } from "../../lib/lab/qemu.ts";
+
+describe("runGuest()", () => {
+  test("a kernel path that does not exist is a LabError naming it", async () => {
+    const kernel = { ...(await fetchKernel("6.1")), vmlinuz: "/nonexistent/vmlinuz" };
+    expect(runGuest({ kernel, job: "true" })).rejects.toThrow(/kernel \/nonexistent\/vmlinuz not found/);
+  });
+
+  test("a missing QEMU is a LabError that says how to install it", async () => {
+    const kernel = await fetchKernel("6.1");
+    const e = await runGuest({ kernel, job: "true", qemu: "qemu-system-nonexistent" }).catch((e) => e);
+    expect(e).toBeInstanceOf(LabError);
+    expect(e.summary()).toContain("apt-get install qemu-system-x86");
+  });
+
+  test("a kernel file that is not a kernel fails fast instead of hanging", async () => {
+    const kernel = { ...(await fetchKernel("6.1")), vmlinuz: "/etc/hostname" };
+    const start = performance.now();
+    const e = await runGuest({ kernel, job: "true", timeoutSeconds: 60 }).catch((e) => e);
+    expect(e).toBeInstanceOf(LabError);
+    expect(performance.now() - start).toBeLessThan(30_000);
+  }, 70_000);
+
+  test("a hung guest is stopped at its time limit and reported as timed out", async () => {
+    const kernel = await fetchKernel("6.1");
+    const r = await runGuest({ kernel, job: "echo HANGING; sleep 600", timeoutSeconds: 25 });
+    try {
+      expect(r.timedOut).toBe(true);
+      expect(r.exitCode).toBeNull();
+      expect(r.console).toContain("HANGING");
+      expect(r.seconds).toBeLessThan(35);
+    } finally {
+      r.cleanup();
+    }
+  }, 60_000);
+});
