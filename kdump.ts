@@ -7,6 +7,10 @@ import { resolve } from "node:path";
 import { existsSync } from "node:fs";
 import { errorLine, UsageError } from "./lib/errors.ts";
 import { formatStatus, readStatus } from "./lib/boot/status.ts";
+import { estimate, formatRecommendation, formatSetup, parseSizeOption, runPrinted, setup } from "./lib/boot/setup.ts";
+import { shrinkReservation } from "./lib/boot/shrink.ts";
+import { SIZE_TABLES } from "./lib/boot/sizing.ts";
+import { analyze, analyzeCommands, printOutput } from "./lib/analyze/command.ts";
 
 export * from "./lib/mod.ts";
 
@@ -62,6 +66,133 @@ export function cli(argv: string[]): Argv {
           const s = readStatus();
           emit(a.json, s, () => formatStatus(s));
           return s.ready ? 0 : 1;
+        }),
+    )
+    .command(
+      "analyze <vmcore> [command]",
+      "read a crash dump without debuginfo: report (default), log, sys",
+      (y) =>
+        json(y)
+          .positional("vmcore", { type: "string", describe: "the dump: ELF vmcore, makedumpfile -c/-l/-p/-z or flattened (-F) output" })
+          .positional("command", { type: "string", choices: Object.keys(analyzeCommands), describe: "what to print (crash's command names)" }),
+      (a) => run(() => printOutput(analyze(a.vmcore!, a.command, { json: a.json }))),
+    )
+    .command(
+      "estimate",
+      "how much crash memory to reserve: distro table, estimate from the capture kernel + initramfs, rehearsal minimum",
+      (y) =>
+        json(y)
+          .option("kernel", { type: "string", describe: "capture kernel image to estimate from" })
+          .option("initrd", { type: "string", describe: "capture initramfs to estimate from" })
+          .option("table", { type: "string", choices: SIZE_TABLES.map((t) => t.name), describe: "distro table (default: kdump-utils for this CPU)" })
+          .option("rehearsal", { type: "string", describe: "rehearsal result JSON {minimum} (default .lab/rehearse-min.json)" })
+          .option("root", { type: "string", default: "", describe: "read /proc/iomem of the system at DIR" }),
+      (a) =>
+        run(() => {
+          const r = estimate(a);
+          emit(a.json, r, () => formatRecommendation(r));
+          return r.value ? 0 : 1;
+        }),
+    )
+    .command(
+      "setup",
+      "reserve crash memory: put crashkernel= in the boot loader (GRUB, GRUB+BLS/grubby, systemd-boot), regenerate, say when to reboot",
+      (y) =>
+        json(y)
+          .option("dry-run", { type: "boolean", default: false, describe: "print the diff and the commands; write and run nothing" })
+          .option("remove", { type: "boolean", default: false, describe: "take crashkernel= out of the boot loader" })
+          .option("size", { type: "string", describe: "crashkernel= value(s) instead of the estimate, e.g. 256M, 2G-:256M, '1G,high 256M,low'" })
+          .option("root", { type: "string", default: "", describe: "edit the system installed at DIR (commands run under chroot DIR)" })
+          .option("kernel", { type: "string", describe: "capture kernel image, for the estimate" })
+          .option("initrd", { type: "string", describe: "capture initramfs, for the estimate" })
+          .option("table", { type: "string", choices: SIZE_TABLES.map((t) => t.name), describe: "distro table for the estimate" }),
+      (a) =>
+        run(async () => {
+          if (a.remove && a.size) throw new UsageError("--remove and --size do not go together", { hint: "give one" });
+          const r = await setup({ ...a, dryRun: a.dryRun }, (cmd) => runPrinted(cmd, a.json ? console.error : console.log));
+          emit(a.json, r, () => formatSetup(r));
+        }),
+    )
+    .command(
+      "shrink <size>",
+      "give reserved crash memory back without a reboot (/sys/kernel/kexec_crash_size); needs --yes",
+      (y) =>
+        json(y)
+          .positional("size", { type: "string", describe: "new reservation size, e.g. 256M" })
+          .option("yes", { type: "boolean", default: false, describe: "really shrink (it cannot grow again until the next boot)" })
+          .option("root", { type: "string", default: "", describe: "act on the system at DIR (tests)" }),
+      (a) =>
+        run(() => {
+          const [arg] = parseSizeOption(a.size!);
+          if (arg?.kind !== "size") throw new UsageError(`shrink takes one size like 256M, not ${a.size}`);
+          const r = shrinkReservation(arg.size, a);
+          emit(a.json, r, () => `crash reservation: ${r.before} -> ${r.after} bytes`);
+        }),
+    )
+    .command("lab <action>", "the QEMU lab: `lab setup` installs QEMU and the peer tools (root) and fetches Debian kernels", (y) =>
+      json(y).positional("action", { choices: ["setup"] as const, describe: "what to do" }),
+      (a) =>
+        run(async () => {
+          const { labSetup } = await import("./lib/lab/setup.ts");
+          const kernels = await labSetup();
+          emit(a.json, kernels, () => kernels.map((k) => `ready: ${k.line} ${k.release} (${k.vmlinuz})`).join("\n"));
+        }),
+    )
+    .command(
+      "load",
+      "load the capture kernel (our initramfs, built and cached) into the crashkernel= reservation; --kexec stages a kernel for `kdump exec`",
+      (y) =>
+        json(y)
+          .option("dry-run", { type: "boolean", default: false, describe: "print kernel, initramfs, command line and memory needed vs reserved; load nothing" })
+          .option("kexec", { type: "boolean", default: false, describe: "stage for a fast reboot (`kdump exec`) instead of a crash" })
+          .option("kernel", { type: "string", describe: "kernel image (default /boot/vmlinuz-$(uname -r))" })
+          .option("initrd", { type: "string", describe: "initramfs to load instead of building ours (--kexec: default /boot/initrd.img-RELEASE)" })
+          .option("cmdline", { type: "string", describe: "the whole command line (default: derived from /proc/cmdline)" })
+          .option("append", { type: "string", array: true, describe: "parameters to append, e.g. --append nr_cpus=2" })
+          .option("remove", { type: "string", array: true, describe: "parameter names to remove, e.g. --remove nokaslr" })
+          .option("target", { type: "string", describe: "directory on the root filesystem for dumps (default /var/crash)" })
+          .option("modules", { type: "string", array: true, describe: "more modules for the capture initramfs" })
+          .option("modules-dir", { type: "string", describe: "/lib/modules/RELEASE of the kernel to load" })
+          .option("cache-dir", { type: "string", describe: "where built initramfs images are kept (default /var/lib/kdump)" }),
+      (a) =>
+        run(async () => {
+          const { load, formatLoad } = await import("./lib/capture/load.ts");
+          const r = load(a);
+          emit(a.json, r, () => formatLoad(r));
+        }),
+    )
+    .command(
+      "unload",
+      "unload the capture kernel (--kexec: the staged kernel)",
+      (y) => y.option("kexec", { type: "boolean", default: false, describe: "unload the kernel staged for `kdump exec`" }),
+      (a) => run(async () => (await import("./lib/capture/load.ts")).unload(a)),
+    )
+    .command(
+      "trigger",
+      "crash this machine now with sysrq 'c' to test the capture; refuses unless a capture kernel is loaded; asks first",
+      (y) => y.option("yes", { type: "boolean", default: false, describe: "do not ask for the host name" }),
+      (a) => run(async () => (await import("./lib/capture/trigger.ts")).trigger(a)),
+    )
+    .command(
+      "exec",
+      "reboot into the kernel staged with `kdump load --kexec`, skipping the firmware (like kexec -e); asks first",
+      (y) => y.option("yes", { type: "boolean", default: false, describe: "do not ask for the host name" }),
+      (a) => run(async () => (await import("./lib/capture/trigger.ts")).execStaged(a)),
+    )
+    .command(
+      "collect",
+      false, // run by the capture initramfs; the collect issue makes it a user verb
+      (y) =>
+        json(y)
+          .option("from", { type: "string", default: "/proc/vmcore", describe: "the dump to read" })
+          .option("out", { type: "string", default: "/var/crash", describe: "directory that receives <host>-<stamp>/vmcore" })
+          .option("host", { type: "string", describe: "host name for the folder" })
+          .option("format", { type: "string", default: "elf", describe: "output format (elf)" })
+          .option("level", { type: "number", default: 0, describe: "dump level (0: whole)" }),
+      (a) =>
+        run(async () => {
+          const r = (await import("./lib/capture/save.ts")).collect(a);
+          emit(a.json, r, () => `saved ${r.path} (${r.bytes} bytes, ${r.seconds.toFixed(1)} s)`);
         }),
     )
     .demandCommand(1, "name a verb or a recipe file; see --help")

@@ -2,6 +2,7 @@
 // kexec_file_load support and lockdown. Reads /proc and /sys (any kernel with kexec, 2.6.27+).
 import { existsSync, readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
+import { type BootState, bootState } from "./boot_state.ts";
 
 /** Where the status files live; tests point `root` at a scratch tree. */
 export interface StatusSources {
@@ -19,8 +20,8 @@ export interface CrashRegion {
   hidden: boolean;
 }
 
-/** What `kdump status` reports. */
-export interface Status {
+/** What `kdump status` reports (with the boot loader's configured crashkernel= and a shrink offer). */
+export interface Status extends BootState {
   /** The running kernel's release (uname -r). */
   kernel: string;
   /** crashkernel= values on /proc/cmdline, as written (empty when none). */
@@ -126,6 +127,7 @@ export function readStatus(src: StatusSources = { root: "" }): Status {
     configSource,
     lockdown: lockText === null ? null : lockdownMode(lockText),
     vmcore: existsSync(`${r}/proc/vmcore`),
+    ...bootState(r, cmdline, crashSize),
   };
   return { ...s, ...verdict(s) };
 }
@@ -133,6 +135,8 @@ export function readStatus(src: StatusSources = { root: "" }): Status {
 /** The one-line verdict and readiness for a status. */
 export function verdict(s: Omit<Status, "ready" | "verdict">): { ready: boolean; verdict: string } {
   if (s.vmcore) return { ready: false, verdict: "not ready: this is a capture kernel with a dump in /proc/vmcore: save it with `kdump collect`" };
+  if (s.crashkernel.length === 0 && !s.crashSize && s.configured?.length)
+    return { ready: false, verdict: `not ready: ${s.pending}` };
   if (s.crashkernel.length === 0 && !s.crashSize)
     return { ready: false, verdict: "not ready: no crashkernel= on the kernel command line: reserve memory with `kdump recipes/setup-grub.ts` and reboot" };
   if (!s.crashSize)
@@ -164,6 +168,9 @@ export function formatStatus(s: Status): string {
     `kexec staged:       ${yn(s.kexecLoaded)}`,
     `kexec_file_load:    ${yn(s.kexecFile)}${s.configSource ? ` (CONFIG_KEXEC_FILE from ${s.configSource})` : " (no kernel config found)"}`,
     `lockdown:           ${s.lockdown ?? "not available"}`,
+    `configured:         ${s.configured === null ? "unknown (no supported boot loader found)" : s.configured.length ? s.configured.map((v) => `crashkernel=${v}`).join(" ") : "no crashkernel= in the boot loader"}`,
+    ...(s.pending ? [s.pending] : []),
+    ...(s.shrink ? [`shrink:             ${mib(s.shrink.to)} is enough (rehearsal): free the rest now with ${s.shrink.command}`] : []),
     s.verdict,
   ];
   return lines.join("\n");

@@ -22,6 +22,8 @@ export interface DumpSpec {
   memoryMiB?: number;
   /** Extra files in the guest's root filesystem: guest path → host path or contents. */
   files?: Record<string, string | Uint8Array>;
+  /** Added to the crashing kernel's command line (e.g. "transparent_hugepage=always"). */
+  cmdline?: string;
   /** Guest shell run before the crash (e.g. start some processes). */
   prepare?: string;
   /** Guest shell that crashes the kernel (default: sysrq 'c'). */
@@ -70,7 +72,7 @@ exit 98
     const r = await runGuest({
       kernel,
       job,
-      cmdline: "crashkernel=256M",
+      cmdline: `crashkernel=256M ${spec.cmdline ?? ""}`.trim(),
       cpus: spec.cpus ?? 2,
       la57: spec.la57 ?? true,
       memoryMiB: spec.memoryMiB ?? 1024,

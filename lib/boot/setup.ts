@@ -1,0 +1,154 @@
+// `kdump setup` and `kdump estimate` as library calls: gather the sizing evidence of a box (RAM, capture kernel
+// and initramfs, rehearsal result), choose a crashkernel= value, plan the boot loader edit and apply it.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { KdumpError, UsageError } from "../errors.ts";
+import { applyBootPlan, type BootPlan, commandFor, detectBootloader, planBoot, planDiff, planSummary } from "./bootloader.ts";
+import { BACKUP_SUFFIX } from "./file_change.ts";
+import { type CrashkernelArg, crashkernelWords, formatCrashkernel, parseCrashkernel, resolveCrashkernel } from "./crashkernel.ts";
+import { defaultTable, estimateCapture, readRehearsal, type Recommendation, recommend, sizeTable, systemRam } from "./sizing.ts";
+
+/** Where a lab rehearsal leaves its measured minimum (the hook `kdump estimate` and `kdump setup` read). */
+export const REHEARSAL_RESULT = join(process.env.KDUMP_LAB_DIR ?? join(import.meta.dir, "..", "..", ".lab"), "rehearse-min.json");
+
+/** Options shared by estimate and setup. */
+export interface SizingOptions {
+  /** The box's root ("" for this one). */
+  root?: string;
+  /** A table name from SIZE_TABLES instead of the architecture's kdump-utils table. */
+  table?: string;
+  /** Capture kernel image to estimate from. */
+  kernel?: string;
+  /** Capture initramfs to estimate from. */
+  initrd?: string;
+  /** Rehearsal result file (default REHEARSAL_RESULT). */
+  rehearsal?: string;
+}
+
+/** RAM of the box: System RAM in its /proc/iomem (this box's when the root has none), else MemTotal. */
+export function readRam(root = ""): number {
+  const at = (p: string) => (existsSync(join(root, p)) ? join(root, p) : p);
+  const iomem = existsSync(at("/proc/iomem")) ? systemRam(readFileSync(at("/proc/iomem"), "utf8")) : 0;
+  if (iomem > 0) return iomem;
+  const m = existsSync(at("/proc/meminfo")) ? /^MemTotal:\s+(\d+) kB/m.exec(readFileSync(at("/proc/meminfo"), "utf8")) : null;
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+/** Gathers the evidence and recommends a value (what `kdump estimate` prints). */
+export function estimate(o: SizingOptions = {}): Recommendation {
+  const table = o.table ? sizeTable(o.table) : defaultTable();
+  if (!table) throw new UsageError(`unknown table ${o.table}`, { hint: "see `kdump estimate --help` for the table names" });
+  if (!o.kernel !== !o.initrd) throw new UsageError("--kernel and --initrd go together", { hint: "give the capture kernel image and its initramfs" });
+  for (const f of [o.kernel, o.initrd]) if (f && !existsSync(f)) throw new UsageError(`${f} not found`, { hint: "give the path of the capture kernel image or initramfs" });
+  const est = o.kernel && o.initrd ? estimateCapture(readFileSync(o.kernel), readFileSync(o.initrd)) : null;
+  return recommend({ ram: readRam(o.root), table, estimate: est, measured: readRehearsal(o.rehearsal ?? REHEARSAL_RESULT) });
+}
+
+/** Options of `kdump setup`. */
+export interface SetupOptions extends SizingOptions {
+  /** The crashkernel= value(s) to use instead of the recommendation ("256M", "2G-:256M", "1G,high 256M,low"). */
+  size?: string;
+  /** Take the reservation out instead. */
+  remove?: boolean;
+  /** Plan and show the diff; write and run nothing. */
+  dryRun?: boolean;
+}
+
+/** What setup did or would do. */
+export interface SetupResult {
+  /** The plan (boot loader, file changes, commands). */
+  plan: BootPlan;
+  /** Unified diff of every file change. */
+  diff: string;
+  /** The sizing evidence, when the value was not given with --size or --remove. */
+  recommendation: Recommendation | null;
+  /** The crashkernel= words the boot loader passes afterwards. */
+  value: string[];
+  /** Whether files were written and commands run. */
+  applied: boolean;
+  /** True when the running kernel's /proc/cmdline differs from what the boot loader will pass. */
+  rebootNeeded: boolean;
+}
+
+/** The crashkernel= words of a --size value (several for size,high + size,low). */
+export function parseSizeOption(size: string): CrashkernelArg[] {
+  return size.trim().split(/\s+/).map((w) => parseCrashkernel(w.replace(/^crashkernel=/, ""), { source: "--size", line: 1, column: 1 }));
+}
+
+/**
+ * Plans (and unless dryRun, applies) the boot loader change. `run` prints and runs each command (the CLI and
+ * the recipe pass their own). Throws before changing anything when the value reserves nothing on this RAM.
+ */
+export async function setup(o: SetupOptions, run: (cmd: string[]) => Promise<void>): Promise<SetupResult> {
+  const root = o.root ?? "";
+  let recommendation: Recommendation | null = null;
+  let args: CrashkernelArg[] = [];
+  if (!o.remove) {
+    if (o.size) args = parseSizeOption(o.size);
+    else {
+      recommendation = estimate(o);
+      if (!recommendation.value) throw new UsageError("no crashkernel= size for this box", { hint: recommendation.reasoning.at(-1)! });
+      args = [recommendation.value];
+    }
+    const ram = readRam(root);
+    const r = ram > 0 ? resolveCrashkernel(args, ram) : null;
+    if (r?.problem) throw new UsageError(`crashkernel=${args.map(formatCrashkernel).join(" crashkernel=")} reserves nothing on this box: ${r.problem}`, { hint: "choose a size below the RAM that a range covers" });
+  }
+  const plan = planBoot(args, root, detectBootloader(root));
+  const value = args.map((a) => formatCrashkernel(a));
+  const proc = join(root, "/proc/cmdline");
+  const active = existsSync(proc) ? crashkernelWords(readFileSync(proc, "utf8")).map((w) => formatCrashkernel(w.arg)) : [];
+  const result: SetupResult = { plan, diff: planDiff(plan), recommendation, value, applied: false, rebootNeeded: active.join(" ") !== value.join(" ") };
+  if (!o.dryRun) {
+    await applyBootPlan(plan, run);
+    result.applied = true;
+  }
+  return result;
+}
+
+/** The closing advice: reboot or not, in one line. */
+export function setupAdvice(r: SetupResult): string {
+  const v = r.value.length ? r.value.map((x) => `crashkernel=${x}`).join(" ") : "no crashkernel=";
+  if (!r.applied) return r.plan.preview.length ? `dry run: nothing written; without --dry-run the boot loader would pass ${v}` : `nothing to do: the boot loader already passes ${v}`;
+  if (!r.rebootNeeded) return `the running kernel already booted with ${v}: no reboot needed`;
+  return `reboot needed: the boot loader now passes ${v}; the reservation takes effect at the next boot (then check with \`kdump status\`)`;
+}
+
+/** The estimate as text: the three kinds of evidence, then the reasoning. */
+export function formatRecommendation(r: Recommendation): string {
+  const size = (b: number | undefined) => (b ? formatCrashkernel({ kind: "size", size: b, offset: null }) : "—");
+  return [
+    `table:     ${size(r.table.bytes)}   (${r.table.name}: crashkernel=${r.table.value})`,
+    `estimate:  ${size(r.estimate?.bytes)}${r.estimate ? "" : "   (give --kernel and --initrd of the capture kernel)"}`,
+    `measured:  ${size(r.measured?.minimum)}${r.measured ? "" : `   (no rehearsal result at ${REHEARSAL_RESULT})`}`,
+    `chosen:    ${r.value ? `crashkernel=${formatCrashkernel(r.value)}` : "none"}${r.from ? ` (from the ${r.from === "measured" ? "measurement" : r.from})` : ""}`,
+    "",
+    ...r.reasoning.map((l) => `- ${l}`),
+  ].join("\n");
+}
+
+/** Shell-quotes a command for printing, as a runbook shows it. */
+export function commandLine(cmd: string[]): string {
+  return cmd.map((w) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replaceAll("'", `'\\''`)}'`)).join(" ");
+}
+
+/** Prints `+ command` through `print`, runs it with inherited output, and throws when it fails. */
+export async function runPrinted(cmd: string[], print: (line: string) => void = console.log): Promise<void> {
+  print(`+ ${commandLine(cmd)}`);
+  const p = Bun.spawn(cmd, { stdout: "inherit", stderr: "inherit", stdin: "ignore" });
+  const code = await p.exited;
+  if (code !== 0) throw new KdumpError(`${commandLine(cmd)} failed with exit code ${code}`, { hint: `the files were changed (backups: FILE${BACKUP_SUFFIX}); fix the error above and run the command again` });
+}
+
+/** What setup did, as text: the plan, the diff, the notes, the advice. */
+export function formatSetup(r: SetupResult): string {
+  return [
+    `boot loader: ${r.plan.bootloader.kind} (${r.plan.bootloader.evidence})`,
+    planSummary(r.plan),
+    ...(r.recommendation ? ["", formatRecommendation(r.recommendation), ""] : []),
+    ...(r.diff ? [r.diff.trimEnd()] : []),
+    ...r.plan.commands.map((c) => `${r.applied ? "ran" : "would run"}: ${commandLine(commandFor(r.plan, c))}`),
+    ...r.plan.notes.map((n) => `note: ${n}`),
+    setupAdvice(r),
+  ].join("\n");
+}

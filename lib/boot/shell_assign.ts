@@ -1,0 +1,188 @@
+// Reads the variable assignments of a file the shell sources (/etc/default/grub, /etc/default/grub.d/*.cfg,
+// /etc/default/kdump-tools): POSIX quoting ('…', "…", \x, $(…), `…`, ${…}) and comments, with the exact
+// position of every value so an editor can change one value and leave every other byte alone.
+import { syntaxErrorAt } from "./parse_error.ts";
+
+/** One quoted or unquoted piece of a shell word. */
+export interface Segment {
+  /** How the piece is quoted: 'single', "double", or plain (unquoted). */
+  quote: "single" | "double" | "plain";
+  /** Offset of the piece's first character (the opening quote, if any). */
+  start: number;
+  /** Offset just past the piece (past the closing quote, if any). */
+  end: number;
+  /** The text between the quotes, as written (escapes not undone). */
+  raw: string;
+}
+
+/** A `NAME=value` (or `export NAME=value`) statement. */
+export interface Assignment {
+  /** The variable name. */
+  name: string;
+  /** 1-based line of the name. */
+  line: number;
+  /** Offset of the statement's first character (`export` or the name). */
+  start: number;
+  /** Offset of the value's first character (just past "="). */
+  valueStart: number;
+  /** Offset just past the value. */
+  valueEnd: number;
+  /** The value's pieces in order; empty for `NAME=`. */
+  segments: Segment[];
+  /** The value as the shell would assign it, or null when it expands a variable or runs a command. */
+  literal: string | null;
+}
+
+const NAME = /(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)=/y;
+
+/** Parses shell text into its assignments. Throws ConfigSyntaxError (line, column) on an unterminated quote. */
+export function parseShellAssignments(text: string, source: string): Assignment[] {
+  const out: Assignment[] = [];
+  let i = 0;
+  const fail = (at: number, what: string): never => {
+    throw syntaxErrorAt(source, text, at, what);
+  };
+
+  // Skips a $(…) whose "$" is at `at`; returns the offset past the matching ")".
+  const skipSubst = (at: number): number => {
+    let depth = 0;
+    let k = at + 1;
+    while (k < text.length) {
+      const c = text[k]!;
+      if (c === "\\") k += 2;
+      else if (c === "'") k = skipSingle(k);
+      else if (c === '"') k = skipDouble(k).end;
+      else if (c === "`") k = skipBacktick(k);
+      else if (c === "(") (depth++, k++);
+      else if (c === ")") {
+        k++;
+        if (--depth === 0) return k;
+      } else k++;
+    }
+    return fail(at, 'unterminated "$(": no matching ")"');
+  };
+  const skipBacktick = (at: number): number => {
+    for (let k = at + 1; k < text.length; k++) {
+      if (text[k] === "\\") k++;
+      else if (text[k] === "`") return k + 1;
+    }
+    return fail(at, "unterminated ` (backquote)");
+  };
+  const skipBrace = (at: number): number => {
+    const close = text.indexOf("}", at);
+    return close < 0 ? fail(at, 'unterminated "${": no matching "}"') : close + 1;
+  };
+  const skipSingle = (at: number): number => {
+    const close = text.indexOf("'", at + 1);
+    return close < 0 ? fail(at, "unterminated ' (single quote)") : close + 1;
+  };
+  // A "…" string starting at `at`: its end and whether it expands anything.
+  const skipDouble = (at: number): { end: number; expands: boolean } => {
+    let expands = false;
+    let k = at + 1;
+    while (k < text.length) {
+      const c = text[k]!;
+      if (c === '"') return { end: k + 1, expands };
+      if (c === "\\") k += 2;
+      else if (c === "`") (expands = true), (k = skipBacktick(k));
+      else if (c === "$" && text[k + 1] === "(") (expands = true), (k = skipSubst(k));
+      else if (c === "$" && text[k + 1] === "{") (expands = true), (k = skipBrace(k));
+      else if (c === "$" && /[A-Za-z_0-9@*#?$!-]/.test(text[k + 1] ?? "")) (expands = true), k++;
+      else k++;
+    }
+    return fail(at, 'unterminated " (double quote)');
+  };
+
+  // Lexes one word from `at`; returns its segments, end and literal value (null when it expands).
+  const word = (at: number): { segments: Segment[]; end: number; literal: string | null } => {
+    const segments: Segment[] = [];
+    let literal: string | null = "";
+    let k = at;
+    let plainStart = -1;
+    let plain = "";
+    const flush = () => {
+      if (plainStart >= 0) segments.push({ quote: "plain", start: plainStart, end: k, raw: text.slice(plainStart, k) });
+      if (literal !== null) literal += plain;
+      plainStart = -1;
+      plain = "";
+    };
+    while (k < text.length && !/[ \t\r\n;&|]/.test(text[k]!)) {
+      const c = text[k]!;
+      if (c === "'") {
+        flush();
+        const e = skipSingle(k);
+        const raw = text.slice(k + 1, e - 1);
+        segments.push({ quote: "single", start: k, end: e, raw });
+        if (literal !== null) literal += raw;
+        k = e;
+        continue;
+      }
+      if (c === '"') {
+        flush();
+        const d = skipDouble(k);
+        const raw = text.slice(k + 1, d.end - 1);
+        segments.push({ quote: "double", start: k, end: d.end, raw });
+        if (d.expands) literal = null;
+        else if (literal !== null) literal += raw.replace(/\\([$`"\\\n])/g, (_m, x: string) => (x === "\n" ? "" : x));
+        k = d.end;
+        continue;
+      }
+      if (plainStart < 0) plainStart = k;
+      if (c === "\\") {
+        plain += text[k + 1] === "\n" ? "" : (text[k + 1] ?? "");
+        k += 2;
+      } else if (c === "`") (literal = null), (k = skipBacktick(k));
+      else if (c === "$" && text[k + 1] === "(") (literal = null), (k = skipSubst(k));
+      else if (c === "$" && text[k + 1] === "{") (literal = null), (k = skipBrace(k));
+      else if (c === "$" && /[A-Za-z_0-9@*#?$!-]/.test(text[k + 1] ?? "")) (literal = null), k++;
+      else (plain += c), k++;
+    }
+    flush();
+    return { segments, end: k, literal };
+  };
+
+  let line = 1;
+  let atStatement = true;
+  while (i < text.length) {
+    const c = text[i]!;
+    if (c === "\n") {
+      line++;
+      i++;
+      atStatement = true;
+    } else if (c === " " || c === "\t" || c === "\r") i++;
+    else if (c === ";" || c === "&" || c === "|") (i++, (atStatement = true));
+    else if (c === "#") {
+      const nl = text.indexOf("\n", i);
+      i = nl < 0 ? text.length : nl;
+    } else {
+      NAME.lastIndex = i;
+      const m = atStatement ? NAME.exec(text) : null;
+      if (m) {
+        const w = word(i + m[0].length);
+        out.push({ name: m[1]!, line, start: i, valueStart: i + m[0].length, valueEnd: w.end, segments: w.segments, literal: w.literal });
+        line += countNewlines(text, i, w.end);
+        i = w.end;
+        // `A=1 B=2` assigns both; `A=1 cmd` runs cmd: either way the next word may be an assignment.
+      } else {
+        const w = word(i);
+        const end = Math.max(w.end, i + 1);
+        // After these keywords a new command (possibly an assignment) starts.
+        atStatement = /^(then|else|elif|do|if|while|until|\{|\(|!)$/.test(text.slice(i, end));
+        line += countNewlines(text, i, end);
+        i = end;
+      }
+    }
+  }
+  return out;
+}
+
+function countNewlines(text: string, from: number, to: number): number {
+  let n = 0;
+  for (let k = from; k < to; k++) if (text[k] === "\n") n++;
+  return n;
+}
+
+/** True when a value's text expands `$name` or `${name}` (the value adds to the variable's earlier value). */
+export function refersTo(a: Assignment, name: string, text: string): boolean {
+  return new RegExp(`\\$(\\{${name}\\}|${name}(?![A-Za-z0-9_]))`).test(text.slice(a.valueStart, a.valueEnd));
+}

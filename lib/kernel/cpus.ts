@@ -1,0 +1,64 @@
+// The CPUs at the crash: which one panicked (panic_cpu, else crashing_cpu) and, for each NT_PRSTATUS note, the CPU
+// and task it belongs to. Notes carry a pid, not a CPU number (idle CPUs all say pid 0), so a note is matched to the
+// CPU whose current task has that pid and whose stacks hold the saved SP.
+import { currentTask, irqStack, onlineCpus, STACK_SIZE } from "./percpu.ts";
+import type { KernelProgram } from "./program.ts";
+import { prstatus, type Regs } from "./regs.ts";
+import type { StackRange } from "./unwind.ts";
+
+/** A CPU as the crash left it. */
+export interface CpuState {
+  /** CPU number. */
+  cpu: number;
+  /** The task it was running (its current task). */
+  task: bigint;
+  /** Registers saved at the crash (the panicking CPU) or by the crash NMI (the others). */
+  regs: Regs;
+  /** True for the CPU that panicked. */
+  panic: boolean;
+}
+
+/** The CPU that panicked: panic_cpu (atomic_t, -1 when none), else x86's crashing_cpu; undefined when neither says. */
+export function panicCpu(prog: KernelProgram): number | undefined {
+  for (const name of ["panic_cpu", "crashing_cpu"]) {
+    const at = prog.symbols.lookup(name);
+    if (at === undefined) continue;
+    const cpu = prog.view.s32(at);
+    if (cpu >= 0) return cpu;
+  }
+  return undefined;
+}
+
+/** The stacks a CPU's code may run on: `task`'s stack and the CPU's IRQ stack. */
+export function stacksOf(prog: KernelProgram, cpu: number, task: bigint): StackRange[] {
+  const out: StackRange[] = [];
+  const low = prog.u64(task, "task_struct", "stack");
+  if (low) out.push({ name: "task", low, high: low + STACK_SIZE });
+  const irq = irqStack(prog, cpu);
+  if (irq) out.push({ name: "IRQ", ...irq });
+  return out;
+}
+
+/**
+ * Each NT_PRSTATUS note matched to its CPU, in CPU order.
+ * @example cpuStates(prog).find((c) => c.panic)?.task
+ */
+export function cpuStates(prog: KernelProgram): CpuState[] {
+  const notes = prstatus(prog.view.dump);
+  const cpus = onlineCpus(prog).map((cpu) => {
+    const task = currentTask(prog, cpu);
+    return { cpu, task, pid: prog.s32(task, "task_struct", "pid") };
+  });
+  const panic = panicCpu(prog);
+  const taken = new Set<number>();
+  const out: CpuState[] = [];
+  for (const note of notes) {
+    const same = cpus.filter((c) => c.pid === note.pid && !taken.has(c.cpu));
+    const holds = same.filter((c) => stacksOf(prog, c.cpu, c.task).some((s) => note.regs.sp >= s.low && note.regs.sp < s.high));
+    const c = holds[0] ?? same[0];
+    if (!c) continue;
+    taken.add(c.cpu);
+    out.push({ cpu: c.cpu, task: c.task, regs: note.regs, panic: c.cpu === panic });
+  }
+  return out.sort((a, b) => a.cpu - b.cpu);
+}

@@ -1,0 +1,303 @@
+// The kernel's own symbol table (kallsyms) decoded from memory: kallsyms_names (token-compressed, 2-byte lengths
+// since 6.1), kallsyms_token_table/_token_index, kallsyms_offsets with kallsyms_relative_base (4.6+). Which address
+// encoding the kernel used is decided by the one that reproduces SYMBOL(_stext). Lookups by name and by address.
+import type { KernelView } from "./view.ts";
+import { BadDataError, MissingDataError } from "../errors.ts";
+
+/** Where the kallsyms tables lie in kernel memory (from VMCOREINFO, or from a System.map plus KASLR). */
+export interface KallsymsAddrs {
+  num_syms: bigint;
+  names: bigint;
+  token_table: bigint;
+  token_index: bigint;
+  offsets: bigint;
+  relative_base: bigint;
+}
+
+/** The raw tables, as bytes. */
+export interface KallsymsTables {
+  /** Number of symbols. */
+  count: number;
+  /** kallsyms_names from its start (at least up to the last symbol's end). */
+  names: Uint8Array;
+  /** kallsyms_token_table, long enough for every token. */
+  tokenTable: Uint8Array;
+  /** kallsyms_token_index: 256 u16 offsets into the token table. */
+  tokenIndex: Uint8Array;
+  /** kallsyms_offsets: `count` s32. */
+  offsets: Uint8Array;
+  /** The value of kallsyms_relative_base. */
+  relativeBase: bigint;
+  /** Address of kallsyms_offsets (place-relative offsets count from their own slot). */
+  offsetsAddr: bigint;
+}
+
+/**
+ * How kallsyms_offsets encode addresses: "relative" (relative_base + u32 offset), "absolute-percpu" (x86_64 SMP until
+ * 6.15: non-negative offsets are absolute per-CPU addresses, negative ones relative_base - 1 - offset), or
+ * "place-relative" (the offset counts from its own slot in kallsyms_offsets).
+ */
+export type KallsymsEncoding = "relative" | "absolute-percpu" | "place-relative";
+
+/** A symbol and where an address lies in it. */
+export interface SymbolHit {
+  /** Symbol name. */
+  name: string;
+  /** Address minus the symbol's address. */
+  offset: number;
+  /** Distance to the next symbol (the kernel's idea of the size), 0 for the last one. */
+  size: number;
+  /** The symbol's address. */
+  address: bigint;
+  /** nm type letter (T, t, D, ...). */
+  type: string;
+}
+
+/** A symbol table answering by name and by address. Implemented by Kallsyms and by module symbol tables. */
+export interface SymbolTable {
+  /** Address of symbol `name`, or undefined. */
+  lookup(name: string): bigint | undefined;
+  /** The symbol containing `addr` (the nearest one at or below it), or undefined. */
+  symbolize(addr: bigint): SymbolHit | undefined;
+}
+
+/** Rolling hash base (a string's hash is Σ byte × B^(n-1-i) mod 2^32, so token hashes combine). */
+const B = 0x01000193;
+
+/** Hash of `bytes[from..]` and B^(its length), mod 2^32. */
+function hashBytes(bytes: ArrayLike<number>, from = 0): [number, number] {
+  let h = 0;
+  let p = 1;
+  for (let i = from; i < bytes.length; i++) {
+    h = (Math.imul(h, B) + bytes[i]!) | 0;
+    p = Math.imul(p, B);
+  }
+  return [h, p];
+}
+
+/** Per-CPU symbols (absolute, small) sort below kernel ones: their key is value - 2^40. */
+const PERCPU_KEY = 2 ** 40;
+
+/**
+ * The kernel's kallsyms. Names stay token-compressed: an index of where each starts and a hash of each name are
+ * built in one pass, and a name is expanded only when asked for, so opening a dump costs a few milliseconds.
+ */
+export class Kallsyms implements SymbolTable {
+  /** Number of symbols. */
+  readonly count: number;
+  /** The address encoding that reproduced _stext. */
+  readonly encoding: KallsymsEncoding;
+  private readonly names: Uint8Array;
+  private readonly tokens: Uint8Array[];
+  private readonly nameAt: Uint32Array;
+  private readonly hashes: Int32Array;
+  /** Address minus `base` for kernel symbols; value - 2^40 for absolute per-CPU ones. Sorted via `order`. */
+  private readonly keys: Float64Array;
+  private readonly base: bigint;
+  /** Symbol indexes in address order (undefined when the table is already sorted). */
+  private readonly order?: Uint32Array;
+
+  /**
+   * Indexes the tables; `stext` (SYMBOL(_stext)) decides the address encoding. BadDataError when the names do
+   * not decode or no encoding gives _stext.
+   * @example new Kallsyms(tables, info.symbols.get("_stext")!).lookup("init_task")
+   */
+  constructor(t: KallsymsTables, stext: bigint) {
+    this.count = t.count;
+    this.names = t.names;
+    this.tokens = decodeTokens(t.tokenTable, t.tokenIndex).map((s) => Uint8Array.from(s, (c) => c.charCodeAt(0)));
+    // Per token: hash and B^len of the whole token, and of the token without its first byte (the type letter).
+    const th = new Int32Array(256), tp = new Int32Array(256), fh = new Int32Array(256), fp = new Int32Array(256);
+    this.tokens.forEach((tok, b) => {
+      [th[b], tp[b]] = hashBytes(tok);
+      [fh[b], fp[b]] = hashBytes(tok, 1);
+    });
+    this.nameAt = new Uint32Array(t.count);
+    this.hashes = new Int32Array(t.count);
+    const n = t.names;
+    let p = 0;
+    for (let i = 0; i < t.count; i++) {
+      this.nameAt[i] = p;
+      if (p >= n.length) throw namesError(i, t.count, n.length);
+      let len = n[p++]!;
+      if (len & 0x80) len = (len & 0x7f) | (n[p++]! << 7);
+      const end = p + len;
+      if (len === 0 || end > n.length) throw namesError(i, t.count, n.length);
+      let h = fh[n[p]!]!;
+      for (p++; p < end; p++) {
+        const b = n[p]!;
+        h = (Math.imul(h, tp[b]!) + th[b]!) | 0;
+      }
+      this.hashes[i] = h;
+    }
+    if (t.offsets.byteLength < t.count * 4) throw new BadDataError(`kallsyms: offsets hold ${t.offsets.byteLength >> 2} entries, ${t.count} expected`);
+    const off = new Int32Array(t.offsets.slice(0, t.count * 4).buffer);
+    const stextIdx = this.indexesOf("_stext");
+    if (!stextIdx.length) throw new BadDataError("kallsyms: no _stext among the symbol names", { hint: "the kallsyms tables are not where VMCOREINFO says" });
+    const encodings: KallsymsEncoding[] = ["absolute-percpu", "relative", "place-relative"];
+    const enc = encodings.find((e) => stextIdx.some((i) => symbolAddress(e, off[i]!, i, t) === stext));
+    if (!enc)
+      throw new BadDataError(`kallsyms: no address encoding gives _stext 0x${stext.toString(16)}`, {
+        hint: "kallsyms_offsets or kallsyms_relative_base do not belong to this dump (or the System.map does not)",
+      });
+    this.encoding = enc;
+    this.base = enc === "place-relative" ? t.offsetsAddr : t.relativeBase;
+    const keys = new Float64Array(t.count);
+    for (let i = 0; i < t.count; i++) {
+      const o = off[i]!;
+      keys[i] = enc === "relative" ? o >>> 0 : enc === "place-relative" ? i * 4 + o : o >= 0 ? o - PERCPU_KEY : -1 - o;
+    }
+    this.keys = keys;
+    let sorted = true;
+    for (let i = 1; i < t.count && sorted; i++) sorted = keys[i - 1]! <= keys[i]!;
+    if (!sorted) this.order = Uint32Array.from(keys.keys()).sort((a, b) => keys[a]! - keys[b]! || a - b);
+  }
+
+  /** Name of symbol `i`. */
+  name(i: number): string {
+    return this.expand(i).slice(1);
+  }
+
+  /** nm type letter of symbol `i` ("A" for per-CPU symbols on kernels with absolute per-CPU kallsyms). */
+  type(i: number): string {
+    return this.expand(i)[0]!;
+  }
+
+  /** Address of symbol `i`. */
+  address(i: number): bigint {
+    const k = this.keys[i]!;
+    if (k < 0 && this.encoding === "absolute-percpu") return BigInt(k + PERCPU_KEY);
+    return (this.base + BigInt(k)) & 0xffffffffffffffffn;
+  }
+
+  /** Address of symbol `name` (the first one of that name), or undefined. */
+  lookup(name: string): bigint | undefined {
+    const i = this.indexesOf(name)[0];
+    return i === undefined ? undefined : this.address(i);
+  }
+
+  /** Address of symbol `name`; MissingDataError when the kernel has none. */
+  require(name: string): bigint {
+    const a = this.lookup(name);
+    if (a === undefined) throw new MissingDataError(`kallsyms: no symbol ${name}`, { hint: "this kernel lacks what kdump needs here; please report its version" });
+    return a;
+  }
+
+  /**
+   * The symbol containing `addr`: the last one at or below it (the first of several aliases there), or undefined
+   * past the end of the last symbol. Kernel addresses never match per-CPU symbols.
+   */
+  symbolize(addr: bigint): SymbolHit | undefined {
+    const d = addr - this.base;
+    if (d < -(1n << 40n) || d >= 1n << 40n) return undefined;
+    const key = Number(d);
+    const at = (j: number) => this.order ? this.order[j]! : j;
+    let lo = 0;
+    let hi = this.count - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.keys[at(mid)]! <= key) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    if (found < 0 || (this.encoding === "absolute-percpu" && this.keys[at(found)]! < 0)) return undefined;
+    const k = this.keys[at(found)]!;
+    while (found > 0 && this.keys[at(found - 1)] === k) found--;
+    let next = found + 1;
+    while (next < this.count && this.keys[at(next)] === k) next++;
+    const size = next < this.count ? this.keys[at(next)]! - k : 0;
+    if (size && key - k >= size) return undefined;
+    const i = at(found);
+    const s = this.expand(i);
+    return { name: s.slice(1), offset: key - k, size, address: this.address(i), type: s[0]! };
+  }
+
+  /** Indexes of the symbols named `name`, in table order. */
+  private indexesOf(name: string): number[] {
+    const [h] = hashBytes(new TextEncoder().encode(name));
+    const out: number[] = [];
+    for (let i = this.hashes.indexOf(h); i >= 0; i = this.hashes.indexOf(h, i + 1)) if (this.name(i) === name) out.push(i);
+    return out;
+  }
+
+  /** The expanded string (type letter, then name) of symbol `i`. */
+  private expand(i: number): string {
+    const n = this.names;
+    let p = this.nameAt[i]!;
+    let len = n[p++]!;
+    if (len & 0x80) len = (len & 0x7f) | (n[p++]! << 7);
+    let s = "";
+    for (const end = p + len; p < end; p++) for (const c of this.tokens[n[p]!]!) s += String.fromCharCode(c);
+    return s;
+  }
+}
+
+function namesError(i: number, count: number, size: number): BadDataError {
+  return new BadDataError(`kallsyms: name ${i} of ${count} runs past the ${size} bytes of kallsyms_names`, {
+    hint: "kallsyms_names or kallsyms_num_syms is wrong for this dump",
+  });
+}
+
+/** Address of symbol `i` whose raw offset is `off`, in encoding `e`. */
+function symbolAddress(e: KallsymsEncoding, off: number, i: number, t: KallsymsTables): bigint {
+  if (e === "relative") return (t.relativeBase + BigInt(off >>> 0)) & 0xffffffffffffffffn;
+  if (e === "absolute-percpu") return off >= 0 ? BigInt(off) : (t.relativeBase - 1n - BigInt(off)) & 0xffffffffffffffffn;
+  return (t.offsetsAddr + BigInt(i * 4) + BigInt(off)) & 0xffffffffffffffffn;
+}
+
+/** The 256 tokens: token_index[b] is the offset of token b's NUL-terminated string in token_table. */
+export function decodeTokens(table: Uint8Array, index: Uint8Array): string[] {
+  const dv = new DataView(index.buffer, index.byteOffset, index.byteLength);
+  const out: string[] = [];
+  for (let b = 0; b < 256; b++) {
+    let p = dv.getUint16(b * 2, true);
+    if (p >= table.length) throw new BadDataError(`kallsyms: token ${b} at ${p} lies past the token table (${table.length} bytes read)`);
+    let s = "";
+    while (p < table.length && table[p] !== 0) s += String.fromCharCode(table[p++]!);
+    out.push(s);
+  }
+  return out;
+}
+
+/**
+ * Bytes that `count` entries of kallsyms_names take, or -1 when `names` is too short. Each entry is a length (one
+ * byte, or two when the first has bit 7 set: 6.1's 73bbb94466fd "kallsyms: support big kernel symbols"), then that
+ * many token bytes; the first expanded character is the nm type letter.
+ */
+function namesLength(names: Uint8Array, count: number): number {
+  let p = 0;
+  for (let i = 0; i < count && p < names.length; i++) {
+    let len = names[p++]!;
+    if (len & 0x80) len = (len & 0x7f) | (names[p++]! << 7);
+    p += len;
+    if (i === count - 1) return p <= names.length ? p : -1;
+  }
+  return -1;
+}
+
+/**
+ * Reads the kallsyms tables at `a` from kernel memory. kallsyms_names has no recorded size: it is read in growing
+ * pieces until `count` names decode.
+ */
+export function readKallsymsTables(mem: Pick<KernelView, "read">, a: KallsymsAddrs): KallsymsTables {
+  const u32 = (addr: bigint) => new DataView(mem.read(addr, 4).slice().buffer).getUint32(0, true);
+  const count = u32(a.num_syms);
+  if (count === 0 || count > 4_000_000) throw new BadDataError(`kallsyms: kallsyms_num_syms is ${count}`, { hint: "the dump's kallsyms tables look corrupted" });
+  const tokenIndex = mem.read(a.token_index, 512).slice();
+  const idx = new DataView(tokenIndex.buffer);
+  let maxIdx = 0;
+  for (let b = 0; b < 256; b++) maxIdx = Math.max(maxIdx, idx.getUint16(b * 2, true));
+  const tokenTable = mem.read(a.token_table, maxIdx + 64).slice();
+  const offsets = mem.read(a.offsets, count * 4).slice();
+  const relativeBase = new DataView(mem.read(a.relative_base, 8).slice().buffer).getBigUint64(0, true);
+  let size = Math.min(count * 16, 1 << 24);
+  let names = mem.read(a.names, size).slice();
+  while (namesLength(names, count) < 0) {
+    if (size >= 1 << 26) throw new BadDataError(`kallsyms: ${count} names do not fit in ${size} bytes of kallsyms_names`, { hint: "the dump's kallsyms tables look corrupted" });
+    size *= 2;
+    names = mem.read(a.names, size).slice();
+  }
+  return { count, names, tokenTable, tokenIndex, offsets, relativeBase, offsetsAddr: a.offsets };
+}

@@ -1,0 +1,104 @@
+// A crashed kernel as the analysis asks about it: its memory (KernelView) plus what the dump says about itself
+// without debuginfo: symbols (kallsyms), types (BTF between __start_BTF and __stop_BTF) and the ORC tables, each
+// read on first use and kept. Typed field reads by struct and member name go through BTF.
+import { MissingDataError } from "../errors.ts";
+import { Btf } from "./btf.ts";
+import { kallsymsAddrs } from "./system_map.ts";
+import { Kallsyms, readKallsymsTables } from "./kallsyms.ts";
+import { OrcFinder, orcLayoutFor } from "./orc.ts";
+import type { KernelView } from "./view.ts";
+
+/** How to open a kernel's symbols. */
+export interface ProgramOptions {
+  /** A System.map to locate kallsyms with when VMCOREINFO does not (checked against the dump; refused if it differs). */
+  systemMap?: string;
+}
+
+/** Symbols, types and unwind tables of the kernel in one dump. */
+export class KernelProgram {
+  private ks?: Kallsyms;
+  private types?: Btf;
+  private finder?: OrcFinder;
+  private readonly offsets = new Map<string, number>();
+
+  constructor(
+    readonly view: KernelView,
+    readonly opts: ProgramOptions = {},
+  ) {}
+
+  /** The kernel's kallsyms, read from the dump. */
+  get symbols(): Kallsyms {
+    if (!this.ks) {
+      const addrs = kallsymsAddrs(this.view, this.opts.systemMap);
+      this.ks = new Kallsyms(readKallsymsTables(this.view, addrs), this.stext(addrs.stext));
+    }
+    return this.ks;
+  }
+
+  /** The kernel's BTF, read from memory between __start_BTF and __stop_BTF. */
+  get btf(): Btf {
+    if (!this.types) {
+      const start = this.symbols.lookup("__start_BTF");
+      const stop = this.symbols.lookup("__stop_BTF");
+      if (start === undefined || stop === undefined || stop <= start)
+        throw new MissingDataError("the kernel has no BTF (no __start_BTF/__stop_BTF)", {
+          hint: "it was built without CONFIG_DEBUG_INFO_BTF; task and module walks need it",
+        });
+      this.types = new Btf(this.view.read(start, Number(stop - start)));
+    }
+    return this.types;
+  }
+
+  /** The kernel's ORC tables (modules' tables are added by readModules()). */
+  get orc(): OrcFinder {
+    if (!this.finder) {
+      const s = this.symbols;
+      const ip = s.require("__start_orc_unwind_ip");
+      const count = Number(s.require("__stop_orc_unwind_ip") - ip) / 4;
+      const table = s.lookup("orc_lookup");
+      const lookup = table !== undefined ? { table, start: s.require("_stext"), stop: s.require("_etext") } : undefined;
+      this.finder = new OrcFinder(this.view, orcLayoutFor(this.view.info.osrelease), { ip, unwind: s.require("__start_orc_unwind"), count }, lookup);
+    }
+    return this.finder;
+  }
+
+  /** Byte offset of `path` in `struct` (BTF), cached. */
+  off(struct: string, path: string): number {
+    const key = `${struct}.${path}`;
+    let o = this.offsets.get(key);
+    if (o === undefined) this.offsets.set(key, (o = this.btf.offsetof(struct, path)));
+    return o;
+  }
+
+  /** The u64 (pointer, long) member `path` of the `struct` at `addr`. */
+  u64(addr: bigint, struct: string, path: string): bigint {
+    return this.view.u64(addr + BigInt(this.off(struct, path)));
+  }
+
+  /** The u32 member `path` of the `struct` at `addr`. */
+  u32(addr: bigint, struct: string, path: string): number {
+    return this.view.u32(addr + BigInt(this.off(struct, path)));
+  }
+
+  /** The s32 member `path` of the `struct` at `addr`. */
+  s32(addr: bigint, struct: string, path: string): number {
+    return this.view.s32(addr + BigInt(this.off(struct, path)));
+  }
+
+  /** The char array member `path` of the `struct` at `addr`, up to its NUL. */
+  str(addr: bigint, struct: string, path: string, max: number): string {
+    return this.view.cstring(addr + BigInt(this.off(struct, path)), max);
+  }
+
+  /** Address of a kernel symbol; MissingDataError when it has none. */
+  sym(name: string): bigint {
+    return this.symbols.require(name);
+  }
+
+  /** SYMBOL(_stext) from VMCOREINFO, else the System.map's relocated value. */
+  private stext(fromMap?: bigint): bigint {
+    const v = this.view.info.symbols.get("_stext") ?? fromMap;
+    if (v === undefined) throw new MissingDataError("VMCOREINFO has no SYMBOL(_stext) to check kallsyms against", { hint: "give the kernel's System.map with --system-map" });
+    return v;
+  }
+}

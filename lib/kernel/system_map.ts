@@ -1,0 +1,114 @@
+// Where the kallsyms tables are: VMCOREINFO's SYMBOL(kallsyms_*) (6.0+), else a System.map (given, or found by
+// release under /boot, /usr/lib/debug/boot or /lib/modules) moved by KERNELOFFSET. A System.map is checked against
+// the dump (every SYMBOL() VMCOREINFO has, and the linux_banner text) and refused when it belongs to another build.
+import { existsSync, readFileSync } from "node:fs";
+import { MissingDataError, RefusedError } from "../errors.ts";
+import type { KallsymsAddrs } from "./kallsyms.ts";
+import type { KernelView } from "./view.ts";
+
+const TABLES = ["num_syms", "names", "token_table", "token_index", "offsets", "relative_base"] as const;
+
+/** Symbol addresses from a System.map, as linked (before KASLR). */
+export type SystemMap = Map<string, bigint>;
+
+/**
+ * Parses System.map text ("ffffffff81000000 T _stext" per line); the first address of a name wins.
+ * RefusedError when the text is not a System.map.
+ */
+export function parseSystemMap(text: string, path = "System.map"): SystemMap {
+  const map: SystemMap = new Map();
+  const lines = text.split("\n");
+  let bad = 0;
+  for (const line of lines) {
+    if (!line) continue;
+    const m = /^([0-9a-fA-F]{8,16}) ([A-Za-z?]) (\S+)/.exec(line);
+    if (!m) {
+      bad++;
+      continue;
+    }
+    if (!map.has(m[3]!)) map.set(m[3]!, BigInt("0x" + m[1]));
+  }
+  if (!map.has("_stext") || bad > lines.length / 100)
+    throw new RefusedError(`${path} is not a usable System.map (${bad} unreadable lines${map.has("_stext") ? "" : ", no _stext"})`, {
+      hint: "give the System.map of the crashed kernel's build (Debian: linux-image-<release>-dbg, /usr/lib/debug/boot/)",
+    });
+  return map;
+}
+
+/**
+ * Checks that `map` belongs to the kernel in `view`: each SYMBOL() in VMCOREINFO that the map also has must equal
+ * map + KERNELOFFSET, and linux_banner there must read "Linux version <OSRELEASE> ". RefusedError naming the
+ * first difference otherwise.
+ */
+export function checkSystemMap(view: KernelView, map: SystemMap, path = "System.map"): void {
+  const info = view.info;
+  const slide = info.kernelOffset;
+  const hint = `give the System.map of ${info.osrelease}'s build (Debian: linux-image-${info.osrelease}-dbg, /usr/lib/debug/boot/)`;
+  for (const [name, addr] of info.symbols) {
+    const m = map.get(name);
+    if (m === undefined || m < 0xffffffff80000000n) continue;
+    if (m + slide !== addr)
+      throw new RefusedError(`${path} does not match the dump: ${name} is 0x${(m + slide).toString(16)} by it, 0x${addr.toString(16)} in VMCOREINFO`, { hint });
+  }
+  const banner = map.get("linux_banner");
+  if (banner === undefined) throw new RefusedError(`${path} has no linux_banner to check it against the dump`, { hint });
+  let text: string;
+  try {
+    text = view.cstring(banner + slide, 256);
+  } catch {
+    throw new RefusedError(`${path} does not match the dump: its linux_banner address is not in the dump`, { hint });
+  }
+  if (!text.startsWith(`Linux version ${info.osrelease} `))
+    throw new RefusedError(`${path} does not match the dump: linux_banner there reads "${text.slice(0, 60).replace(/[^\x20-\x7e]/g, "?")}"`, { hint });
+}
+
+/** System.map files for `release` in the usual places, in the order tried. */
+export function systemMapCandidates(release: string): string[] {
+  return [`/boot/System.map-${release}`, `/usr/lib/debug/boot/System.map-${release}`, `/lib/modules/${release}/System.map`, `/lib/modules/${release}/build/System.map`];
+}
+
+/**
+ * The kallsyms table addresses of the kernel in `view` (and _stext when it came from a System.map). A given
+ * `systemMap` is always checked, even when VMCOREINFO has the addresses; one found on this machine is used only
+ * when it matches. MissingDataError when nothing locates the tables.
+ */
+export function kallsymsAddrs(view: KernelView, systemMap?: string): KallsymsAddrs & { stext?: bigint } {
+  const info = view.info;
+  let given: SystemMap | undefined;
+  if (systemMap !== undefined) {
+    if (!existsSync(systemMap)) throw new RefusedError(`System.map ${systemMap} does not exist`, { hint: "give the path of the crashed kernel's System.map" });
+    given = parseSystemMap(readFileSync(systemMap, "utf8"), systemMap);
+    checkSystemMap(view, given, systemMap);
+  }
+  if (TABLES.every((t) => info.symbols.has(`kallsyms_${t}`))) {
+    const a = Object.fromEntries(TABLES.map((t) => [t, info.symbol(`kallsyms_${t}`)])) as unknown as KallsymsAddrs;
+    return a;
+  }
+  const map = given ?? findSystemMap(view);
+  if (!map)
+    throw new MissingDataError(`VMCOREINFO of ${info.osrelease} does not say where kallsyms is (kernels before 6.0 do not)`, {
+      hint: `give the kernel's System.map with --system-map (tried ${systemMapCandidates(info.osrelease).join(", ")})`,
+    });
+  const at = (n: string) => {
+    const v = map.get(n);
+    if (v === undefined) throw new MissingDataError(`the System.map has no ${n}`, { hint: "the kernel was built without CONFIG_KALLSYMS" });
+    return v + info.kernelOffset;
+  };
+  const a = Object.fromEntries(TABLES.map((t) => [t, at(`kallsyms_${t}`)])) as unknown as KallsymsAddrs;
+  return { ...a, stext: at("_stext") };
+}
+
+/** The first System.map in the usual places that parses and matches the dump. */
+function findSystemMap(view: KernelView): SystemMap | undefined {
+  for (const path of systemMapCandidates(view.info.osrelease)) {
+    if (!existsSync(path)) continue;
+    try {
+      const map = parseSystemMap(readFileSync(path, "utf8"), path);
+      checkSystemMap(view, map, path);
+      return map;
+    } catch {
+      // Debian's /boot/System.map is a one-line placeholder; a map of another build is skipped the same way.
+    }
+  }
+  return undefined;
+}
