@@ -69,13 +69,27 @@ export function cli(argv: string[]): Argv {
         }),
     )
     .command(
-      "analyze <vmcore> [command]",
-      "read a crash dump without debuginfo: report (default), log, sys",
+      "analyze <vmcore> [command] [args..]",
+      "read a crash dump without debuginfo: report (default), log, sys, bt [-a|PID…], ps, mod",
       (y) =>
         json(y)
           .positional("vmcore", { type: "string", describe: "the dump: ELF vmcore, makedumpfile -c/-l/-p/-z or flattened (-F) output" })
-          .positional("command", { type: "string", choices: Object.keys(analyzeCommands), describe: "what to print (crash's command names)" }),
-      (a) => run(() => printOutput(analyze(a.vmcore!, a.command, { json: a.json }))),
+          .positional("command", { type: "string", choices: Object.keys(analyzeCommands), describe: "what to print (crash's command names)" })
+          .positional("args", { type: "string", array: true, describe: "the command's arguments: bt PID… or task addresses" })
+          .option("a", { type: "boolean", default: false, describe: "bt: every CPU's task" })
+          .option("format", { choices: ["text", "json", "msgpack"] as const, describe: "output format; msgpack writes the whole report (sys, log, bt -a, ps, mod)" })
+          .option("system-map", { type: "string", describe: "the kernel's System.map, for kernels whose VMCOREINFO does not locate kallsyms (checked against the dump)" }),
+      (a) =>
+        run(() =>
+          printOutput(
+            analyze(a.vmcore!, a.command, {
+              json: a.json,
+              format: a.format,
+              args: [...(a.a ? ["-a"] : []), ...(a.args ?? []).map(String)],
+              systemMap: a.systemMap,
+            }),
+          ),
+        ),
     )
     .command(
       "estimate",
@@ -85,7 +99,7 @@ export function cli(argv: string[]): Argv {
           .option("kernel", { type: "string", describe: "capture kernel image to estimate from" })
           .option("initrd", { type: "string", describe: "capture initramfs to estimate from" })
           .option("table", { type: "string", choices: SIZE_TABLES.map((t) => t.name), describe: "distro table (default: kdump-utils for this CPU)" })
-          .option("rehearsal", { type: "string", describe: "rehearsal result JSON {minimum} (default .lab/rehearse-min.json)" })
+          .option("rehearsal", { type: "string", describe: "rehearsal result JSON (default: .lab/rehearse-min.json, else the newest .lab/rehearse-min-RELEASE.json from `kdump rehearse --find-min`)" })
           .option("root", { type: "string", default: "", describe: "read /proc/iomem of the system at DIR" }),
       (a) =>
         run(() => {
@@ -105,7 +119,8 @@ export function cli(argv: string[]): Argv {
           .option("root", { type: "string", default: "", describe: "edit the system installed at DIR (commands run under chroot DIR)" })
           .option("kernel", { type: "string", describe: "capture kernel image, for the estimate" })
           .option("initrd", { type: "string", describe: "capture initramfs, for the estimate" })
-          .option("table", { type: "string", choices: SIZE_TABLES.map((t) => t.name), describe: "distro table for the estimate" }),
+          .option("table", { type: "string", choices: SIZE_TABLES.map((t) => t.name), describe: "distro table for the estimate" })
+          .option("rehearsal", { type: "string", describe: "rehearsal result JSON (default: .lab/rehearse-min.json, else the newest .lab/rehearse-min-RELEASE.json from `kdump rehearse --find-min`)" }),
       (a) =>
         run(async () => {
           if (a.remove && a.size) throw new UsageError("--remove and --size do not go together", { hint: "give one" });
@@ -127,6 +142,24 @@ export function cli(argv: string[]): Argv {
           if (arg?.kind !== "size") throw new UsageError(`shrink takes one size like 256M, not ${a.size}`);
           const r = shrinkReservation(arg.size, a);
           emit(a.json, r, () => `crash reservation: ${r.before} -> ${r.after} bytes`);
+        }),
+    )
+    .command(
+      "rehearse",
+      "rehearse the whole pipeline in a throwaway QEMU guest: load, crash, capture, analyze; --find-min bisects crashkernel=",
+      (y) =>
+        json(y)
+          .option("kernel", { type: "string", default: "6.1", describe: "a Debian cloud kernel line (6.1, 6.12) or a vmlinuz path" })
+          .option("modules", { type: "string", describe: "with a vmlinuz path: its /lib/modules/RELEASE folder" })
+          .option("crashkernel", { type: "string", default: "256M", describe: "the reservation to boot the guest with" })
+          .option("cpus", { type: "number", default: 2 })
+          .option("memory", { type: "number", default: 1024, describe: "guest memory in MiB" })
+          .option("find-min", { type: "boolean", default: false, describe: "bisect the smallest crashkernel= that still captures (16M steps)" })
+          .option("verbose", { type: "boolean", default: false, describe: "show the guest console" }),
+      (a) =>
+        run(async () => {
+          const { rehearseMain } = await import("./lib/lab/rehearse_cli.ts");
+          return rehearseMain(a);
         }),
     )
     .command("lab <action>", "the QEMU lab: `lab setup` installs QEMU and the peer tools (root) and fetches Debian kernels", (y) =>

@@ -35,3 +35,4 @@ export * from "./capture/initramfs.ts";
 export * from "./capture/save.ts";
 export * from "./capture/load.ts";
 export * from "./capture/trigger.ts";
+export * from "./capture/host.ts";

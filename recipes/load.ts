@@ -17,5 +17,5 @@ if (argv["dry-run"]) process.exit(0);
 const { seconds } = loadPlan(plan);
 echo(`loaded in ${seconds.toFixed(2)} s`);
 
-// 4. The kernel confirms: 1 means a crash now boots the capture kernel.
-await $`cat /sys/kernel/kexec_crash_loaded`;
+// 4. The kernel confirms (/sys/kernel/kexec_crash_loaded is 1): a crash now boots the capture kernel.
+echo(readStatus().verdict);

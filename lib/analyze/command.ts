@@ -3,18 +3,50 @@
 import type { Dump } from "../dump/dump.ts";
 import { openDump } from "../dump/open.ts";
 import { openKernel } from "../kernel/open.ts";
+import { KernelProgram } from "../kernel/program.ts";
+import { readModules, type Module } from "../kernel/modules.ts";
+import { encode } from "@msgpack/msgpack";
 import { readPrintk, type PrintkRecord } from "../kernel/printk.ts";
 import type { KernelView } from "../kernel/view.ts";
 import { BadDataError, UsageError } from "../errors.ts";
 import { logCommand } from "./log.ts";
 import { reportCommand } from "./report.ts";
 import { sysCommand } from "./sys.ts";
+import { btCommand } from "./bt.ts";
+import { psCommand } from "./ps.ts";
+import { modCommand } from "./mod.ts";
+import { fullReport } from "./bundle.ts";
+
+/** Options of `kdump analyze`. */
+export interface AnalyzeOptions {
+  /** Print data as JSON (same as format "json"). */
+  json?: boolean;
+  /** "text" (default), "json", or "msgpack" (binary; the default report becomes the whole bundle). */
+  format?: "text" | "json" | "msgpack";
+  /** The command's own arguments (bt: -a, PIDs). */
+  args?: string[];
+  /** A System.map for kernels whose VMCOREINFO does not locate kallsyms; refused when it does not match. */
+  systemMap?: string;
+}
 
 /** What a command may ask for; each part is built on first use and kept. */
 export class AnalyzeContext {
   private k?: KernelView;
   private records?: PrintkRecord[];
-  constructor(readonly dump: Dump) {}
+  private prog?: KernelProgram;
+  private mods?: Module[];
+  constructor(
+    readonly dump: Dump,
+    readonly opts: AnalyzeOptions = {},
+  ) {}
+  /** Symbols, types and unwind tables read from the dump. */
+  get program(): KernelProgram {
+    return (this.prog ??= new KernelProgram(this.kernel, { systemMap: this.opts.systemMap }));
+  }
+  /** The loaded modules (their ORC tables joined to the program's). */
+  get modules(): Module[] {
+    return (this.mods ??= readModules(this.program));
+  }
   /** The kernel's virtual memory. */
   get kernel(): KernelView {
     return (this.k ??= openKernel(this.dump));
@@ -43,19 +75,27 @@ export const analyzeCommands: Record<string, AnalyzeCommand> = {
   report: reportCommand,
   log: logCommand,
   sys: sysCommand,
+  bt: btCommand,
+  ps: psCommand,
+  mod: modCommand,
 };
 
 /**
- * Runs `command` (default "report") on the dump at `path` and returns what to print: the text, or JSON.
+ * Runs `command` (default "report") on the dump at `path` and returns what to print: the text, JSON, or
+ * MessagePack bytes (for the default report: the whole bundle of sys, log, bt -a, ps and mod).
  * @example process.stdout.write(analyze("/var/crash/vmcore", "log", { json: false }))
  */
-export function analyze(path: string, command = "report", opts: { json?: boolean } = {}): string {
+export function analyze(path: string, command?: string, opts?: AnalyzeOptions & { format?: "text" | "json" }): string;
+export function analyze(path: string, command: string | undefined, opts: AnalyzeOptions): string | Uint8Array;
+export function analyze(path: string, command = "report", opts: AnalyzeOptions = {}): string | Uint8Array {
   const cmd = analyzeCommands[command];
   if (!cmd) throw new UsageError(`unknown analyze command ${command}`, { hint: `use one of: ${Object.keys(analyzeCommands).join(", ")}` });
   const dump = openDump(path);
   try {
-    const out = cmd.run(new AnalyzeContext(dump));
-    return opts.json ? toJson(out.data) + "\n" : out.text;
+    const ctx = new AnalyzeContext(dump, opts);
+    if (opts.format === "msgpack") return encode(command === "report" ? fullReport(ctx) : cmd.run(ctx).data, { useBigInt64: true });
+    const out = cmd.run(ctx);
+    return opts.json || opts.format === "json" ? toJson(out.data) + "\n" : out.text;
   } catch (e) {
     // a DataView or array read past its end means a kernel structure in the dump makes no sense
     if (e instanceof RangeError || e instanceof TypeError)
@@ -67,7 +107,7 @@ export function analyze(path: string, command = "report", opts: { json?: boolean
 }
 
 /** Writes `text` to stdout exactly; a reader that went away (`| head`) is not an error. */
-export async function printOutput(text: string): Promise<void> {
+export async function printOutput(text: string | Uint8Array): Promise<void> {
   try {
     await Bun.write(Bun.stdout, text);
   } catch (e) {

@@ -1,8 +1,10 @@
 // The default `kdump analyze VMCORE` report: the sys facts, then the end of the log from a little before the
-// crash (the panic or oops) to the last line, in vmcore-dmesg's format.
+// crash (the panic or oops) to the last line, in vmcore-dmesg's format; then the panic task's stack trace.
 import type { AnalyzeCommand } from "./command.ts";
 import { formatDmesg } from "./log.ts";
 import { formatSys, readSys, type SysInfo } from "./sys.ts";
+import { backtraces, formatBt, modulesOrNone, type BtTask } from "./bt.ts";
+import { errorLine, KdumpError } from "../errors.ts";
 
 /** Log lines kept before the line that starts the crash. */
 const CONTEXT = 5;
@@ -14,6 +16,8 @@ export interface Report {
   sys: SysInfo;
   /** The last log lines, in vmcore-dmesg's format, one per element. */
   log: string[];
+  /** The panic task's stack trace, or why there is none. */
+  bt: BtTask | { error: string };
 }
 
 /**
@@ -40,7 +44,15 @@ export const reportCommand: AnalyzeCommand = {
     } catch (e) {
       log = [`(log unreadable: ${e instanceof Error ? e.message : String(e)})`];
     }
-    const report: Report = { sys, log };
-    return { data: report, text: `${formatSys(sys)}\n${log.join("\n")}\n` };
+    let bt: Report["bt"];
+    try {
+      bt = backtraces(ctx.program, modulesOrNone(ctx), [])[0]!;
+    } catch (e) {
+      if (!(e instanceof KdumpError)) throw e;
+      bt = { error: errorLine(e) };
+    }
+    const report: Report = { sys, log, bt };
+    const btText = "error" in bt ? `bt: ${bt.error}\n` : formatBt([bt]);
+    return { data: report, text: `${formatSys(sys)}\n${log.join("\n")}\n\n${btText}` };
   },
 };

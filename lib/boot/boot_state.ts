@@ -3,7 +3,7 @@
 // through /sys/kernel/kexec_crash_size, which any kernel with kexec allows while no capture kernel is loaded).
 import { configuredCrashkernel } from "./bootloader.ts";
 import { crashkernelWords, formatCrashkernel, formatSize } from "./crashkernel.ts";
-import { REHEARSAL_RESULT } from "./setup.ts";
+import { findRehearsal } from "./setup.ts";
 import { readRehearsal } from "./sizing.ts";
 
 /** The boot-configuration part of `kdump status`. */
@@ -17,7 +17,7 @@ export interface BootState {
 }
 
 /** Compares the boot loader's crashkernel= with /proc/cmdline's and the reservation with the rehearsal's need. */
-export function bootState(root: string, cmdline: string, crashSize: number | null, rehearsal = REHEARSAL_RESULT): BootState {
+export function bootState(root: string, cmdline: string, crashSize: number | null, rehearsal = findRehearsal()): BootState {
   let configured: string[] | null = null;
   try {
     configured = configuredCrashkernel(root).map((w) => formatCrashkernel(w.arg));
@@ -39,7 +39,7 @@ export function bootState(root: string, cmdline: string, crashSize: number | nul
   let shrink: BootState["shrink"] = null;
   let measured = null;
   try {
-    measured = readRehearsal(rehearsal);
+    measured = rehearsal ? readRehearsal(rehearsal) : null;
   } catch {
     measured = null;
   }

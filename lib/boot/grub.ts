@@ -5,6 +5,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type CrashkernelArg, formatCrashkernel, parseCrashkernel, withCrashkernel } from "./crashkernel.ts";
 import type { FileChange } from "./file_change.ts";
+import { KdumpError } from "../errors.ts";
 import { ConfigSyntaxError, lineColumn } from "./parse_error.ts";
 import { type Assignment, parseShellAssignments, refersTo } from "./shell_assign.ts";
 
@@ -30,8 +31,9 @@ export interface PlacedCrashkernel {
   arg: CrashkernelArg;
   /** The file it is in. */
   path: string;
-  /** 1-based line and column of the "c" of crashkernel=. */
+  /** 1-based line of the "c" of crashkernel=. */
   line: number;
+  /** 1-based column of the "c" of crashkernel=. */
   column: number;
   /** The variable it is assigned to. */
   variable: string;
@@ -114,7 +116,7 @@ function eolOf(text: string): string {
  */
 export function planGrubDefaults(files: GrubFile[], args: CrashkernelArg[]): FileChange[] {
   const main = files.find((f) => f.path === GRUB_DEFAULTS);
-  if (!main) throw new ConfigSyntaxError(GRUB_DEFAULTS, 1, 1, "file not found", { hint: "is GRUB installed? (apt-get install grub-pc or grub-efi)" });
+  if (!main) throw new KdumpError(`${GRUB_DEFAULTS} not found`, { hint: "is GRUB installed? (apt-get install grub-pc or grub-efi-amd64)" });
   const found = assignments(files);
   for (const f of found) wordsIn(f); // a malformed value stops here, before anything is planned
   const target = args.length ? found.filter((f) => f.a.name === TARGET_VAR && !refersTo(f.a, TARGET_VAR, f.file.text)).at(-1) : undefined;

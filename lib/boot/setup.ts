@@ -1,6 +1,6 @@
 // `kdump setup` and `kdump estimate` as library calls: gather the sizing evidence of a box (RAM, capture kernel
 // and initramfs, rehearsal result), choose a crashkernel= value, plan the boot loader edit and apply it.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { KdumpError, UsageError } from "../errors.ts";
 import { applyBootPlan, type BootPlan, commandFor, detectBootloader, planBoot, planDiff, planSummary } from "./bootloader.ts";
@@ -8,8 +8,18 @@ import { BACKUP_SUFFIX } from "./file_change.ts";
 import { type CrashkernelArg, crashkernelWords, formatCrashkernel, parseCrashkernel, resolveCrashkernel } from "./crashkernel.ts";
 import { defaultTable, estimateCapture, readRehearsal, type Recommendation, recommend, sizeTable, systemRam } from "./sizing.ts";
 
-/** Where a lab rehearsal leaves its measured minimum (the hook `kdump estimate` and `kdump setup` read). */
-export const REHEARSAL_RESULT = join(process.env.KDUMP_LAB_DIR ?? join(import.meta.dir, "..", "..", ".lab"), "rehearse-min.json");
+/** The lab directory, where `kdump rehearse --find-min` leaves rehearse-min-RELEASE.json. */
+const LAB = process.env.KDUMP_LAB_DIR ?? join(import.meta.dir, "..", "..", ".lab");
+/** A rehearsal result that applies to any kernel, read first when present (the hook for a result made elsewhere). */
+export const REHEARSAL_RESULT = join(LAB, "rehearse-min.json");
+
+/** The rehearsal result to use: REHEARSAL_RESULT, else the one for `release`, else the newest; null when none. */
+export function findRehearsal(release = ""): string | null {
+  if (existsSync(REHEARSAL_RESULT)) return REHEARSAL_RESULT;
+  if (release && existsSync(join(LAB, `rehearse-min-${release}.json`))) return join(LAB, `rehearse-min-${release}.json`);
+  const all = existsSync(LAB) ? readdirSync(LAB).filter((f) => /^rehearse-min-.+\.json$/.test(f)).map((f) => join(LAB, f)) : [];
+  return all.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0] ?? null;
+}
 
 /** Options shared by estimate and setup. */
 export interface SizingOptions {
@@ -21,7 +31,7 @@ export interface SizingOptions {
   kernel?: string;
   /** Capture initramfs to estimate from. */
   initrd?: string;
-  /** Rehearsal result file (default REHEARSAL_RESULT). */
+  /** Rehearsal result file (default: findRehearsal()). */
   rehearsal?: string;
 }
 
@@ -41,7 +51,8 @@ export function estimate(o: SizingOptions = {}): Recommendation {
   if (!o.kernel !== !o.initrd) throw new UsageError("--kernel and --initrd go together", { hint: "give the capture kernel image and its initramfs" });
   for (const f of [o.kernel, o.initrd]) if (f && !existsSync(f)) throw new UsageError(`${f} not found`, { hint: "give the path of the capture kernel image or initramfs" });
   const est = o.kernel && o.initrd ? estimateCapture(readFileSync(o.kernel), readFileSync(o.initrd)) : null;
-  return recommend({ ram: readRam(o.root), table, estimate: est, measured: readRehearsal(o.rehearsal ?? REHEARSAL_RESULT) });
+  const rehearsal = o.rehearsal ?? findRehearsal();
+  return recommend({ ram: readRam(o.root), table, estimate: est, measured: rehearsal ? readRehearsal(rehearsal) : null });
 }
 
 /** Options of `kdump setup`. */
@@ -120,7 +131,7 @@ export function formatRecommendation(r: Recommendation): string {
   return [
     `table:     ${size(r.table.bytes)}   (${r.table.name}: crashkernel=${r.table.value})`,
     `estimate:  ${size(r.estimate?.bytes)}${r.estimate ? "" : "   (give --kernel and --initrd of the capture kernel)"}`,
-    `measured:  ${size(r.measured?.minimum)}${r.measured ? "" : `   (no rehearsal result at ${REHEARSAL_RESULT})`}`,
+    `measured:  ${size(r.measured?.minimum)}${r.measured ? "" : "   (no rehearsal result: run `kdump rehearse --find-min`)"}`,
     `chosen:    ${r.value ? `crashkernel=${formatCrashkernel(r.value)}` : "none"}${r.from ? ` (from the ${r.from === "measured" ? "measurement" : r.from})` : ""}`,
     "",
     ...r.reasoning.map((l) => `- ${l}`),

@@ -75,7 +75,7 @@ export function estimateCapture(kernel: Uint8Array, initrd: Uint8Array): Estimat
   return { kernel: k, initrd: i, initrdTerm, runtime, bytes: Math.ceil(raw / (16 * M)) * 16 * M };
 }
 
-/** What a lab rehearsal found; written by the rehearsal as JSON (default `.lab/rehearse-min.json`). */
+/** What a lab rehearsal found (`kdump rehearse --find-min` writes .lab/rehearse-min-RELEASE.json). */
 export interface RehearsalResult {
   /** The smallest reservation (bytes) with which the guest captured a dump. */
   minimum: number;
@@ -87,13 +87,18 @@ export interface RehearsalResult {
   measured?: string;
 }
 
-/** Reads a rehearsal result file; null when absent. A `minimum` may be a number of bytes or a size like "192M". */
+/**
+ * Reads a rehearsal result file; null when absent or when the rehearsal found no size that captured. The
+ * minimum is `minimumMiB` (what the rehearsal writes) or `minimum` (bytes, or a size like "192M").
+ */
 export function readRehearsal(path: string): RehearsalResult | null {
   if (!existsSync(path)) return null;
-  const j = JSON.parse(readFileSync(path, "utf8")) as Omit<RehearsalResult, "minimum"> & { minimum: number | string };
-  const minimum = typeof j.minimum === "number" ? j.minimum : resolveCrashkernel([parseCrashkernel(j.minimum)], Number.MAX_SAFE_INTEGER).size;
-  if (!(minimum > 0)) throw new Error(`${path}: "minimum" must be a positive size`);
-  return { ...j, minimum };
+  const j = JSON.parse(readFileSync(path, "utf8")) as Omit<RehearsalResult, "minimum"> & { minimum?: number | string; minimumMiB?: number | null };
+  if (j.minimumMiB === null) return null;
+  const minimum =
+    typeof j.minimumMiB === "number" ? j.minimumMiB * M : typeof j.minimum === "number" ? j.minimum : resolveCrashkernel([parseCrashkernel(String(j.minimum))], Number.MAX_SAFE_INTEGER).size;
+  if (!(minimum > 0)) throw new Error(`${path}: "minimumMiB" or "minimum" must be a positive size`);
+  return { kernel: j.kernel, memoryMiB: j.memoryMiB, measured: j.measured, minimum };
 }
 
 /** The three kinds of evidence side by side, and the value chosen. */

@@ -11,6 +11,8 @@ export const KDUMP_SIGNATURE = "KDUMP   ";
 /** disk_dump_header.status bit: makedumpfile stopped before writing every page. */
 export const DUMP_DH_COMPRESSED_INCOMPLETE = 0x8;
 const PAGE_DESC_SIZE = 24;
+/** Bitmap bytes per rank-index entry (512 page frames): a lookup counts at most this many bytes. */
+const RANK_BYTES = 64;
 
 /** True when `head` starts with the kdump-compressed signature. */
 export function isKdumpCompressed(head: Uint8Array): boolean {
@@ -64,8 +66,9 @@ export class KdumpDump implements Dump {
   private readonly bitmap2: number;
   private readonly descs: number;
   private readonly dumpable: number;
-  /** Set bits of the dumpable bitmap before each bitmap block (the rank index). */
+  /** Set bits of the dumpable bitmap before each RANK_BYTES-byte stretch of it (the rank index). */
   private readonly prefix: Uint32Array;
+  /** Decompressed pages by data offset (makedumpfile's zero pages all share one). */
   private readonly pages = new Lru<number, Uint8Array>(256);
   private rangeList: PhysRange[] | null = null;
 
@@ -122,14 +125,20 @@ export class KdumpDump implements Dump {
         ? new TextDecoder().decode(region("vmcoreinfo", 32, sub.num(32), sub.num(40))).replace(/\0+$/, "")
         : vmcoreinfoText(this.notes);
 
-    // rank index over the dumpable bitmap: one count per bitmap block
-    const blocks = Math.ceil(Math.ceil(maxMapnr / 8) / blockSize);
-    this.prefix = new Uint32Array(blocks + 1);
-    for (let b = 0; b < blocks; b++) {
-      const n = Math.min(blockSize, Math.ceil(maxMapnr / 8) - b * blockSize);
-      this.prefix[b + 1] = this.prefix[b]! + popcount(src.read(this.bitmap2 + b * blockSize, n), n * 8);
+    // rank index over the dumpable bitmap, read one block at a time
+    const bytes = Math.ceil(maxMapnr / 8);
+    this.prefix = new Uint32Array(Math.ceil(bytes / RANK_BYTES) + 1);
+    let total = 0;
+    let block = new Uint8Array(0);
+    for (let off = 0; off < bytes; off += RANK_BYTES) {
+      if (off % blockSize === 0) block = src.read(this.bitmap2 + off, Math.min(blockSize, bytes - off));
+      const at = off % blockSize;
+      const n = Math.min(RANK_BYTES, bytes - off);
+      this.prefix[off / RANK_BYTES] = total;
+      total += popcount(block.subarray(at, at + n), n * 8);
     }
-    this.dumpable = this.prefix[blocks]!;
+    this.prefix[this.prefix.length - 1] = total;
+    this.dumpable = total;
     if (this.descs + this.dumpable * PAGE_DESC_SIZE > src.size)
       throw bad(`page_desc table of ${this.dumpable} pages runs past the end of the file (${src.size} bytes)`, this.descs);
   }
@@ -181,19 +190,17 @@ export class KdumpDump implements Dump {
 
   /** The page frame's bytes, or null (zeroFill) / FaultError for a page the dump does not hold. */
   private page(pfn: number, zeroFill: boolean): Uint8Array | null {
-    const cached = this.pages.get(pfn);
-    if (cached) return cached;
     const absent = (why: string) => {
       if (zeroFill) return null;
       throw new FaultError(why, BigInt(pfn) * BigInt(this.pageSize));
     };
     if (pfn >= this.header.maxMapnr) return absent("physical address beyond the dump's memory");
     const bs = this.pageSize;
-    const byteIdx = pfn >> 3;
-    const block = Math.floor(byteIdx / bs);
-    const chunk = this.src.read(this.bitmap2 + block * bs, Math.min(bs, Math.ceil(this.header.maxMapnr / 8) - block * bs));
-    if (!((chunk[byteIdx - block * bs]! >> (pfn & 7)) & 1)) return absent(`page excluded from the dump (makedumpfile -d ${this.header.dumpLevel})`);
-    const index = this.prefix[block]! + popcount(chunk, pfn - block * bs * 8);
+    const stretch = Math.floor(pfn / (RANK_BYTES * 8));
+    const chunk = this.src.read(this.bitmap2 + stretch * RANK_BYTES, Math.min(RANK_BYTES, Math.ceil(this.header.maxMapnr / 8) - stretch * RANK_BYTES));
+    const bit = pfn - stretch * RANK_BYTES * 8;
+    if (!((chunk[bit >> 3]! >> (bit & 7)) & 1)) return absent(`page excluded from the dump (makedumpfile -d ${this.header.dumpLevel})`);
+    const index = this.prefix[stretch]! + popcount(chunk, bit);
     const descAt = this.descs + index * PAGE_DESC_SIZE;
     const d = le(this.src.read(descAt, PAGE_DESC_SIZE));
     const offset = d.num(0);
@@ -205,13 +212,15 @@ export class KdumpDump implements Dump {
         offset: descAt,
         hint: "the dump is truncated or corrupted",
       });
+    const cached = this.pages.get(offset);
+    if (cached) return cached;
     const data = this.src.read(offset, size);
     const codec = codecFor(flags);
     let page: Uint8Array;
     if (codec) page = decompressPage(codec, data, bs);
     else if (size === bs) page = data.slice();
     else throw new DumpFormatError(`${this.path}: raw page of pfn 0x${pfn.toString(16)} has ${size} bytes, expected ${bs}`, { offset: descAt, hint: "the dump is corrupted" });
-    this.pages.set(pfn, page);
+    this.pages.set(offset, page);
     return page;
   }
 

@@ -96,21 +96,23 @@ export class Btf {
     this.typeStart = hdrLen + typeOff;
     this.strStart = hdrLen + strOff;
     this.strEnd = this.strStart + strLen;
-    const offs: number[] = [0];
+    // Every record is at least 12 bytes: that bounds the number of types.
+    const offs = new Uint32Array(Math.floor(typeLen / 12) + 1);
+    let n = 1;
     let o = 0;
     while (o + 12 <= typeLen) {
       const info = this.dv.getUint32(this.typeStart + o + 4, true);
       const kind = (info >>> 24) & 0x1f;
       const extra = EXTRA[kind];
       if (kind === 0 || !extra) {
-        this.unknownKind = { id: offs.length, kind };
+        this.unknownKind = { id: n, kind };
         break;
       }
-      offs.push(o);
+      offs[n++] = o;
       o += 12 + extra[0] + extra[1] * (info & 0xffff);
     }
-    this.offsets = Uint32Array.from(offs);
-    this.count = offs.length;
+    this.offsets = offs.subarray(0, n);
+    this.count = n;
   }
 
   /** Kind of type `id` (0 for void). */
@@ -128,9 +130,9 @@ export class Btf {
     let ids = this.names.get(name);
     if (!ids) {
       ids = [];
-      const offs = this.strOffsets(name);
-      if (offs.size)
-        for (let id = 1; id < this.count; id++) if (offs.has(this.dv.getUint32(this.typeStart + this.offsets[id]!, true))) ids.push(id);
+      for (const off of this.strOffsets(name))
+        for (let id = 1; id < this.count; id++) if (this.dv.getUint32(this.typeStart + this.offsets[id]!, true) === off) ids.push(id);
+      ids.sort((a, b) => a - b);
       this.names.set(name, ids);
     }
     return kind === undefined ? ids : ids.filter((id) => this.kind(id) === kind);

@@ -282,22 +282,23 @@ function namesLength(names: Uint8Array, count: number): number {
  * pieces until `count` names decode.
  */
 export function readKallsymsTables(mem: Pick<KernelView, "read">, a: KallsymsAddrs): KallsymsTables {
-  const u32 = (addr: bigint) => new DataView(mem.read(addr, 4).slice().buffer).getUint32(0, true);
+  const copy = (addr: bigint, n: number) => mem.read(addr, n).slice();
+  const u32 = (addr: bigint) => new DataView(copy(addr, 4).buffer).getUint32(0, true);
   const count = u32(a.num_syms);
   if (count === 0 || count > 4_000_000) throw new BadDataError(`kallsyms: kallsyms_num_syms is ${count}`, { hint: "the dump's kallsyms tables look corrupted" });
-  const tokenIndex = mem.read(a.token_index, 512).slice();
+  const tokenIndex = copy(a.token_index, 512);
   const idx = new DataView(tokenIndex.buffer);
   let maxIdx = 0;
   for (let b = 0; b < 256; b++) maxIdx = Math.max(maxIdx, idx.getUint16(b * 2, true));
-  const tokenTable = mem.read(a.token_table, maxIdx + 64).slice();
-  const offsets = mem.read(a.offsets, count * 4).slice();
-  const relativeBase = new DataView(mem.read(a.relative_base, 8).slice().buffer).getBigUint64(0, true);
+  const tokenTable = copy(a.token_table, maxIdx + 64);
+  const offsets = copy(a.offsets, count * 4);
+  const relativeBase = new DataView(copy(a.relative_base, 8).buffer).getBigUint64(0, true);
   let size = Math.min(count * 16, 1 << 24);
-  let names = mem.read(a.names, size).slice();
+  let names = copy(a.names, size);
   while (namesLength(names, count) < 0) {
     if (size >= 1 << 26) throw new BadDataError(`kallsyms: ${count} names do not fit in ${size} bytes of kallsyms_names`, { hint: "the dump's kallsyms tables look corrupted" });
     size *= 2;
-    names = mem.read(a.names, size).slice();
+    names = copy(a.names, size);
   }
   return { count, names, tokenTable, tokenIndex, offsets, relativeBase, offsetsAddr: a.offsets };
 }

@@ -6,6 +6,7 @@ import { Btf } from "./btf.ts";
 import { kallsymsAddrs } from "./system_map.ts";
 import { Kallsyms, readKallsymsTables } from "./kallsyms.ts";
 import { OrcFinder, orcLayoutFor } from "./orc.ts";
+import { KERNEL_IMAGE_END, START_KERNEL_MAP } from "./pagetable.ts";
 import type { KernelView } from "./view.ts";
 
 /** How to open a kernel's symbols. */
@@ -30,7 +31,7 @@ export class KernelProgram {
   get symbols(): Kallsyms {
     if (!this.ks) {
       const addrs = kallsymsAddrs(this.view, this.opts.systemMap);
-      this.ks = new Kallsyms(readKallsymsTables(this.view, addrs), this.stext(addrs.stext));
+      this.ks = new Kallsyms(readKallsymsTables({ read: (a, n) => this.readBulk(a, n) }, addrs), this.stext(addrs.stext));
     }
     return this.ks;
   }
@@ -44,7 +45,7 @@ export class KernelProgram {
         throw new MissingDataError("the kernel has no BTF (no __start_BTF/__stop_BTF)", {
           hint: "it was built without CONFIG_DEBUG_INFO_BTF; task and module walks need it",
         });
-      this.types = new Btf(this.view.read(start, Number(stop - start)));
+      this.types = new Btf(this.readBulk(start, Number(stop - start)));
     }
     return this.types;
   }
@@ -60,6 +61,16 @@ export class KernelProgram {
       this.finder = new OrcFinder(this.view, orcLayoutFor(this.view.info.osrelease), { ip, unwind: s.require("__start_orc_unwind"), count }, lookup);
     }
     return this.finder;
+  }
+
+  /**
+   * `length` bytes at `vaddr`; a range inside the kernel image (physically contiguous from phys_base) is read with
+   * one physical read instead of page by page.
+   */
+  readBulk(vaddr: bigint, length: number): Uint8Array {
+    const end = vaddr + BigInt(length);
+    if (vaddr >= START_KERNEL_MAP && end <= KERNEL_IMAGE_END) return this.view.dump.readPhys(this.view.translate(vaddr), length);
+    return this.view.read(vaddr, length);
   }
 
   /** Byte offset of `path` in `struct` (BTF), cached. */

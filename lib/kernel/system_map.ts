@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { MissingDataError, RefusedError } from "../errors.ts";
 import type { KallsymsAddrs } from "./kallsyms.ts";
+import { KERNEL_IMAGE_END, START_KERNEL_MAP } from "./pagetable.ts";
 import type { KernelView } from "./view.ts";
 
 const TABLES = ["num_syms", "names", "token_table", "token_index", "offsets", "relative_base"] as const;
@@ -46,7 +47,8 @@ export function checkSystemMap(view: KernelView, map: SystemMap, path = "System.
   const hint = `give the System.map of ${info.osrelease}'s build (Debian: linux-image-${info.osrelease}-dbg, /usr/lib/debug/boot/)`;
   for (const [name, addr] of info.symbols) {
     const m = map.get(name);
-    if (m === undefined || m < 0xffffffff80000000n) continue;
+    // Only symbols in the kernel image: SYMBOL(mem_section) and the like give a pointer's value, not an address.
+    if (m === undefined || !inImage(m) || !inImage(addr)) continue;
     if (m + slide !== addr)
       throw new RefusedError(`${path} does not match the dump: ${name} is 0x${(m + slide).toString(16)} by it, 0x${addr.toString(16)} in VMCOREINFO`, { hint });
   }
@@ -60,6 +62,10 @@ export function checkSystemMap(view: KernelView, map: SystemMap, path = "System.
   }
   if (!text.startsWith(`Linux version ${info.osrelease} `))
     throw new RefusedError(`${path} does not match the dump: linux_banner there reads "${text.slice(0, 60).replace(/[^\x20-\x7e]/g, "?")}"`, { hint });
+}
+
+function inImage(a: bigint): boolean {
+  return a >= START_KERNEL_MAP && a < KERNEL_IMAGE_END;
 }
 
 /** System.map files for `release` in the usual places, in the order tried. */

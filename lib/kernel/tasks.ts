@@ -25,6 +25,8 @@ export interface Task {
   stack: bigint;
   /** True for a CPU's idle task (swapper/N, pid 0). */
   idle: boolean;
+  /** True for a kernel thread (no mm). */
+  kthread: boolean;
 }
 
 /** "RSDTtXZPI": fs/proc/array.c's task_state_array, by __task_state_index(). */
@@ -108,5 +110,6 @@ export function readTask(prog: KernelProgram, task: bigint): Task {
     cpu,
     stack: prog.u64(task, "task_struct", "stack"),
     idle,
+    kthread: prog.u64(task, "task_struct", "mm") === 0n,
   };
 }

@@ -92,19 +92,25 @@ export function unwind(prog: KernelProgram, mods: Module[], start: UnwindStart, 
       }
       const oldSp = sp;
       let slot: bigint;
-      if (!orc) {
-        // Frame pointers: [bp] = caller's bp, [bp + 8] = return address.
-        if (!bp || !sameStack(stacks, bp, sp)) return { frames, error: `no unwind information for ${where(last)}` };
-        slot = bp + 8n;
+      if (!orc || orc.type === OrcType.UNDEFINED) {
+        // Code objtool skipped (kexec_core.o, whose crash_setup_regs() moves the SP) has no ORC: find the return
+        // address of a direct call to this function above the SP; else follow frame pointers ([bp] = caller's bp,
+        // [bp + 8] = return address) when the kernel keeps them.
+        const caller = callSite(prog, mods, last, sp, stacks);
+        if (caller !== undefined) {
+          slot = caller;
+          sp = caller + 8n;
+        } else if (bp && sameStack(stacks, bp, sp) && bp >= sp) {
+          slot = bp + 8n;
+          sp = bp + 16n;
+          bp = v.u64(bp);
+        } else return { frames, error: `no unwind information for ${where(last)}` };
         ip = v.u64(slot);
-        sp = bp + 16n;
-        bp = v.u64(bp);
         regs = undefined;
         fullRegs = false;
         signal = false;
       } else {
         if (orc.type === OrcType.END_OF_STACK) return { frames };
-        if (orc.type === OrcType.UNDEFINED) return { frames, error: `no unwind information for ${where(last)}` };
         let cfa: bigint;
         let indirect = false;
         switch (orc.spReg) {
@@ -209,6 +215,37 @@ export function startFromTask(prog: KernelProgram, task: bigint): UnwindStart {
   // A task that has never run returns into ret_from_fork(_asm), which is a frame of its own kind.
   const fork = [prog.symbols.lookup("ret_from_fork_asm"), prog.symbols.lookup("ret_from_fork")];
   return { ip, sp: sp + size, bp: prog.view.u64(at("bp", 40)), signal: fork.includes(ip), slot: retSlot };
+}
+
+/** How far above the SP callSite() looks for a return address (bytes). */
+const SCAN_BYTES = 1024;
+
+/**
+ * The stack slot, at or above `sp` on the same stack, holding a return address just after a direct call (e8 rel32)
+ * to the function `frame` is in; undefined when there is none.
+ */
+function callSite(prog: KernelProgram, mods: Module[], frame: Frame, sp: bigint, stacks: StackRange[]): bigint | undefined {
+  const fn = frame.symbol;
+  if (!fn || !fn.name) return undefined;
+  const range = stacks.find((s) => sp >= s.low && sp < s.high);
+  const len = Number(range ? (range.high - sp < SCAN_BYTES ? range.high - sp : BigInt(SCAN_BYTES)) : BigInt(SCAN_BYTES)) & ~7;
+  let words: Uint8Array;
+  try {
+    words = prog.view.read(sp, len);
+  } catch (e) {
+    if (e instanceof KdumpError) return undefined;
+    throw e;
+  }
+  const dv = new DataView(words.buffer, words.byteOffset, len);
+  for (let o = 0; o + 8 <= len; o += 8) {
+    const ret = dv.getBigUint64(o, true);
+    if (ret < 0xffffffff80000000n) continue;
+    const call = safe(() => prog.view.read(ret - 5n, 5));
+    if (!call || call[0] !== 0xe8) continue;
+    const target = ret + BigInt(new DataView(call.buffer, call.byteOffset + 1, 4).getInt32(0, true));
+    if (target === fn.address && safe(() => symbolizeAddress(prog, mods, ret))) return sp + BigInt(o);
+  }
+  return undefined;
 }
 
 function iretRegs(b: Uint8Array): Regs {

@@ -15,6 +15,8 @@ export const LAB_PACKAGES = [
   "crash", // oracle: Debian's crash 8.0.2
   "makedumpfile", // oracle and peer: Debian's makedumpfile 1.7.2
   "python3-drgn", // oracle: drgn 0.0.22
+  "patch", // oracle: every diff `kdump setup --dry-run` prints must apply
+  "binutils", // readelf as an oracle for ELF we write; as/ld build the purgatory
 ];
 
 /** Installs LAB_PACKAGES with apt-get (needs root) and fetches both kernel lines. */

@@ -146,3 +146,27 @@ describe("resolveCrashkernel()", () => {
     expect(r).toMatchObject({ size: 256 * M, base: 64n * BigInt(M), cma: 128 * M, range: 0 });
   });
 });
+
+// The kernel is the oracle: a 1 GiB guest booted with two crashkernel= words reserves what resolveCrashkernel()
+// says. 1 GiB less firmware holes rounds up to 1G, so "512M-1G" (end exclusive) does not match and "1G-" does;
+// the earlier plain word loses to the later range list.
+describe("resolveCrashkernel() against a booted kernel", () => {
+  test("a Debian 6.1 guest reserves what resolveCrashkernel() computes from its /proc/iomem", async () => {
+    const { fetchKernel } = await import("../../lib/lab/kernels.ts");
+    const { runGuest } = await import("../../lib/lab/qemu.ts");
+    const { systemRam } = await import("../../lib/boot/sizing.ts");
+    const kernel = await fetchKernel("6.1");
+    const cmdline = "crashkernel=64M crashkernel=512M-1G:96M,1G-:160M";
+    const r = await runGuest({ kernel, cmdline, memoryMiB: 1024, job: "echo SIZE $(cat /sys/kernel/kexec_crash_size); echo IOMEM-BEGIN; cat /proc/iomem; echo IOMEM-END" });
+    try {
+      expect(r.timedOut).toBe(false);
+      const size = Number(/^SIZE (\d+)$/m.exec(r.console)![1]);
+      const iomem = /IOMEM-BEGIN\n([\s\S]*?)IOMEM-END/.exec(r.console)![1]!;
+      const want = resolveCrashkernel(crashkernelWords(cmdline).map((w) => w.arg), systemRam(iomem));
+      expect(want).toMatchObject({ size: 160 * M, range: 1 });
+      expect(size).toBe(want.size);
+    } finally {
+      r.cleanup();
+    }
+  }, 180_000);
+});

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { unifiedDiff } from "../../lib/boot/diff.ts";
 
 // GNU patch is the oracle: applying our diff to `before` must give exactly `after`.
-async function patched(before: string | null, after: string | null, diff: string): Promise<string | null> {
+async function patched(before: string | null, diff: string): Promise<string | null> {
   const dir = mkdtempSync(join(tmpdir(), "diff-"));
   try {
     if (before !== null) writeFileSync(join(dir, "f"), before);
@@ -35,7 +35,7 @@ describe("unifiedDiff()", () => {
   test.each(cases)("is applied by GNU patch to give the new text: %s", async (_name, before, after) => {
     const d = unifiedDiff("/f", before, after);
     expect(d.startsWith(before === null ? "--- /dev/null\n+++ b/f\n" : "--- a/f\n")).toBe(true);
-    expect(await patched(before, after, d)).toBe(after);
+    expect(await patched(before, d)).toBe(after);
   });
 
   test("is empty when nothing changes", () => {

@@ -57,6 +57,7 @@ export interface GrubSandbox {
   run(cmd: string): Promise<{ exitCode: number; stdout: string; stderr: string }>;
   /** The linux lines of the generated grub.cfg. */
   linuxLines(): string[];
+  /** Removes the scratch folder. */
   cleanup(): Promise<void>;
 }
 

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { formatCrashkernel, parseCrashkernel, resolveCrashkernel } from "../../lib/boot/crashkernel.ts";
-import { defaultTable, estimateCapture, readRehearsal, recommend, SIZE_TABLES, sizeTable, systemRam } from "../../lib/boot/sizing.ts";
+import { defaultTable, type Estimate, estimateCapture, readRehearsal, recommend, SIZE_TABLES, sizeTable, systemRam } from "../../lib/boot/sizing.ts";
 import { fetchKernel } from "../../lib/lab/kernels.ts";
 
 const M = 2 ** 20;
@@ -40,11 +40,18 @@ describe("sizing", () => {
   });
 
   test("recommend() prefers a measurement, then an estimate, then the table, and says why", () => {
-    const est = { bytes: 304 * M } as never;
+    const est: Estimate = {
+      kernel: { bytes: 52 * M, from: "bzImage init_size" },
+      initrd: { bytes: 60 * M, unpacked: 100 * M, modules: 10 * M, moduleCount: 4, formats: ["zstd"] },
+      initrdTerm: 260 * M,
+      runtime: 16 * M,
+      bytes: 338 * M,
+    };
     const table = recommend({ ram: 8 * G });
     expect([table.from, formatCrashkernel(table.value!)]).toEqual(["table", "2G-64G:256M,64G-:512M"]);
-    const e = recommend({ ram: 8 * G, estimate: { ...(est as object), kernel: { bytes: 0, from: "x" }, initrd: { bytes: 0, unpacked: 0, modules: 0, moduleCount: 0, formats: [] }, initrdTerm: 0, runtime: 16 * M } as never });
-    expect([e.from, formatCrashkernel(e.value!)]).toEqual(["estimate", "304M"]);
+    const e = recommend({ ram: 8 * G, estimate: est });
+    expect([e.from, formatCrashkernel(e.value!)]).toEqual(["estimate", "338M"]);
+    expect(e.reasoning).toContain("estimate: kernel 52.0M (bzImage init_size) + modules 10.0M (4 in the initramfs) + initramfs 260.0M (max of 3 × 60.0M file, file + 2 × 100.0M unpacked) + runtime 16.0M = 338M");
     const m = recommend({ ram: 8 * G, measured: { minimum: 200 * M } });
     expect([m.from, formatCrashkernel(m.value!)]).toEqual(["measured", "256M"]); // 200M + 25%, up to 16M
     const none = recommend({ ram: G });
@@ -58,6 +65,11 @@ describe("sizing", () => {
       expect(readRehearsal(join(dir, "none.json"))).toBeNull();
       writeFileSync(join(dir, "a.json"), JSON.stringify({ minimum: "192M", kernel: "6.1.0-56-cloud-amd64", memoryMiB: 1024 }));
       expect(readRehearsal(join(dir, "a.json"))).toMatchObject({ minimum: 192 * M, kernel: "6.1.0-56-cloud-amd64" });
+      // What `kdump rehearse --find-min` writes: minimumMiB, null when no size captured.
+      writeFileSync(join(dir, "b.json"), JSON.stringify({ kernel: "6.12.117+deb12-cloud-amd64", minimumMiB: 176, trials: [] }));
+      expect(readRehearsal(join(dir, "b.json"))).toMatchObject({ minimum: 176 * M, kernel: "6.12.117+deb12-cloud-amd64" });
+      writeFileSync(join(dir, "c.json"), JSON.stringify({ kernel: "x", minimumMiB: null, trials: [] }));
+      expect(readRehearsal(join(dir, "c.json"))).toBeNull();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

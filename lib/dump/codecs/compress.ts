@@ -1,0 +1,70 @@
+// Page compressors for the kdump-compressed writer, by the names `kdump collect --compress` takes, each with its
+// page_desc flag and makedumpfile's settings: zlib at Z_BEST_SPEED (compress2), LZO1X-1, zstd level 1.
+import { Lzo1xCompressor } from "./lzo_compress.ts";
+
+/** The --compress names. */
+export type CompressName = "zstd" | "zlib" | "lzo" | "none";
+
+/** The compression names, default first. */
+export const COMPRESS_NAMES: CompressName[] = ["zstd", "zlib", "lzo", "none"];
+
+/** Compresses pages one at a time. Create one per thread: it may keep state between calls. */
+export interface PageCompressor {
+  /** Its name. */
+  name: CompressName;
+  /** page_desc.flags and disk_dump_header.status bit (0 for none). */
+  flag: number;
+  /** The compressed bytes (possibly larger than the page; the writer then stores the page raw). */
+  compress(page: Uint8Array): Uint8Array;
+}
+
+/** zlib's header for deflate with a 32 KiB window at level 1 (CMF 0x78, FLG 0x01), as compress2() writes it. */
+const ZLIB_HEADER_FAST = [0x78, 0x01];
+
+/** Adler-32 of `data` (RFC 1950), the zlib stream's trailer. */
+export function adler32(data: Uint8Array): number {
+  let a = 1;
+  let b = 0;
+  for (let i = 0; i < data.length; ) {
+    const end = Math.min(data.length, i + 5552); // the most bytes before the sums can overflow 2^32
+    for (; i < end; i++) {
+      a += data[i]!;
+      b += a;
+    }
+    a %= 65521;
+    b %= 65521;
+  }
+  return ((b << 16) | a) >>> 0;
+}
+
+/**
+ * A zlib stream at level 1: Bun's raw deflate (zlib's own, no per-call stream setup as node:zlib has) in the
+ * zlib wrapper, the bytes compress2(…, Z_BEST_SPEED) makes.
+ */
+export function zlibCompress(page: Uint8Array): Uint8Array {
+  const raw = Bun.deflateSync(page, { level: 1 });
+  const out = new Uint8Array(raw.length + 6);
+  out.set(ZLIB_HEADER_FAST, 0);
+  out.set(raw, 2);
+  new DataView(out.buffer).setUint32(raw.length + 2, adler32(page)); // big-endian, as RFC 1950 says
+  return out;
+}
+
+/**
+ * A compressor by name.
+ * @example pageCompressor("zstd").compress(page)
+ */
+export function pageCompressor(name: CompressName): PageCompressor {
+  switch (name) {
+    case "zlib":
+      return { name, flag: 0x1, compress: zlibCompress };
+    case "lzo": {
+      const lzo = new Lzo1xCompressor();
+      return { name, flag: 0x2, compress: (p) => lzo.compress(p) };
+    }
+    case "zstd":
+      return { name, flag: 0x20, compress: (p) => Bun.zstdCompressSync(p, { level: 1 }) };
+    case "none":
+      return { name, flag: 0, compress: (p) => p };
+  }
+}
