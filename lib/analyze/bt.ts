@@ -7,7 +7,7 @@ import type { KernelProgram } from "../kernel/program.ts";
 import { PT_REGS } from "../kernel/regs.ts";
 import { forEachTask, readTask, type Task } from "../kernel/tasks.ts";
 import { startFromRegs, startFromTask, unwind, type Frame } from "../kernel/unwind.ts";
-import type { Module } from "../kernel/modules.ts";
+import type { ModuleList } from "../kernel/modules.ts";
 import type { AnalyzeCommand, AnalyzeContext } from "./command.ts";
 
 /** One frame as `bt --json` prints it. Addresses are 0x-prefixed hex strings. */
@@ -45,7 +45,7 @@ export interface BtTask {
 const hex = (v: bigint) => "0x" + v.toString(16).padStart(16, "0");
 
 /** The trace of `task`: from its CPU's saved registers when it was running there, else from its saved thread.sp. */
-export function backtrace(prog: KernelProgram, mods: Module[], t: Task, cpu?: CpuState): BtTask {
+export function backtrace(prog: KernelProgram, mods: ModuleList, t: Task, cpu?: CpuState): BtTask {
   const out: BtTask = { pid: t.pid, cpu: cpu?.cpu ?? t.cpu, comm: t.comm, task: hex(t.task), panic: cpu?.panic ?? false, frames: [] };
   try {
     const start = cpu ? startFromRegs(cpu.regs) : startFromTask(prog, t.task);
@@ -74,7 +74,7 @@ function frameJson(f: Frame): BtFrame {
  * The traces `args` ask for: none → the panic task; "-a" → the task on each CPU that saved registers;
  * PIDs or task addresses → those tasks.
  */
-export function backtraces(prog: KernelProgram, mods: Module[], args: string[]): BtTask[] {
+export function backtraces(prog: KernelProgram, mods: ModuleList, args: string[]): BtTask[] {
   const cpus = cpuStates(prog);
   const onCpu = (task: bigint) => cpus.find((c) => c.task === task);
   if (args.includes("-a")) return cpus.map((c) => backtrace(prog, mods, readTask(prog, c.task), c));
@@ -137,14 +137,16 @@ function exceptionLines(e: NonNullable<BtFrame["exception"]>, next: BtFrame | un
   return out;
 }
 
-/** The modules, or none with the reason kept for the report (module frames then show as unknown). */
-export function modulesOrNone(ctx: AnalyzeContext): Module[] {
-  try {
-    return ctx.modules;
-  } catch (e) {
-    if (e instanceof KdumpError) return [];
-    throw e;
-  }
+/** The context's modules, read on first need; none when they cannot be read (module frames then show no symbol). */
+export function modulesOrNone(ctx: AnalyzeContext): ModuleList {
+  return () => {
+    try {
+      return ctx.modules;
+    } catch (e) {
+      if (e instanceof KdumpError) return [];
+      throw e;
+    }
+  };
 }
 
 /** `kdump analyze VMCORE bt [-a | PID…]`. */

@@ -108,7 +108,7 @@ export function formatSys(s: SysInfo): string {
   return (
     row("DUMPFILE", `${s.dumpfile}  [${s.format}]`) +
     row("CPUS", String(s.cpus)) +
-    row("DATE", s.crashTime === null ? "(unknown)" : new Date(s.crashTime * 1000).toUTCString()) +
+    row("DATE", s.crashTime === null ? "(unknown)" : date(s.crashTime)) +
     row("UPTIME", s.uptimeNsec === null ? "(unknown)" : uptime(s.uptimeNsec)) +
     row("NODENAME", s.nodename ?? "(unknown)") +
     row("RELEASE", s.release) +
@@ -126,6 +126,13 @@ export function uptime(ns: bigint): string {
   s -= days * 86400;
   const hms = [Math.floor(s / 3600), Math.floor((s % 3600) / 60), s % 60].map((n) => String(n).padStart(2, "0")).join(":");
   return days ? `${days} days, ${hms}` : hms;
+}
+
+/** A time as crash and date(1) print it, in UTC: "Mon Nov 23 08:55:44 UTC 2026". */
+function date(seconds: number): string {
+  const d = new Date(seconds * 1000);
+  const [wd, mon] = [["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][d.getUTCDay()], ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][d.getUTCMonth()]];
+  return `${wd} ${mon} ${String(d.getUTCDate()).padStart(2)} ${d.toISOString().slice(11, 19)} UTC ${d.getUTCFullYear()}`;
 }
 
 function bytes(n: number): string {

@@ -93,7 +93,7 @@ export class KdumpDump implements Dump {
       throw bad(`sub header (${subHdrSize} blocks) and bitmaps (${bitmapBlocks} blocks) run past the end of the file (${src.size} bytes)`, 432);
     const str = (o: number) => new TextDecoder().decode(hb.subarray(o, o + 65)).replace(/\0[\s\S]*$/, "");
     const sub = le(src.read(blockSize, 104));
-    const maxMapnr = version >= 6 ? sub.num(96) : h.u32(440);
+    const maxMapnr = version >= 6 && sub.num(96) > 0 ? sub.num(96) : h.u32(440); // max_mapnr_64, else the 32-bit field
     this.header = {
       version,
       utsname: { sysname: str(12), nodename: str(77), release: str(142), version: str(207), machine: str(272), domainname: str(337) },
@@ -129,7 +129,7 @@ export class KdumpDump implements Dump {
     const bytes = Math.ceil(maxMapnr / 8);
     this.prefix = new Uint32Array(Math.ceil(bytes / RANK_BYTES) + 1);
     let total = 0;
-    let block = new Uint8Array(0);
+    let block: Uint8Array = new Uint8Array(0);
     for (let off = 0; off < bytes; off += RANK_BYTES) {
       if (off % blockSize === 0) block = src.read(this.bitmap2 + off, Math.min(blockSize, bytes - off));
       const at = off % blockSize;

@@ -71,6 +71,8 @@ export class Btf {
   private readonly strEnd: number;
   /** Byte offset of each type record, relative to the type section. */
   private readonly offsets: Uint32Array;
+  /** name_off of each type (searched natively by find()). */
+  private readonly nameOffs: Uint32Array;
   private readonly names = new Map<string, number[]>();
 
   /**
@@ -98,6 +100,7 @@ export class Btf {
     this.strEnd = this.strStart + strLen;
     // Every record is at least 12 bytes: that bounds the number of types.
     const offs = new Uint32Array(Math.floor(typeLen / 12) + 1);
+    const nameOffs = new Uint32Array(offs.length);
     let n = 1;
     let o = 0;
     while (o + 12 <= typeLen) {
@@ -108,10 +111,12 @@ export class Btf {
         this.unknownKind = { id: n, kind };
         break;
       }
+      nameOffs[n] = this.dv.getUint32(this.typeStart + o, true);
       offs[n++] = o;
       o += 12 + extra[0] + extra[1] * (info & 0xffff);
     }
     this.offsets = offs.subarray(0, n);
+    this.nameOffs = nameOffs.subarray(0, n);
     this.count = n;
   }
 
@@ -130,8 +135,7 @@ export class Btf {
     let ids = this.names.get(name);
     if (!ids) {
       ids = [];
-      for (const off of this.strOffsets(name))
-        for (let id = 1; id < this.count; id++) if (this.dv.getUint32(this.typeStart + this.offsets[id]!, true) === off) ids.push(id);
+      for (const off of this.strOffsets(name)) for (let id = this.nameOffs.indexOf(off, 1); id > 0; id = this.nameOffs.indexOf(off, id + 1)) ids.push(id);
       ids.sort((a, b) => a - b);
       this.names.set(name, ids);
     }
@@ -229,7 +233,7 @@ export class Btf {
     let bits = 0;
     let found: BtfMember | undefined;
     for (const part of path.split(".")) {
-      const hit = this.findMember(id, part);
+      const hit = this.findMember(id, new TextEncoder().encode(part));
       if (!hit) throw this.missing(`member ${path} of ${typeof struct === "string" ? "struct " + struct : this.name(id)}`);
       bits += hit.bitOffset;
       found = hit;
@@ -270,16 +274,22 @@ export class Btf {
     return undefined;
   }
 
-  /** A member named `name` of struct/union `id`, searching anonymous members; offsets relative to `id`. */
-  private findMember(id: number, name: string): BtfMember | undefined {
-    for (const m of this.members(id)) {
-      if (m.name === name) return m;
-      if (m.name === "") {
-        const k = this.kind(this.resolve(m.type));
-        if (k !== BtfKind.STRUCT && k !== BtfKind.UNION) continue;
-        const inner = this.findMember(m.type, name);
-        if (inner) return { ...inner, bitOffset: inner.bitOffset + m.bitOffset };
-      }
+  /**
+   * The member named `name` (bytes) of struct/union `id`, searching anonymous members; offsets relative to `id`.
+   * Names are compared as bytes in the string section, without decoding them.
+   */
+  private findMember(id: number, name: Uint8Array): BtfMember | undefined {
+    const t = this.resolve(id);
+    const k = this.kind(t);
+    if (k !== BtfKind.STRUCT && k !== BtfKind.UNION) return undefined;
+    let members: BtfMember[] | undefined;
+    for (let i = 0, n = this.vlen(t); i < n; i++) {
+      const nameOff = this.u32(t, 12 + i * 12);
+      if (nameOff !== 0 && !this.nameIs(nameOff, name)) continue;
+      const m = (members ??= this.members(t))[i]!;
+      if (nameOff !== 0) return m;
+      const inner = this.findMember(m.type, name);
+      if (inner) return { ...inner, bitOffset: inner.bitOffset + m.bitOffset };
     }
     return undefined;
   }
@@ -309,6 +319,14 @@ export class Btf {
     const start = p;
     while (p < this.strEnd && this.bytes[p] !== 0) p++;
     return new TextDecoder().decode(this.bytes.subarray(start, p));
+  }
+
+  /** True when the string at offset `off` is exactly `name`. */
+  private nameIs(off: number, name: Uint8Array): boolean {
+    const p = this.strStart + off;
+    if (p + name.length >= this.strEnd || this.bytes[p + name.length] !== 0) return false;
+    for (let i = 0; i < name.length; i++) if (this.bytes[p + i] !== name[i]) return false;
+    return true;
   }
 
   /** Offsets in the string section at which `name` appears as a whole string. */

@@ -61,26 +61,16 @@ export interface SymbolTable {
   symbolize(addr: bigint): SymbolHit | undefined;
 }
 
-/** Rolling hash base (a string's hash is Σ byte × B^(n-1-i) mod 2^32, so token hashes combine). */
-const B = 0x01000193;
-
-/** Hash of `bytes[from..]` and B^(its length), mod 2^32. */
-function hashBytes(bytes: ArrayLike<number>, from = 0): [number, number] {
-  let h = 0;
-  let p = 1;
-  for (let i = from; i < bytes.length; i++) {
-    h = (Math.imul(h, B) + bytes[i]!) | 0;
-    p = Math.imul(p, B);
-  }
-  return [h, p];
-}
-
 /** Per-CPU symbols (absolute, small) sort below kernel ones: their key is value - 2^40. */
 const PERCPU_KEY = 2 ** 40;
 
+/** Symbols of one-token names go in bucket first * 257 + 256 of the first-two-tokens index. */
+const ONE_TOKEN = 256;
+
 /**
- * The kernel's kallsyms. Names stay token-compressed: an index of where each starts and a hash of each name are
- * built in one pass, and a name is expanded only when asked for, so opening a dump costs a few milliseconds.
+ * The kernel's kallsyms. Names stay token-compressed: one pass over the lengths records where each name starts and
+ * its first two token bytes (an index for lookups by name), and a name is expanded only when asked for, so opening
+ * a dump costs a few milliseconds.
  */
 export class Kallsyms implements SymbolTable {
   /** Number of symbols. */
@@ -88,9 +78,11 @@ export class Kallsyms implements SymbolTable {
   /** The address encoding that reproduced _stext. */
   readonly encoding: KallsymsEncoding;
   private readonly names: Uint8Array;
-  private readonly tokens: Uint8Array[];
+  private readonly tokens: string[];
   private readonly nameAt: Uint32Array;
-  private readonly hashes: Int32Array;
+  /** Symbol indexes grouped by their first two token bytes; pairStart[key] is where group `key` begins. */
+  private readonly pairSyms: Uint32Array;
+  private readonly pairStart: Uint32Array;
   /** Address minus `base` for kernel symbols; value - 2^40 for absolute per-CPU ones. Sorted via `order`. */
   private readonly keys: Float64Array;
   private readonly base: bigint;
@@ -105,15 +97,11 @@ export class Kallsyms implements SymbolTable {
   constructor(t: KallsymsTables, stext: bigint) {
     this.count = t.count;
     this.names = t.names;
-    this.tokens = decodeTokens(t.tokenTable, t.tokenIndex).map((s) => Uint8Array.from(s, (c) => c.charCodeAt(0)));
-    // Per token: hash and B^len of the whole token, and of the token without its first byte (the type letter).
-    const th = new Int32Array(256), tp = new Int32Array(256), fh = new Int32Array(256), fp = new Int32Array(256);
-    this.tokens.forEach((tok, b) => {
-      [th[b], tp[b]] = hashBytes(tok);
-      [fh[b], fp[b]] = hashBytes(tok, 1);
-    });
+    this.tokens = decodeTokens(t.tokenTable, t.tokenIndex);
     this.nameAt = new Uint32Array(t.count);
-    this.hashes = new Int32Array(t.count);
+    const pair = new Uint32Array(t.count);
+    const groups = 256 * 257;
+    const size = new Uint32Array(groups + 1);
     const n = t.names;
     let p = 0;
     for (let i = 0; i < t.count; i++) {
@@ -121,15 +109,16 @@ export class Kallsyms implements SymbolTable {
       if (p >= n.length) throw namesError(i, t.count, n.length);
       let len = n[p++]!;
       if (len & 0x80) len = (len & 0x7f) | (n[p++]! << 7);
-      const end = p + len;
-      if (len === 0 || end > n.length) throw namesError(i, t.count, n.length);
-      let h = fh[n[p]!]!;
-      for (p++; p < end; p++) {
-        const b = n[p]!;
-        h = (Math.imul(h, tp[b]!) + th[b]!) | 0;
-      }
-      this.hashes[i] = h;
+      if (len === 0 || p + len > n.length) throw namesError(i, t.count, n.length);
+      const key = n[p]! * 257 + (len > 1 ? n[p + 1]! : ONE_TOKEN);
+      pair[i] = key;
+      size[key + 1]!++;
+      p += len;
     }
+    for (let k = 1; k <= groups; k++) size[k]! += size[k - 1]!;
+    this.pairStart = size.slice();
+    this.pairSyms = new Uint32Array(t.count);
+    for (let i = 0; i < t.count; i++) this.pairSyms[size[pair[i]!]!++] = i;
     if (t.offsets.byteLength < t.count * 4) throw new BadDataError(`kallsyms: offsets hold ${t.offsets.byteLength >> 2} entries, ${t.count} expected`);
     const off = new Int32Array(t.offsets.slice(0, t.count * 4).buffer);
     const stextIdx = this.indexesOf("_stext");
@@ -143,13 +132,13 @@ export class Kallsyms implements SymbolTable {
     this.encoding = enc;
     this.base = enc === "place-relative" ? t.offsetsAddr : t.relativeBase;
     const keys = new Float64Array(t.count);
+    let sorted = true;
     for (let i = 0; i < t.count; i++) {
       const o = off[i]!;
       keys[i] = enc === "relative" ? o >>> 0 : enc === "place-relative" ? i * 4 + o : o >= 0 ? o - PERCPU_KEY : -1 - o;
+      if (i && keys[i]! < keys[i - 1]!) sorted = false;
     }
     this.keys = keys;
-    let sorted = true;
-    for (let i = 1; i < t.count && sorted; i++) sorted = keys[i - 1]! <= keys[i]!;
     if (!sorted) this.order = Uint32Array.from(keys.keys()).sort((a, b) => keys[a]! - keys[b]! || a - b);
   }
 
@@ -214,12 +203,25 @@ export class Kallsyms implements SymbolTable {
     return { name: s.slice(1), offset: key - k, size, address: this.address(i), type: s[0]! };
   }
 
-  /** Indexes of the symbols named `name`, in table order. */
+  /**
+   * Indexes of the symbols named `name`, in table order: only the groups whose first two tokens can spell the
+   * start of `name` (the first token begins with the type letter) are expanded and compared.
+   */
   private indexesOf(name: string): number[] {
-    const [h] = hashBytes(new TextEncoder().encode(name));
     const out: number[] = [];
-    for (let i = this.hashes.indexOf(h); i >= 0; i = this.hashes.indexOf(h, i + 1)) if (this.name(i) === name) out.push(i);
-    return out;
+    const group = (key: number) => {
+      for (let j = this.pairStart[key]!; j < this.pairStart[key + 1]!; j++) if (this.name(this.pairSyms[j]!) === name) out.push(this.pairSyms[j]!);
+    };
+    this.tokens.forEach((first, t1) => {
+      const head = first.slice(1);
+      if (!first || !name.startsWith(head)) return;
+      const rest = name.slice(head.length);
+      if (!rest) return group(t1 * 257 + ONE_TOKEN);
+      this.tokens.forEach((second, t2) => {
+        if (second && rest.startsWith(second)) group(t1 * 257 + t2);
+      });
+    });
+    return out.sort((a, b) => a - b);
   }
 
   /** The expanded string (type letter, then name) of symbol `i`. */
@@ -229,7 +231,7 @@ export class Kallsyms implements SymbolTable {
     let len = n[p++]!;
     if (len & 0x80) len = (len & 0x7f) | (n[p++]! << 7);
     let s = "";
-    for (const end = p + len; p < end; p++) for (const c of this.tokens[n[p]!]!) s += String.fromCharCode(c);
+    for (const end = p + len; p < end; p++) s += this.tokens[n[p]!];
     return s;
   }
 }

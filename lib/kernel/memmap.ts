@@ -57,8 +57,10 @@ export interface PageLayout {
   pgSlab: number;
   /** NUMBER(PG_hwpoison), or -1 without CONFIG_MEMORY_FAILURE. */
   pgHwpoison: number;
-  /** NUMBER(PG_head_mask): the head-page bit(s) of flags. */
-  headMask: bigint;
+  /** NUMBER(PG_head_mask), the head-page bit of flags: its low 32 bits. */
+  headMaskLo: number;
+  /** …and its high 32 bits. */
+  headMaskHi: number;
   /** PAGE_BUDDY_MAPCOUNT_VALUE, or null. */
   buddyType: number | null;
   /** PAGE_OFFLINE_MAPCOUNT_VALUE, or null. */
@@ -109,7 +111,8 @@ export function pageLayout(info: Vmcoreinfo): PageLayout {
     pgSwapbacked: opt("PG_swapbacked") ?? -1,
     pgSlab: opt("PG_slab") ?? -1,
     pgHwpoison: opt("PG_hwpoison") ?? -1,
-    headMask: info.number("PG_head_mask"),
+    headMaskLo: Number(info.number("PG_head_mask") & 0xffffffffn),
+    headMaskHi: Number((info.number("PG_head_mask") >> 32n) & 0xffffffffn),
     buddyType: opt("PAGE_BUDDY_MAPCOUNT_VALUE"),
     offlineType: opt("PAGE_OFFLINE_MAPCOUNT_VALUE"),
     slabType: opt("PAGE_SLAB_MAPCOUNT_VALUE"),

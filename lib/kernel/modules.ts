@@ -1,8 +1,9 @@
 // Loaded modules: the `modules` list of struct module, each one's memory (mem[] since 6.4's ac3b43283923
 // "module: replace module_layout with module_memory", core_layout/init_layout before), its own symbols
 // (module.kallsyms: symtab, strtab, num_symtab) and ORC table (module.arch), so frames show func+off [module].
-import { BadDataError } from "../errors.ts";
+import { BadDataError, KdumpError } from "../errors.ts";
 import type { SymbolHit } from "./kallsyms.ts";
+import { KERNEL_IMAGE_END } from "./pagetable.ts";
 import type { KernelProgram } from "./program.ts";
 import { listEntries } from "./tasks.ts";
 
@@ -135,11 +136,26 @@ function readModuleSymbols(prog: KernelProgram, mod: bigint, name: string): Modu
   const syms = prog.view.read(symtab, num * ELF64_SYM);
   const types = typetab ? prog.view.read(typetab, num) : undefined;
   const dv = new DataView(syms.buffer, syms.byteOffset, syms.byteLength);
+  // The string table's size is not recorded: read it once up to the last name's start plus a name's length.
+  let last = 0;
+  for (let i = 1; i < num; i++) last = Math.max(last, dv.getUint32(i * ELF64_SYM, true));
+  let strings: Uint8Array;
+  try {
+    strings = prog.view.read(strtab, Math.min(last + 512, 1 << 24));
+  } catch (e) {
+    if (!(e instanceof KdumpError)) throw e;
+    strings = prog.view.read(strtab, Math.min(last + 1, 1 << 24)); // the table ends its allocation
+  }
+  const dec = new TextDecoder();
+  const nameAt = (off: number): string => {
+    const end = strings.indexOf(0, off);
+    return end >= 0 ? dec.decode(strings.subarray(off, end)) : prog.view.cstring(strtab + BigInt(off), 512);
+  };
   const out: ModuleSymbol[] = [];
   for (let i = 1; i < num; i++) {
     const o = i * ELF64_SYM;
     if (dv.getUint16(o + 6, true) === 0) continue; // SHN_UNDEF
-    const sname = prog.view.cstring(strtab + BigInt(dv.getUint32(o, true)), 512);
+    const sname = nameAt(dv.getUint32(o, true));
     // Unnamed and mapping symbols ($x, $d) say nothing; the kernel skips them too.
     if (!sname || sname.startsWith("$")) continue;
     out.push({ name: sname, address: dv.getBigUint64(o + 8, true), type: types ? String.fromCharCode(types[i]!) : "t" });
@@ -147,12 +163,24 @@ function readModuleSymbols(prog: KernelProgram, mod: bigint, name: string): Modu
   return out.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
 }
 
+/** The module list, read on first need (only addresses in the module area need it). */
+export type ModuleList = () => Module[];
+
+/** MODULES_END on x86_64: the module area is [KERNEL_IMAGE_END, MODULES_END). */
+const MODULES_END = 0xffffffffff000000n;
+
+/** True for an address in the x86_64 module area, where only module code and data live. */
+export function inModuleArea(addr: bigint): boolean {
+  return addr >= KERNEL_IMAGE_END && addr < MODULES_END;
+}
+
 /**
  * The symbol containing `addr`: a module's (nearest symbol below it within the module's region) or the kernel's.
- * @example symbolizeAddress(prog, mods, rip) // { name: "oops_init", offset: 22, module: "oops", ... }
+ * @example symbolizeAddress(prog, () => mods, rip) // { name: "oops_init", offset: 22, module: "oops", ... }
  */
-export function symbolizeAddress(prog: KernelProgram, mods: Module[], addr: bigint): AddressHit | undefined {
-  for (const m of mods) {
+export function symbolizeAddress(prog: KernelProgram, mods: ModuleList, addr: bigint): AddressHit | undefined {
+  if (!inModuleArea(addr)) return prog.symbols.symbolize(addr);
+  for (const m of mods()) {
     const region = m.regions.find((r) => addr >= r.start && addr < r.end);
     if (!region) continue;
     let best: ModuleSymbol | undefined;

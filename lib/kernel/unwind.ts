@@ -2,7 +2,7 @@
 // kind of frame; pt_regs frames (exceptions, interrupts, syscalls) are crossed with their registers kept; IRQ and
 // exception stacks are left where the entry code switched. Frame pointers are the fallback where ORC has no entry.
 import { FaultError, KdumpError } from "../errors.ts";
-import { type AddressHit, type Module, symbolizeAddress } from "./modules.ts";
+import { type AddressHit, inModuleArea, type ModuleList, symbolizeAddress } from "./modules.ts";
 import { OrcReg, OrcType, type OrcEntry } from "./orc.ts";
 import type { KernelProgram } from "./program.ts";
 import { decodeRegs, PT_REGS_SIZE, ptRegsOffset, type Regs } from "./regs.ts";
@@ -71,9 +71,10 @@ const CEA_HIGH = 0xfffffe8000000000n;
  * Unwinds from `start`. `stacks` are the ranges known to belong to this task and CPU (its task stack, the CPU's
  * IRQ stack); other stacks in the cpu_entry_area are exception stacks. Never throws for unreadable memory: the
  * trace stops there with `error` set.
- * @example unwind(prog, mods, startFromRegs(cpu.regs), stacks).frames.map((f) => f.symbol?.name)
+ * Modules are read (and their ORC tables joined) only when the walk reaches module code.
+ * @example unwind(prog, () => mods, startFromRegs(cpu.regs), stacks).frames.map((f) => f.symbol?.name)
  */
-export function unwind(prog: KernelProgram, mods: Module[], start: UnwindStart, stacks: StackRange[]): Trace {
+export function unwind(prog: KernelProgram, mods: ModuleList, start: UnwindStart, stacks: StackRange[]): Trace {
   const frames: Frame[] = [];
   const v = prog.view;
   let { ip, sp, bp, signal } = start;
@@ -86,6 +87,7 @@ export function unwind(prog: KernelProgram, mods: Module[], start: UnwindStart, 
       const last = frames[frames.length - 1]!;
       let orc: OrcEntry | undefined;
       try {
+        if (inModuleArea(ip)) mods();
         orc = prog.orc.find(signal ? ip : ip - 1n);
       } catch (e) {
         if (!(e instanceof KdumpError)) throw e;
@@ -224,7 +226,7 @@ const SCAN_BYTES = 1024;
  * The stack slot, at or above `sp` on the same stack, holding a return address just after a direct call (e8 rel32)
  * to the function `frame` is in; undefined when there is none.
  */
-function callSite(prog: KernelProgram, mods: Module[], frame: Frame, sp: bigint, stacks: StackRange[]): bigint | undefined {
+function callSite(prog: KernelProgram, mods: ModuleList, frame: Frame, sp: bigint, stacks: StackRange[]): bigint | undefined {
   const fn = frame.symbol;
   if (!fn || !fn.name) return undefined;
   const range = stacks.find((s) => sp >= s.low && sp < s.high);

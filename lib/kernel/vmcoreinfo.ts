@@ -82,12 +82,12 @@ function need<T>(v: T | undefined, key: string): T {
 }
 
 function parseHex(key: string, v: string): bigint {
-  if (!/^(0x)?[0-9a-fA-F]+$/.test(v)) throw new BadDataError(`VMCOREINFO ${key}=${v} is not hexadecimal`);
+  if (!/^(0x)?[0-9a-fA-F]+$/.test(v)) throw new BadDataError(`VMCOREINFO ${key}=${JSON.stringify(v)} is not hexadecimal`);
   return BigInt(v.startsWith("0x") ? v : `0x${v}`);
 }
 
 function parseSigned(key: string, v: string): bigint {
   if (/^-?\d+$/.test(v)) return BigInt(v);
   if (/^0x[0-9a-fA-F]+$/.test(v)) return BigInt(v);
-  throw new BadDataError(`VMCOREINFO ${key}=${v} is not a number`);
+  throw new BadDataError(`VMCOREINFO ${key}=${JSON.stringify(v)} is not a number`);
 }

@@ -15,7 +15,7 @@ import { drgnJson } from "../kernel/_drgn.ts";
 import { debugKernel } from "../kernel/_images.ts";
 import { FakeKernel } from "../kernel/_fakekernel.ts";
 import { writePrb, type FakeRecord } from "../kernel/_fakeprb.ts";
-import { kmsgDump, LINES, makedumpfileOutput, ourKdump, sysrqDump, vmcoreDmesg, vmcoreDmesgRaw } from "../dump/_peers.ts";
+import { expectBytes, fourLevelDump, kmsgDump, LINES, makedumpfileOutput, ourKdump, sysrqDump, vmcoreDmesg, vmcoreDmesgRaw } from "../dump/_peers.ts";
 
 const LAB = 900_000; // building a lab dump boots QEMU (about a minute under TCG)
 
@@ -29,19 +29,24 @@ describe.each(LINES)("analyze log on a %s sysrq crash", (line) => {
 
   test("equals vmcore-dmesg byte for byte from the ELF dump", () => {
     expect(peer.length).toBeGreaterThan(10_000);
-    expect(Buffer.from(analyze(dump.vmcore, "log"))).toEqual(peer);
+    expectBytes(analyze(dump.vmcore, "log"), peer);
   });
 
-  test.each(["c", "l", "F"] as const)("equals vmcore-dmesg byte for byte from makedumpfile -%s -d 31", async (mode) => {
+  test.each(["c", "l", "F", "E"] as const)("equals vmcore-dmesg byte for byte from makedumpfile -%s -d 31", async (mode) => {
     const file = await makedumpfileOutput(dump.vmcore, mode);
-    expect(Buffer.from(analyze(file, "log"))).toEqual(peer);
+    expectBytes(analyze(file, "log"), peer);
   }, LAB);
 
   test.each(["snappy", "zstd"] as const)("equals vmcore-dmesg byte for byte from a %s kdump-compressed file", async (codec) => {
     const file = await ourKdump(dump.vmcore, codec);
-    expect(Buffer.from(analyze(file, "log"))).toEqual(peer);
+    expectBytes(analyze(file, "log"), peer);
   }, LAB);
 });
+
+test("analyze log equals vmcore-dmesg on a 6.1 crash with 4-level page tables", async () => {
+  const dump = await fourLevelDump("6.1");
+  expectBytes(analyze(dump.vmcore, "log"), await vmcoreDmesg(dump.vmcore));
+}, LAB);
 
 describe.each(LINES)("analyze log on a %s crash after odd /dev/kmsg writes", (line) => {
   let dump: LabDump;
@@ -55,7 +60,7 @@ describe.each(LINES)("analyze log on a %s crash after odd /dev/kmsg writes", (li
     const text = peer.toString("latin1");
     expect(text).toContain("kdump-test: ctrl \\x01\\x02\\x1b[1mbold");
     expect(text).toContain("kdump-test: first line\nsecond line\n\nfourth");
-    expect(Buffer.from(analyze(dump.vmcore, "log"))).toEqual(peer);
+    expectBytes(analyze(dump.vmcore, "log"), peer);
   });
 
   test("log --json records equal drgn's get_printk_records (seq, timestamp, level, facility, caller, text)", async () => {
@@ -74,7 +79,8 @@ describe.each(LINES)("analyze log on a %s crash after odd /dev/kmsg writes", (li
       const t = theirs[i]!;
       expect([Number(r.seq), Number(r.tsNsec), r.level, r.facility, Buffer.from(r.text).toString("latin1")]).toEqual([t.seq, t.ts, t.level, t.facility, t.text]);
       const id = r.callerId!;
-      expect(id & 0x80000000 ? { tid: null, cpu: id & 0x7fffffff } : { tid: id, cpu: null }).toEqual({ tid: t.tid, cpu: t.cpu });
+      const caller: { tid: number | null; cpu: number | null } = id & 0x80000000 ? { tid: null, cpu: id & 0x7fffffff } : { tid: id, cpu: null };
+      expect(caller).toEqual({ tid: t.tid, cpu: t.cpu });
     });
   }, LAB);
 });
@@ -89,7 +95,7 @@ async function bothOn(records: FakeRecord[], shape: Parameters<typeof writePrb>[
   writeFileSync(path, k.elf());
   const peer = await vmcoreDmesgRaw(path);
   expect(peer.exitCode).toBe(0);
-  return { ours: Buffer.from(analyze(path, "log")), peer: peer.stdout };
+  return { ours: analyze(path, "log"), peer: peer.stdout };
 }
 
 describe("analyze log on synthetic rings", () => {
@@ -104,7 +110,7 @@ describe("analyze log on synthetic rings", () => {
       { countBits: 2, sizeBits: 7, firstId: (1n << 62n) - 2n, firstLpos: 128 - 16 },
     );
     expect(r.peer.toString()).toContain("] two: this block crosses");
-    expect(r.ours).toEqual(r.peer);
+    expectBytes(r.ours, r.peer);
   });
 
   test("matches vmcore-dmesg on reserved, reusable and stale descriptors, empty and truncated records", async () => {
@@ -124,7 +130,7 @@ describe("analyze log on synthetic rings", () => {
     );
     expect(r.peer.toString()).not.toContain("reserved");
     expect(r.peer.toString()).toContain("committed");
-    expect(r.ours).toEqual(r.peer);
+    expectBytes(r.ours, r.peer);
   });
 });
 

@@ -59,8 +59,8 @@ export async function vmcoreDmesgRaw(file: string): Promise<{ exitCode: number; 
   return { exitCode: r.exitCode, stdout: r.stdout };
 }
 
-/** makedumpfile output for `vmcore` at -d 31: "c" zlib, "l" lzo, "F" flattened zlib (to stdout). */
-export async function makedumpfileOutput(vmcore: string, mode: "c" | "l" | "F"): Promise<string> {
+/** makedumpfile output for `vmcore` at -d 31: "c" zlib, "l" lzo, "F" flattened zlib (to stdout), "E" ELF. */
+export async function makedumpfileOutput(vmcore: string, mode: "c" | "l" | "F" | "E"): Promise<string> {
   return cached(join(dirname(vmcore), `makedumpfile-${mode}-d31`), async (tmp) => {
     const r =
       mode === "F"
@@ -91,4 +91,15 @@ export async function ourKdump(vmcore: string, codec: CodecName): Promise<string
 
 function basename(p: string): string {
   return p.slice(p.lastIndexOf("/") + 1);
+}
+
+/** Asserts `ours` (a string is taken as UTF-8) equals `peer` byte for byte; a mismatch names the first differing line. */
+export function expectBytes(ours: string | Uint8Array, peer: Uint8Array): void {
+  const a = Buffer.from(typeof ours === "string" ? new TextEncoder().encode(ours) : ours);
+  const b = Buffer.from(peer);
+  if (a.equals(b)) return;
+  const al = a.toString("latin1").split("\n");
+  const bl = b.toString("latin1").split("\n");
+  const i = al.findIndex((l, n) => l !== bl[n]);
+  throw new Error(`differs from the peer at line ${i + 1} (${a.length} vs ${b.length} bytes):\n ours: ${JSON.stringify(al[i])}\n peer: ${JSON.stringify(bl[i])}`);
 }

@@ -1,0 +1,86 @@
+// Page compression spread over Bun Workers, answers in submission order, with a bound on batches in flight so
+// memory stays small (the capture kernel has little). With one thread it compresses inline, no Worker at all.
+import { availableParallelism } from "node:os";
+import { BadDataError } from "../errors.ts";
+import { compressBatch, type BatchJob, type CompressedBatch } from "../dump/codecs/batch.ts";
+import type { CompressName } from "../dump/codecs/compress.ts";
+
+/**
+ * Compression threads by default: one per CPU, at most 8 (the reader mostly waits in the kernel's copy of
+ * /proc/vmcore); none on one CPU, where a Worker would only add its memory.
+ */
+export function defaultThreads(cpus = availableParallelism()): number {
+  return cpus <= 1 ? 0 : Math.min(8, cpus);
+}
+
+/** A running set of compression workers (or the inline compressor when threads is 0). */
+export class CompressPool {
+  private readonly workers: Worker[] = [];
+  private readonly waiting = new Map<number, { resolve: (b: CompressedBatch) => void; reject: (e: Error) => void }>();
+  private readonly busy: number[] = [];
+  private nextId = 0;
+
+  constructor(
+    /** Worker threads; 0 compresses on the calling thread. */
+    readonly threads: number,
+    private readonly codec: CompressName,
+    private readonly pageSize: number,
+    private readonly detectZero: boolean,
+  ) {
+    for (let i = 0; i < threads; i++) {
+      const w = new Worker(new URL("../dump/codecs/batch_worker.ts", import.meta.url).href);
+      w.onmessage = (e: MessageEvent) => this.answer(i, e.data);
+      w.onerror = (e) => this.failAll(new BadDataError(`compression worker failed: ${e.message}`));
+      this.workers.push(w);
+      this.busy.push(0);
+    }
+  }
+
+  /** How many batches may be in flight before the caller should wait for the oldest. */
+  get depth(): number {
+    return Math.max(1, this.threads * 2);
+  }
+
+  /**
+   * Compresses `count` pages in `pages`; the buffer is handed to a worker (do not reuse it).
+   * @example const b = await pool.submit(buf, 256)
+   */
+  submit(pages: Uint8Array, count: number): Promise<CompressedBatch> {
+    const job: BatchJob = { pages, count, pageSize: this.pageSize, codec: this.codec, detectZero: this.detectZero };
+    if (!this.threads) {
+      try {
+        return Promise.resolve(compressBatch(job));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
+    const id = this.nextId++;
+    let w = 0;
+    for (let i = 1; i < this.workers.length; i++) if (this.busy[i]! < this.busy[w]!) w = i;
+    this.busy[w]!++;
+    const p = new Promise<CompressedBatch>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
+    const buf = pages.byteOffset === 0 && pages.byteLength === pages.buffer.byteLength ? pages : pages.slice();
+    this.workers[w]!.postMessage({ ...job, pages: buf, id }, [buf.buffer as ArrayBuffer]);
+    return p;
+  }
+
+  private answer(worker: number, m: { id: number; error?: string } & CompressedBatch): void {
+    this.busy[worker]!--;
+    const w = this.waiting.get(m.id);
+    if (!w) return;
+    this.waiting.delete(m.id);
+    if (m.error) w.reject(new BadDataError(`compression failed: ${m.error}`));
+    else w.resolve({ count: m.count, sizes: m.sizes, flags: m.flags, data: m.data });
+  }
+
+  private failAll(e: Error): void {
+    for (const w of this.waiting.values()) w.reject(e);
+    this.waiting.clear();
+  }
+
+  /** Stops the workers. */
+  close(): void {
+    for (const w of this.workers) w.terminate();
+    this.failAll(new BadDataError("compression stopped"));
+  }
+}

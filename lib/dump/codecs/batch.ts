@@ -1,0 +1,68 @@
+// Compression of a batch of pages for the kdump-compressed writer, the unit of work a compression thread
+// takes: each page compressed alone (page_desc points at it), stored raw when that does not make it smaller,
+// and zero pages only marked when the dump level drops them (the writer shares one zero page among them).
+import { pageCompressor, type CompressName, type PageCompressor } from "./compress.ts";
+
+/** What to do with a batch. */
+export interface BatchJob {
+  /** The pages, back to back. */
+  pages: Uint8Array;
+  /** Pages in the batch. */
+  count: number;
+  /** Page size. */
+  pageSize: number;
+  /** The codec. */
+  codec: CompressName;
+  /** Mark pages filled with zeros instead of compressing them (dump level bit 1). */
+  detectZero: boolean;
+}
+
+/** A compressed batch, pages in the order given. */
+export interface CompressedBatch {
+  /** Pages in the batch. */
+  count: number;
+  /** Stored bytes of each page; 0 marks a zero page (only with detectZero). */
+  sizes: Uint32Array;
+  /** page_desc.flags of each page: the codec's flag, or 0 for a page stored raw. */
+  flags: Uint32Array;
+  /** The stored bytes of every page, back to back. */
+  data: Uint8Array;
+}
+
+/** True when the page is all zeros. */
+export function isZeroPage(page: Uint8Array): boolean {
+  if (page.byteOffset % 4 === 0 && page.length % 4 === 0) {
+    const w = new Uint32Array(page.buffer, page.byteOffset, page.length >>> 2);
+    for (let i = 0; i < w.length; i++) if (w[i] !== 0) return false;
+    return true;
+  }
+  for (let i = 0; i < page.length; i++) if (page[i] !== 0) return false;
+  return true;
+}
+
+const cache = new Map<CompressName, PageCompressor>();
+
+/**
+ * Compresses every page of `job` with its codec (one compressor per codec and thread, reused).
+ * @example compressBatch({ pages, count: 256, pageSize: 4096, codec: "zstd", detectZero: true })
+ */
+export function compressBatch(job: BatchJob): CompressedBatch {
+  let c = cache.get(job.codec);
+  if (!c) cache.set(job.codec, (c = pageCompressor(job.codec)));
+  const ps = job.pageSize;
+  const sizes = new Uint32Array(job.count);
+  const flags = new Uint32Array(job.count);
+  const out = new Uint8Array(job.count * ps);
+  let pos = 0;
+  for (let i = 0; i < job.count; i++) {
+    const page = job.pages.subarray(i * ps, (i + 1) * ps);
+    if (job.detectZero && isZeroPage(page)) continue; // size 0: the shared zero page
+    const z = c.flag ? c.compress(page) : page;
+    const stored = z.length < ps ? z : page;
+    flags[i] = z.length < ps ? c.flag : 0;
+    sizes[i] = stored.length;
+    out.set(stored, pos);
+    pos += stored.length;
+  }
+  return { count: job.count, sizes, flags, data: out.subarray(0, pos) };
+}

@@ -1,0 +1,179 @@
+// Writes makedumpfile's kdump-compressed format (header_version 6) as crash and makedumpfile read it:
+// disk_dump_header, kdump_sub_header with the ELF notes and VMCOREINFO, both bitmaps, one page_desc per dumped
+// page (zero pages share one, as makedumpfile's pd_zero), then the pages. Marked incomplete until finish().
+import { DUMP_DH_COMPRESSED_INCOMPLETE, KDUMP_SIGNATURE, type Utsname } from "./kdump_compressed.ts";
+import type { DumpNote } from "./dump.ts";
+import type { CompressedBatch } from "./codecs/batch.ts";
+import { encodeNotes } from "./elf_writer.ts";
+import type { DumpSink } from "./sink.ts";
+
+const SUB_HEADER_SIZE = 104;
+const PAGE_DESC_SIZE = 24;
+
+/** What the headers say. */
+export interface KdumpWriterInput {
+  /** Page size (= block_size). */
+  pageSize: number;
+  /** Page frames the bitmaps describe. */
+  maxMapnr: number;
+  /** First bitmap: frames in the dump (bit n%8 of byte n/8). */
+  present: Uint8Array;
+  /** Second bitmap: frames written, each with a page_desc. */
+  dumpable: Uint8Array;
+  /** Set bits of `dumpable`. */
+  numDumpable: number;
+  /** The -d level (sub header dump_level). */
+  level: number;
+  /** disk_dump_header.status compression bit: zlib 0x1, lzo 0x2, zstd 0x20, or 0. */
+  codecFlag: number;
+  /** The crashed kernel's utsname. */
+  utsname: Utsname;
+  /** Crash time, seconds since the epoch. */
+  timestamp: number;
+  /** CPUs of the crashed system (NT_PRSTATUS notes). */
+  nrCpus: number;
+  /** phys_base. */
+  physBase: bigint;
+  /** The notes (NT_PRSTATUS per CPU, VMCOREINFO), written into the sub header. */
+  notes: DumpNote[];
+}
+
+/** Offsets of the parts of a kdump-compressed file. */
+export interface KdumpLayout {
+  /** Blocks of the sub header (with notes). */
+  subHdrSize: number;
+  /** Blocks of both bitmaps. */
+  bitmapBlocks: number;
+  /** Offset of the first bitmap. */
+  bitmapAt: number;
+  /** Offset of the page_desc table. */
+  descAt: number;
+  /** Offset of the shared zero page, or -1 when zero pages are not dropped. */
+  zeroAt: number;
+  /** Offset of the first page's data. */
+  dataAt: number;
+}
+
+/** Streams one kdump-compressed file into a DumpSink: begin(), writeBatch() in page-frame order, finish(). */
+export class KdumpWriter {
+  readonly layout: KdumpLayout;
+  private readonly subHeader: Uint8Array;
+  private descIndex = 0;
+  private dataPos: number;
+  /** Zero pages found (written as the shared zero page). */
+  zeroPages = 0;
+
+  constructor(
+    private readonly sink: DumpSink,
+    private readonly input: KdumpWriterInput,
+  ) {
+    const bs = input.pageSize;
+    const { bytes: notes, descAt: noteDescs } = encodeNotes(input.notes);
+    const subHdrSize = Math.ceil((SUB_HEADER_SIZE + notes.length) / bs);
+    const half = Math.ceil(Math.ceil(input.maxMapnr / 8) / bs) * bs;
+    const bitmapAt = (1 + subHdrSize) * bs;
+    const descAt = bitmapAt + 2 * half;
+    const zeroAt = input.level & 1 ? descAt + input.numDumpable * PAGE_DESC_SIZE : -1;
+    const dataAt = descAt + input.numDumpable * PAGE_DESC_SIZE + (zeroAt >= 0 ? bs : 0);
+    this.layout = { subHdrSize, bitmapBlocks: (2 * half) / bs, bitmapAt, descAt, zeroAt, dataAt };
+    this.dataPos = dataAt;
+
+    const sub = new Uint8Array(subHdrSize * bs);
+    const s = new DataView(sub.buffer);
+    const info = input.notes.findIndex((n) => n.name === "VMCOREINFO");
+    const noteAt = bs + SUB_HEADER_SIZE;
+    s.setBigInt64(0, input.physBase, true); // phys_base (8)
+    s.setInt32(8, input.level, true); // dump_level (4)
+    s.setInt32(12, 0, true); // split (4)
+    s.setBigUint64(16, 0n, true); // start_pfn (8)
+    s.setBigUint64(24, 0n, true); // end_pfn (8)
+    s.setBigUint64(32, info >= 0 ? BigInt(noteAt + noteDescs[info]!) : 0n, true); // offset_vmcoreinfo (8)
+    s.setBigUint64(40, info >= 0 ? BigInt(input.notes[info]!.desc.length) : 0n, true); // size_vmcoreinfo (8)
+    s.setBigUint64(48, BigInt(noteAt), true); // offset_note (8)
+    s.setBigUint64(56, BigInt(notes.length), true); // size_note (8)
+    s.setBigUint64(64, 0n, true); // offset_eraseinfo (8)
+    s.setBigUint64(72, 0n, true); // size_eraseinfo (8)
+    s.setBigUint64(80, 0n, true); // start_pfn_64 (8)
+    s.setBigUint64(88, 0n, true); // end_pfn_64 (8)
+    s.setBigUint64(96, BigInt(input.maxMapnr), true); // max_mapnr_64 (8)
+    sub.set(notes, SUB_HEADER_SIZE);
+    this.subHeader = sub;
+  }
+
+  /** Bytes of the file so far (headers, tables, and the pages written). */
+  get size(): number {
+    return this.dataPos;
+  }
+
+  /** The disk_dump_header block with `status`. */
+  private header(status: number): Uint8Array {
+    const bs = this.input.pageSize;
+    const b = new Uint8Array(bs);
+    const h = new DataView(b.buffer);
+    const enc = new TextEncoder();
+    b.set(enc.encode(KDUMP_SIGNATURE), 0); // signature (8)
+    h.setInt32(8, 6, true); // header_version (4)
+    const u = this.input.utsname;
+    [u.sysname, u.nodename, u.release, u.version, u.machine, u.domainname].forEach((s, i) => b.set(enc.encode(s).subarray(0, 64), 12 + 65 * i)); // utsname (6 × 65)
+    h.setBigInt64(408, BigInt(this.input.timestamp), true); // timestamp.tv_sec (8)
+    h.setBigInt64(416, 0n, true); // timestamp.tv_usec (8)
+    h.setUint32(424, status, true); // status (4)
+    h.setInt32(428, bs, true); // block_size (4)
+    h.setInt32(432, this.layout.subHdrSize, true); // sub_hdr_size (4)
+    h.setUint32(436, this.layout.bitmapBlocks, true); // bitmap_blocks (4)
+    h.setUint32(440, Math.min(this.input.maxMapnr, 0xffffffff), true); // max_mapnr, 32-bit (4)
+    h.setUint32(444, 0, true); // total_ram_blocks (4)
+    h.setUint32(448, 0, true); // device_blocks (4)
+    h.setUint32(452, 0, true); // written_blocks (4)
+    h.setUint32(456, 0, true); // current_cpu (4)
+    h.setInt32(460, this.input.nrCpus, true); // nr_cpus (4)
+    return b;
+  }
+
+  /**
+   * Reserves the headers, bitmaps and page_desc table, then writes them (status: incomplete). After this, a
+   * failure leaves a file crash and makedumpfile read as an incomplete dump.
+   */
+  async begin(): Promise<void> {
+    const { bitmapAt, bitmapBlocks, zeroAt, dataAt } = this.layout;
+    const bs = this.input.pageSize;
+    this.sink.reserve(0, dataAt);
+    await this.sink.write(0, this.header(this.input.codecFlag | DUMP_DH_COMPRESSED_INCOMPLETE));
+    await this.sink.write(bs, this.subHeader);
+    const half = (bitmapBlocks * bs) / 2;
+    for (const [i, bitmap] of [this.input.present, this.input.dumpable].entries()) {
+      const padded = new Uint8Array(half);
+      padded.set(bitmap.subarray(0, half));
+      await this.sink.write(bitmapAt + i * half, padded);
+    }
+    if (zeroAt >= 0) await this.sink.write(zeroAt, new Uint8Array(bs));
+  }
+
+  /** Writes the next pages (in page-frame order of the dumpable bitmap): their data, then their page_descs. */
+  async writeBatch(b: CompressedBatch): Promise<void> {
+    const bs = this.input.pageSize;
+    const descs = new Uint8Array(b.count * PAGE_DESC_SIZE);
+    const d = new DataView(descs.buffer);
+    let pos = this.dataPos;
+    for (let i = 0; i < b.count; i++) {
+      const o = i * PAGE_DESC_SIZE;
+      const zero = b.sizes[i] === 0;
+      if (zero) this.zeroPages++;
+      d.setBigUint64(o, BigInt(zero ? this.layout.zeroAt : pos), true); // offset (8)
+      d.setUint32(o + 8, zero ? bs : b.sizes[i]!, true); // size (4)
+      d.setUint32(o + 12, zero ? 0 : b.flags[i]!, true); // flags (4)
+      d.setBigUint64(o + 16, 0n, true); // page_flags (8)
+      if (!zero) pos += b.sizes[i]!;
+    }
+    if (b.data.length) await this.sink.write(this.dataPos, b.data);
+    await this.sink.write(this.layout.descAt + this.descIndex * PAGE_DESC_SIZE, descs);
+    this.descIndex += b.count;
+    this.dataPos = pos;
+  }
+
+  /** Marks the dump complete (rewrites the header) and makes it durable. */
+  async finish(): Promise<void> {
+    await this.sink.write(0, this.header(this.input.codecFlag));
+    await this.sink.finish();
+  }
+}
