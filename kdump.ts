@@ -11,6 +11,9 @@ import { estimate, formatRecommendation, formatSetup, parseSizeOption, runPrinte
 import { shrinkReservation } from "./lib/boot/shrink.ts";
 import { SIZE_TABLES } from "./lib/boot/sizing.ts";
 import { analyze, analyzeCommands, printOutput } from "./lib/analyze/command.ts";
+import { FORMATS, formatCollect } from "./lib/capture/collect.ts";
+import { COMPRESS_NAMES } from "./lib/dump/codecs/compress.ts";
+import { FAILURE_ACTIONS } from "./lib/capture/failure.ts";
 
 export * from "./lib/mod.ts";
 
@@ -186,7 +189,8 @@ export function cli(argv: string[]): Argv {
           .option("target", { type: "string", describe: "directory on the root filesystem for dumps (default /var/crash)" })
           .option("modules", { type: "string", array: true, describe: "more modules for the capture initramfs" })
           .option("modules-dir", { type: "string", describe: "/lib/modules/RELEASE of the kernel to load" })
-          .option("cache-dir", { type: "string", describe: "where built initramfs images are kept (default /var/lib/kdump)" }),
+          .option("cache-dir", { type: "string", describe: "where built initramfs images are kept (default /var/lib/kdump)" })
+          .option("syscall", { choices: ["file", "load", "auto"] as const, default: "file" as const, describe: "kexec_file_load, our kexec_load (segments, elfcorehdr, purgatory; x86_64), or file then load on ENOSYS/ENOEXEC" }),
       (a) =>
         run(async () => {
           const { load, formatLoad } = await import("./lib/capture/load.ts");
@@ -214,18 +218,25 @@ export function cli(argv: string[]): Argv {
     )
     .command(
       "collect",
-      false, // run by the capture initramfs; the collect issue makes it a user verb
+      "save a dump filtered (-d level) and compressed: kdump-compressed (crash, makedumpfile read it), ELF, or flattened",
       (y) =>
         json(y)
-          .option("from", { type: "string", default: "/proc/vmcore", describe: "the dump to read" })
-          .option("out", { type: "string", default: "/var/crash", describe: "directory that receives <host>-<stamp>/vmcore" })
-          .option("host", { type: "string", describe: "host name for the folder" })
-          .option("format", { type: "string", default: "elf", describe: "output format (elf)" })
-          .option("level", { type: "number", default: 0, describe: "dump level (0: whole)" }),
+          .option("from", { type: "string", default: "/proc/vmcore", describe: "the dump to read: /proc/vmcore in the capture kernel, or a dump file" })
+          .option("out", { type: "string", requiresArg: true, default: "/var/crash", describe: "DIR, UUID=…[:/dir], LABEL=…[:/dir], /dev/… (raw), ssh://[user@]host[:port]/dir, or - (stdout)" })
+          .option("level", { type: "number", default: 31, describe: "dump level: 1 zero, 2 cache, 4 private cache, 8 user, 16 free pages (makedumpfile -d)" })
+          .option("compress", { type: "string", choices: COMPRESS_NAMES, default: "zstd", describe: "page compression" })
+          .option("format", { type: "string", choices: [...FORMATS], describe: "kdump (default), elf, or flat (default for -, raw devices and ssh)" })
+          .option("failure-action", { type: "string", choices: [...FAILURE_ACTIONS], default: "none", describe: "what to do when saving fails" })
+          .option("threads", { type: "number", describe: "compression threads (default: one per CPU; 0 on one CPU)" })
+          .option("host", { type: "string", describe: "host name for the folder (default: the crashed kernel's)" })
+          .option("yes", { type: "boolean", default: false, describe: "allow a reboot/halt/poweroff failure action outside a capture kernel" }),
       (a) =>
         run(async () => {
-          const r = (await import("./lib/capture/save.ts")).collect(a);
-          emit(a.json, r, () => `saved ${r.path} (${r.bytes} bytes, ${r.seconds.toFixed(1)} s)`);
+          const { collect } = await import("./lib/capture/collect.ts");
+          const r = await collect({ ...a, failureAction: a.failureAction });
+          // with --out - the dump is stdout: the summary goes to stderr
+          if (a.out === "-") console.error(a.json ? JSON.stringify(r) : formatCollect(r));
+          else emit(a.json, r, () => formatCollect(r));
         }),
     )
     .demandCommand(1, "name a verb or a recipe file; see --help")

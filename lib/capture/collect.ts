@@ -77,6 +77,19 @@ export interface CollectResult {
   threads: number;
 }
 
+/**
+ * One line about a finished collection.
+ * @example formatCollect(r)  // "saved /var/crash/lab-…/vmcore (kdump, zstd, -d 31): 16583 of 196314 pages, …"
+ */
+export function formatCollect(r: CollectResult): string {
+  const e = r.excluded;
+  return (
+    `saved ${r.path} (${r.format}, ${r.compress}, -d ${r.level}): ${r.pagesWritten} of ${r.pagesPresent} pages, ${formatBytes(r.bytes)} in ${r.seconds.toFixed(1)} s; ` +
+    `excluded: zero ${e.zero}, cache ${e.cache}, private cache ${e.cachePrivate}, user ${e.user}, free ${e.free}, hwpoison ${e.hwpoison}, offline ${e.offline}` +
+    (r.memMapSkipped ? `; not filtered by page type: ${r.memMapSkipped}` : "")
+  );
+}
+
 /** A collection that failed after it started writing: the partial dump is kept and named incomplete. */
 export class CollectError extends KdumpError {
   override name = "CollectError";
@@ -117,6 +130,8 @@ export async function collect(o: CollectOptions, sys: CollectSys = realCollectSy
   if (!(FORMATS as readonly string[]).includes(format)) throw new UsageError(`unknown format ${format}`, { hint: `use one of: ${FORMATS.join(", ")}` });
   const action: FailureAction = parseFailureAction(o.failureAction ?? "none");
   const threads = o.threads ?? defaultThreads();
+  if (!Number.isInteger(level) || level < 0 || level > 31) throw new UsageError(`dump level ${o.level} is not 0–31`, { hint: "add the bits: 1 zero, 2 cache, 4 private cache, 8 user, 16 free; 31 drops all" });
+  if (!Number.isInteger(threads) || threads < 0 || threads > 64) throw new UsageError(`--threads ${o.threads} is not 0–64`);
 
   let dump: Dump | null = null;
   let output: Output | null = null;
@@ -128,7 +143,7 @@ export async function collect(o: CollectOptions, sys: CollectSys = realCollectSy
     const elf = format === "elf";
     const reader = new PageReader(dump);
     try {
-      if (elf && level & 1) dropZeroPages(filter, reader);
+      const zero = elf && level & 1 ? dropZeroPages(filter, reader) : null;
       const numDumpable = countBits(filter.dumpable, filter.maxMapnr);
       const uts = utsname(kernel, dump);
       const when = crashTime(kernel);
@@ -144,7 +159,7 @@ export async function collect(o: CollectOptions, sys: CollectSys = realCollectSy
       const printer = o.progress ? { print: o.progress, everyMs: 1000 } : stderrPrinter();
       const progress = new Progress(numDumpable, printer.print, printer.everyMs);
       const bytes = elf
-        ? await writeElf(output, dump, filter, reader, progress)
+        ? await writeElf(output, dump, filter, zero, reader, progress)
         : await writeKdump(output, dump, filter, numDumpable, codec, uts, kernel, reader, progress, threads);
       const path = await output.complete();
       progress.done(numDumpable, reader.bytesRead);
@@ -168,9 +183,12 @@ export async function collect(o: CollectOptions, sys: CollectSys = realCollectSy
   } catch (e) {
     const reason = errorLine(e);
     const partial = output ? await output.fail(reason).catch(() => null) : null;
-    sys.log(`kdump collect: FAILED: ${reason}`);
-    sys.log(partial ? `kdump collect: the partial dump is kept as ${partial} (it is not named vmcore)` : "kdump collect: nothing was kept");
+    if (output) {
+      sys.log(`kdump collect: FAILED: ${reason}`);
+      sys.log(partial ? `kdump collect: the partial dump is kept as ${partial} (it is not named vmcore)` : "kdump collect: nothing was kept");
+    }
     runFailureAction(action, sys.failure, sys.log, o.yes);
+    if (!output) throw e;
     throw new CollectError(reason, partial);
   } finally {
     dump?.close();
@@ -226,14 +244,23 @@ function* keptRuns(f: PageFilter, max: number): Generator<[number, number]> {
   }
 }
 
-/** ELF has no shared zero page: zero pages are found first and left out (makedumpfile reads them twice too). */
-function dropZeroPages(f: PageFilter, reader: PageReader): void {
+/**
+ * ELF has no shared zero page: zero pages are found first (makedumpfile reads them twice too) and taken out of
+ * the kept frames; the returned bitmap has them, for PT_LOADs that read them back as zeros.
+ */
+function dropZeroPages(f: PageFilter, reader: PageReader): Uint8Array {
+  const zero = new Uint8Array(f.dumpable.length);
   const buf = new Uint8Array(BATCH_PAGES * f.pageSize);
   for (const [pfn, n] of keptRuns(f, BATCH_PAGES)) {
     reader.read(pfn, n, buf);
-    for (let i = 0; i < n; i++) if (isZeroPage(buf.subarray(i * f.pageSize, (i + 1) * f.pageSize)) && clearBit(f.dumpable, pfn + i)) f.excluded.zero++;
+    for (let i = 0; i < n; i++)
+      if (isZeroPage(buf.subarray(i * f.pageSize, (i + 1) * f.pageSize)) && clearBit(f.dumpable, pfn + i)) {
+        zero[(pfn + i) >>> 3]! |= 1 << ((pfn + i) & 7);
+        f.excluded.zero++;
+      }
   }
   reader.bytesRead = 0;
+  return zero;
 }
 
 /**
@@ -264,13 +291,13 @@ function checkSpace(out: Output, f: PageFilter, kept: number, codec: CompressNam
     log(`kdump collect: warning: ${formatBytes(out.free)} free at the target, the dump is expected to take ${formatBytes(expected)}: it may end incomplete`);
 }
 
-async function writeElf(out: Output, dump: Dump, f: PageFilter, reader: PageReader, progress: Progress): Promise<number> {
+async function writeElf(out: Output, dump: Dump, f: PageFilter, zero: Uint8Array | null, reader: PageReader, progress: Progress): Promise<number> {
   const ps = f.pageSize;
   const segments: LoadSegment[] =
     dump instanceof ElfDump
       ? dump.segments.map((s) => ({ paddr: s.paddr, vaddr: s.vaddr, memsz: s.memsz }))
       : dump.ranges.map((r) => ({ paddr: Number(r.start), vaddr: 0n, memsz: Number(r.end - r.start) }));
-  const w = new ElfWriter(out.sink, { segments, dumpable: f.dumpable, maxMapnr: f.maxMapnr, pageSize: ps, notes: dump.notes });
+  const w = new ElfWriter(out.sink, { segments, dumpable: f.dumpable, zero, maxMapnr: f.maxMapnr, pageSize: ps, notes: dump.notes });
   await w.begin();
   let done = 0;
   const buf = new Uint8Array(BATCH_PAGES * ps);
@@ -316,11 +343,14 @@ async function writeKdump(
   try {
     const queue: Promise<CompressedBatch>[] = [];
     let done = 0;
+    let batches = 0;
     const drainOne = async () => {
       const b = await queue.shift()!;
       await w.writeBatch(b);
       done += b.count;
       progress.update(done, reader.bytesRead);
+      // batches are garbage once written: collecting every 8 MiB keeps the heap near its working set
+      if (++batches % 8 === 0) Bun.gc(false);
     };
     let buf = new Uint8Array(BATCH_PAGES * ps);
     let fill = 0;

@@ -9,7 +9,7 @@ import { patchPurgatory, purgatoryImage } from "./purgatory.ts";
 import { parseSetupHeader, type SetupHeader } from "./setup_header.ts";
 
 /** One kexec_load segment: `data` copied to physical `mem`, the rest of `memsz` zeroed. */
-export interface Segment {
+export interface CrashSegment {
   /** What the segment is, for messages ("kernel", "initrd", "elfcorehdr", "boot_params", "purgatory"). */
   name: string;
   /** The bytes to load. */
@@ -25,7 +25,7 @@ export interface CrashImage {
   /** Where the crashed kernel jumps: the purgatory. */
   entry: bigint;
   /** The segments, in address order. */
-  segments: Segment[];
+  segments: CrashSegment[];
   /** The command line the capture kernel gets (with elfcorehdr= in front). */
   cmdline: string;
   /** The kernel's setup header. */
@@ -62,7 +62,7 @@ export function planCrashImage(i: CrashImageInput): CrashImage {
   const header = parseSetupHeader(i.kernel, i.kernelName);
   if (!header.relocatable) throw new UsageError(`${i.kernelName ?? "the kernel"} is not relocatable`, { hint: "a capture kernel must be built with CONFIG_RELOCATABLE" });
   const { start, end } = i.machine.crash;
-  const segments: Segment[] = [];
+  const segments: CrashSegment[] = [];
   let next = start;
   const place = (name: string, data: Uint8Array, memsz: number, align = PAGE): bigint => {
     const mem = alignUp(next, align);

@@ -4,12 +4,15 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { createInterface } from "node:readline";
 import { libcKexec, type KexecCalls } from "../sys/kexec.ts";
+import { libcKexecLoad, type KexecLoadCalls } from "../sys/kexec_load.ts";
 import { libcReboot, type RebootCalls } from "../sys/reboot.ts";
 
 /** Everything load, unload, trigger and exec touch on the host. */
 export interface HostSys {
   /** kexec_file_load. */
   kexec: KexecCalls;
+  /** kexec_load (`kdump load --syscall load|auto`); absent in fakes that must never reach it. */
+  kexecLoad?: KexecLoadCalls;
   /** sync and reboot. */
   reboot: RebootCalls;
   /** Reads a host file (/proc, /sys, /boot), or null when absent or unreadable. */
@@ -27,6 +30,7 @@ export interface HostSys {
 /** This machine. */
 export const realHost: HostSys = {
   kexec: libcKexec,
+  kexecLoad: libcKexecLoad,
   reboot: libcReboot,
   read: (p) => {
     try {

@@ -4,6 +4,7 @@ import { existsSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { UsageError } from "../errors.ts";
 import { kexecFileLoad, kexecFileUnload } from "../sys/kexec.ts";
+import { loadPlanWithKexecLoad, loadWithChoice, type SyscallChoice } from "./load_segments.ts";
 import { readBzImage, type BzImage } from "./bzimage.ts";
 import { captureCmdline, editCmdline } from "./cmdline.ts";
 import { readFlag, realHost, type HostSys } from "./host.ts";
@@ -32,6 +33,8 @@ export interface LoadOptions {
   modulesDir?: string;
   /** Where built initramfs images are cached (default /var/lib/kdump). */
   cacheDir?: string;
+  /** kexec_file_load ("file", the default), our kexec_load path ("load"), or file falling back to load on ENOSYS/ENOEXEC ("auto"). */
+  syscall?: SyscallChoice;
 }
 
 /** What `kdump load` will do (and `--dry-run` prints). */
@@ -157,9 +160,9 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
  * Loads a plan with kexec_file_load; for a crash kernel also sets kernel.panic_on_oops=1 (as Debian's kdump-tools
  * does) so an oops is captured too. Throws KexecError with the errno explained.
  */
-export function loadPlan(p: LoadPlan, sys: HostSys = realHost): { seconds: number } {
+export function loadPlan(p: LoadPlan, sys: HostSys = realHost, syscall: SyscallChoice = "file"): { seconds: number } {
   const start = performance.now();
-  kexecFileLoad(
+  loadWithChoice(syscall, () => kexecFileLoad(
     { kernel: p.kernel, initrd: p.initrd, cmdline: p.cmdline, crash: p.mode === "crash" },
     {
       kernelBytes: p.image?.initSize,
@@ -172,7 +175,7 @@ export function loadPlan(p: LoadPlan, sys: HostSys = realHost): { seconds: numbe
       lockdown: /\[(\w+)\]/.exec(sys.read("/sys/kernel/security/lockdown") ?? "")?.[1] ?? null,
     },
     sys.kexec,
-  );
+  ), () => void loadPlanWithKexecLoad(p, sys.kexecLoad));
   if (p.mode === "crash") sys.write("/proc/sys/kernel/panic_on_oops", "1");
   return { seconds: (performance.now() - start) / 1000 };
 }
@@ -194,7 +197,7 @@ export interface LoadResult {
 export function load(o: LoadOptions & { dryRun?: boolean } = {}, sys: HostSys = realHost): LoadResult {
   const plan = planLoad(o, sys);
   if (o.dryRun) return { plan, loaded: false, loadSeconds: 0 };
-  return { plan, loaded: true, loadSeconds: loadPlan(plan, sys).seconds };
+  return { plan, loaded: true, loadSeconds: loadPlan(plan, sys, o.syscall).seconds };
 }
 
 /** The result as a person reads it. */

@@ -1,6 +1,7 @@
 // Loading a capture kernel through kexec_load (our own segments, elfcorehdr and purgatory) and the choice between
 // it and kexec_file_load for `kdump load --syscall file|load|auto`. x86_64; kexec_load needs no CONFIG_KEXEC_FILE.
 import { readFileSync } from "node:fs";
+import { UsageError } from "../errors.ts";
 import { KexecError } from "../sys/kexec.ts";
 import { kexecLoad, type KexecLoadCalls, type KexecLoadContext, libcKexecLoad } from "../sys/kexec_load.ts";
 import { type CrashImage, planCrashImage } from "./crash_image.ts";
@@ -85,4 +86,15 @@ export function loadWithChoice(choice: SyscallChoice, viaFile: () => void, viaLo
     }
     throw e;
   }
+}
+
+/**
+ * `kdump load --syscall load` for a plan of lib/capture/load.ts: the capture kernel only (not --kexec). `calls` is the
+ * host's kexec_load; a fake host without one is refused, so no test reaches the kernel.
+ * @example loadPlanWithKexecLoad(plan, realHost.kexecLoad)
+ */
+export function loadPlanWithKexecLoad(p: { mode: "crash" | "kexec"; kernel: string; initrd: string | null; cmdline: string }, calls: KexecLoadCalls | undefined): CrashImage {
+  if (p.mode !== "crash") throw new UsageError("--syscall load loads capture kernels only", { hint: "stage a kernel for `kdump exec` with --syscall file" });
+  if (!calls) throw new UsageError("kexec_load is not available on this host", { hint: "use --syscall file" });
+  return loadCaptureWithKexecLoad({ kernel: p.kernel, initrd: p.initrd, cmdline: p.cmdline }, "", calls);
 }

@@ -1,6 +1,7 @@
 // Writes an ELF64 core like /proc/vmcore with the excluded pages left out (makedumpfile -E): one PT_NOTE, then
-// for each input PT_LOAD one PT_LOAD per run of kept pages. Each kept page is stored once; PT_LOADs that map
-// the same frame (kernel text and the direct map) point at the same file bytes.
+// for each input PT_LOAD one PT_LOAD per run of kept pages. Zero pages take no file space: they end a PT_LOAD as
+// p_memsz beyond p_filesz, which ELF readers (crash, makedumpfile, ours) read as zeros. Each kept page is stored
+// once; PT_LOADs that map the same frame (kernel text and the direct map) point at the same file bytes.
 import type { DumpNote } from "./dump.ts";
 import { testBit } from "./filter.ts";
 import type { DumpSink } from "./sink.ts";
@@ -48,10 +49,11 @@ export function encodeNotes(notes: DumpNote[]): { bytes: Uint8Array; descAt: num
   return { bytes, descAt };
 }
 
-/** A run of kept frames: [startPfn, startPfn + count), stored from file offset `offset`. */
+/** Frames [startPfn, startPfn + count + zeros): `count` stored from file offset `offset`, then `zeros` zero pages. */
 interface Run {
   startPfn: number;
   count: number;
+  zeros: number;
   offset: number;
 }
 
@@ -69,6 +71,8 @@ export class ElfWriter {
       segments: LoadSegment[];
       /** Kept frames (bit n%8 of byte n/8). */
       dumpable: Uint8Array;
+      /** Frames left out for being zero (read back as zeros), or null. */
+      zero: Uint8Array | null;
       /** Frames the bitmap covers. */
       maxMapnr: number;
       pageSize: number;
@@ -79,21 +83,25 @@ export class ElfWriter {
     const runs: Run[] = [];
     let rank = 0;
     for (let pfn = 0; pfn < opts.maxMapnr; pfn++) {
-      if (!testBit(opts.dumpable, pfn)) continue;
+      const kept = testBit(opts.dumpable, pfn);
+      if (!kept && !(opts.zero && testBit(opts.zero, pfn))) continue;
       const last = runs[runs.length - 1];
-      if (last && last.startPfn + last.count === pfn) last.count++;
-      else runs.push({ startPfn: pfn, count: 1, offset: rank * ps });
-      rank++;
+      const joins = last && last.startPfn + last.count + last.zeros === pfn;
+      if (kept && joins && !last.zeros) last.count++;
+      else if (!kept && joins) last.zeros++;
+      else runs.push({ startPfn: pfn, count: kept ? 1 : 0, zeros: kept ? 0 : 1, offset: rank * ps });
+      if (kept) rank++;
     }
     // PT_LOADs: each input segment cut to the runs it overlaps
-    const loads: { paddr: number; vaddr: bigint; offset: number; size: number }[] = [];
+    const loads: { paddr: number; vaddr: bigint; offset: number; filesz: number; memsz: number }[] = [];
     for (const seg of opts.segments) {
       const end = seg.paddr + seg.memsz;
       for (const r of runs) {
         const a = Math.max(seg.paddr, r.startPfn * ps);
-        const b = Math.min(end, (r.startPfn + r.count) * ps);
+        const b = Math.min(end, (r.startPfn + r.count + r.zeros) * ps);
         if (a >= b) continue;
-        loads.push({ paddr: a, vaddr: seg.vaddr + BigInt(a - seg.paddr), offset: r.offset + (a - r.startPfn * ps), size: b - a });
+        const filesz = Math.max(0, Math.min(b, (r.startPfn + r.count) * ps) - a);
+        loads.push({ paddr: a, vaddr: seg.vaddr + BigInt(a - seg.paddr), offset: filesz ? r.offset + (a - r.startPfn * ps) : 0, filesz, memsz: b - a });
       }
     }
     const { bytes: notes } = encodeNotes(opts.notes);
@@ -118,18 +126,18 @@ export class ElfWriter {
     v.setUint16(58, xnum ? SHDR : 0, true); // e_shentsize (2)
     v.setUint16(60, xnum ? 1 : 0, true); // e_shnum (2)
     if (xnum) v.setUint32(shoff + 44, phnum, true); // section 0's sh_info: the real e_phnum (4)
-    const ph = (i: number, type: number, offset: number, vaddr: bigint, paddr: number, size: number) => {
+    const ph = (i: number, type: number, offset: number, vaddr: bigint, paddr: number, filesz: number, memsz: number) => {
       const o = EHDR + i * PHDR;
       v.setUint32(o, type, true); // p_type (4)
       v.setUint32(o + 4, type === PT_LOAD ? 7 : 0, true); // p_flags RWX (4)
       v.setBigUint64(o + 8, BigInt(offset), true); // p_offset (8)
       v.setBigUint64(o + 16, vaddr, true); // p_vaddr (8)
       v.setBigUint64(o + 24, BigInt(paddr), true); // p_paddr (8)
-      v.setBigUint64(o + 32, BigInt(size), true); // p_filesz (8)
-      v.setBigUint64(o + 40, BigInt(size), true); // p_memsz (8)
+      v.setBigUint64(o + 32, BigInt(filesz), true); // p_filesz (8)
+      v.setBigUint64(o + 40, BigInt(memsz), true); // p_memsz (8)
     };
-    ph(0, PT_NOTE, noteAt, 0n, 0, notes.length);
-    loads.forEach((l, i) => ph(i + 1, PT_LOAD, this.dataAt + l.offset, l.vaddr, l.paddr, l.size));
+    ph(0, PT_NOTE, noteAt, 0n, 0, notes.length, notes.length);
+    loads.forEach((l, i) => ph(i + 1, PT_LOAD, l.filesz ? this.dataAt + l.offset : 0, l.vaddr, l.paddr, l.filesz, l.memsz));
     h.set(notes, noteAt);
     this.head = h;
   }

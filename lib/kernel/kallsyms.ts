@@ -210,7 +210,7 @@ export class Kallsyms implements SymbolTable {
   private indexesOf(name: string): number[] {
     const out: number[] = [];
     const group = (key: number) => {
-      for (let j = this.pairStart[key]!; j < this.pairStart[key + 1]!; j++) if (this.name(this.pairSyms[j]!) === name) out.push(this.pairSyms[j]!);
+      for (let j = this.pairStart[key]!; j < this.pairStart[key + 1]!; j++) if (this.nameIs(this.pairSyms[j]!, name)) out.push(this.pairSyms[j]!);
     };
     this.tokens.forEach((first, t1) => {
       const head = first.slice(1);
@@ -222,6 +222,24 @@ export class Kallsyms implements SymbolTable {
       });
     });
     return out.sort((a, b) => a - b);
+  }
+
+  /** True when symbol `i` is named `name`: its tokens are compared in place, stopping at the first difference. */
+  private nameIs(i: number, name: string): boolean {
+    const n = this.names;
+    let p = this.nameAt[i]!;
+    let len = n[p++]!;
+    if (len & 0x80) len = (len & 0x7f) | (n[p++]! << 7);
+    const end = p + len;
+    const first = this.tokens[n[p++]!]!;
+    let at = first.length - 1;
+    if (!name.startsWith(first.slice(1))) return false;
+    for (; p < end; p++) {
+      const tok = this.tokens[n[p]!]!;
+      if (!name.startsWith(tok, at)) return false;
+      at += tok.length;
+    }
+    return at === name.length;
   }
 
   /** The expanded string (type letter, then name) of symbol `i`. */

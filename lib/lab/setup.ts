@@ -17,6 +17,9 @@ export const LAB_PACKAGES = [
   "python3-drgn", // oracle: drgn 0.0.22
   "patch", // oracle: every diff `kdump setup --dry-run` prints must apply
   "binutils", // readelf as an oracle for ELF we write; as/ld build the purgatory
+  "liblzo2-2", // reference LZO1X codec the tests compare ours with
+  "libsnappy1v5", // reference snappy codec
+  "time", // GNU time: peak RSS in the benchmarks
 ];
 
 /** Installs LAB_PACKAGES with apt-get (needs root) and fetches both kernel lines. */

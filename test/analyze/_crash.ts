@@ -1,6 +1,6 @@
 // Debian's crash 8.0.2 as an oracle on the 6.1 lab dumps (it cannot open the 6.12 ones), with the -dbg vmlinux;
 // its output is cached beside the dump, one file per command list.
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { $ } from "bun";
 
@@ -12,6 +12,7 @@ export async function crashOutput(vmcore: string, vmlinux: string, commands: str
   const cmds = `${out}.cmds`;
   writeFileSync(cmds, [...commands, "quit", ""].join("\n"));
   const r = await $`crash -s ${vmlinux} ${vmcore} -i ${cmds}`.quiet().nothrow();
+  rmSync(cmds);
   if (r.exitCode !== 0) throw new Error(`crash failed (is crash installed?): ${r.stderr.toString().slice(-500)}`);
   writeFileSync(`${out}.tmp`, r.stdout);
   renameSync(`${out}.tmp`, out);

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { loadWithChoice } from "../../lib/capture/load_segments.ts";
+import { loadPlanWithKexecLoad, loadWithChoice } from "../../lib/capture/load_segments.ts";
+import { UsageError } from "../../lib/errors.ts";
 import { kexecError } from "../../lib/sys/kexec.ts";
 
 // The --syscall policy with fake loaders: which errors of kexec_file_load let `auto` try kexec_load.
@@ -43,5 +44,18 @@ describe("loadWithChoice()", () => {
     expect(run("file", 38)).toEqual({ tried: ["file"], result: "throws ENOSYS" });
     expect(run("load", 38)).toEqual({ tried: ["load"], result: "load" });
     expect(run("auto", null)).toEqual({ tried: ["file"], result: "file" });
+  });
+});
+
+describe("loadPlanWithKexecLoad()", () => {
+  const plan = { mode: "crash" as const, kernel: "/nonexistent/vmlinuz", initrd: null, cmdline: "console=ttyS0" };
+
+  test("loadPlanWithKexecLoad() refuses a host without kexec_load (a test fake) before reading anything", () => {
+    expect(() => loadPlanWithKexecLoad(plan, undefined)).toThrow(/kexec_load is not available on this host/);
+  });
+
+  test("loadPlanWithKexecLoad() refuses --kexec staging, which it does not build", () => {
+    const calls = { kexecLoad: () => ({ ret: 0n, errno: 0 }) };
+    expect(() => loadPlanWithKexecLoad({ ...plan, mode: "kexec" }, calls)).toThrow(UsageError);
   });
 });
