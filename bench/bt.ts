@@ -34,6 +34,7 @@ await warm(vmcore);
 await warm(dbg.vmlinux);
 
 const kdump = join(import.meta.dir, "..", "kdump.ts");
+const cli = await measure([process.execPath, kdump, "--help"]);
 const ours = await measure([process.execPath, kdump, "analyze", vmcore, "bt"]);
 const crash = line === "6.1" ? await measure(["crash", "-s", dbg.vmlinux, vmcore], "bt\nquit\n") : undefined;
 const drgnScript = `
@@ -43,15 +44,15 @@ prog.set_core_dump(${JSON.stringify(vmcore)})
 prog.load_debug_info([${JSON.stringify(dbg.vmlinux)}], default=False)
 print(prog.crashed_thread().stack_trace())
 `;
-const drgn = await measure(["/usr/bin/python3", "-c", drgnScript]);
+const drgn = await measure(["/usr/bin/python3", "-c", drgnScript]).catch((e: Error) => e.message);
 
 const mb = (b: number) => `${(b / 1e6).toFixed(0)} MB`;
 const row = (name: string, r: Run) => `${name.padEnd(6)} ${r.seconds.toFixed(3)} s  ${mb(r.rss).padStart(7)}  ${r.out.split("\n").filter((l) => /^ ?#\d+ /.test(l)).length} frames`;
 console.log(`panic bt on ${vmcore} (${(Bun.file(vmcore).size / 1e6).toFixed(0)} MB), debuginfo for peers: ${dbg.vmlinux} (${(Bun.file(dbg.vmlinux).size / 1e6).toFixed(0)} MB)`);
-console.log(row("ours", ours) + "  (no debuginfo)");
+console.log(row("ours", ours) + `  (no debuginfo; of which the CLI's own start, kdump --help: ${cli.seconds.toFixed(3)} s, ${mb(cli.rss)})`);
 for (const [name, r] of [["crash", crash], ["drgn", drgn]] as const) {
-  if (!r) {
-    console.log(`${name.padEnd(6)} cannot open this kernel's dumps`);
+  if (!r || typeof r === "string") {
+    console.log(`${name.padEnd(6)} ${r ? `failed: ${r.split("\n").filter(Boolean).pop()}` : "cannot open this kernel's dumps (8.0.2 predates 6.12)"}`);
     continue;
   }
   console.log(`${row(name, r)}  ratio ${(r.seconds / ours.seconds).toFixed(1)}x time, ${(r.rss / ours.rss).toFixed(1)}x memory`);

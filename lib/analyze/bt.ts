@@ -1,7 +1,7 @@
 // `bt`: stack traces as crash prints them ("PID: … TASK: … CPU: … COMMAND:", "#N [sp] function at address
 // [module]", exception frames with their registers), of the panic task (default), every CPU (-a) or given PIDs,
 // from the dump alone: kallsyms, BTF and ORC read out of kernel memory.
-import { KdumpError, UsageError } from "../errors.ts";
+import { FaultError, KdumpError, UsageError } from "../errors.ts";
 import { cpuStates, stacksOf, type CpuState } from "../kernel/cpus.ts";
 import type { KernelProgram } from "../kernel/program.ts";
 import { PT_REGS } from "../kernel/regs.ts";
@@ -30,13 +30,17 @@ export interface BtFrame {
 
 /** One task's trace as `bt --json` prints it. */
 export interface BtTask {
+  /** Thread id. */
   pid: number;
+  /** The CPU whose registers started the trace, else the task's last CPU. */
   cpu: number;
+  /** Command name. */
   comm: string;
   /** Address of the task_struct (hex). */
   task: string;
   /** True for the task that panicked. */
   panic: boolean;
+  /** Frames, innermost first. */
   frames: BtFrame[];
   /** Why the trace is incomplete, when it is. */
   error?: string;
@@ -83,14 +87,24 @@ export function backtraces(prog: KernelProgram, mods: ModuleList, args: string[]
     if (!c) throw new KdumpError("no CPU saved its registers in the dump (no NT_PRSTATUS notes)", { hint: "try bt PID for a sleeping task" });
     return [backtrace(prog, mods, readTask(prog, c.task), c)];
   }
-  const all = forEachTask(prog).map((a) => readTask(prog, a));
+  const errors: string[] = [];
+  const all = forEachTask(prog, errors).flatMap((a) => {
+    try {
+      return [readTask(prog, a)];
+    } catch (e) {
+      if (!(e instanceof FaultError)) throw e;
+      errors.push(`task 0x${a.toString(16)} is not in the dump`);
+      return [];
+    }
+  });
   return args.flatMap((arg) => {
     const bad = () => new UsageError(`bt: ${arg} is neither -a, a PID nor a task address`, { hint: "e.g. kdump analyze VMCORE bt 1, or bt -a" });
     let matches: Task[];
     if (/^0x[0-9a-f]+$/i.test(arg)) matches = all.filter((t) => t.task === BigInt(arg));
     else if (/^\d+$/.test(arg)) matches = all.filter((t) => t.pid === Number(arg));
     else throw bad();
-    if (!matches.length) throw new UsageError(`bt: no task ${arg} in the dump`, { hint: "kdump analyze VMCORE ps lists them" });
+    if (!matches.length)
+      throw new UsageError(`bt: no task ${arg} in the dump${errors.length ? ` (${errors[0]})` : ""}`, { hint: "kdump analyze VMCORE ps lists them" });
     return matches.map((t) => backtrace(prog, mods, t, onCpu(t.task)));
   });
 }

@@ -13,10 +13,15 @@ export type Part<T> = T | { error: string };
 
 /** Everything `--format msgpack` writes. */
 export interface Bundle {
+  /** What `sys --json` gives. */
   sys: Part<ReturnType<typeof readSys>>;
+  /** What `log --json` gives. */
   log: Part<ReturnType<typeof logJson>>;
+  /** What `bt -a --json` gives. */
   bt: Part<{ tasks: ReturnType<typeof backtraces> }>;
-  ps: Part<{ tasks: ReturnType<typeof psTasks> }>;
+  /** What `ps --json` gives. */
+  ps: Part<ReturnType<typeof psTasks>>;
+  /** What `mod --json` gives. */
   mod: Part<{ modules: ReturnType<typeof modRows> }>;
 }
 
@@ -29,7 +34,7 @@ export function fullReport(ctx: AnalyzeContext): Bundle {
     sys: part(() => readSys(ctx)),
     log: part(() => logJson(ctx.log)),
     bt: part(() => ({ tasks: backtraces(ctx.program, modulesOrNone(ctx), ["-a"]) })),
-    ps: part(() => ({ tasks: psTasks(ctx.program) })),
+    ps: part(() => psTasks(ctx.program)),
     mod: part(() => ({ modules: modRows(ctx.modules) })),
   };
 }
@@ -38,7 +43,8 @@ function part<T>(f: () => T): Part<T> {
   try {
     return f();
   } catch (e) {
-    if (e instanceof KdumpError) return { error: errorLine(e) };
+    // a DataView read past its end means kernel data that makes no sense: that part fails, not the bundle
+    if (e instanceof KdumpError || e instanceof RangeError) return { error: errorLine(e) };
     throw e;
   }
 }

@@ -7,6 +7,7 @@ import type { AnalyzeCommand } from "./command.ts";
 export interface ModRow {
   /** Address of its struct module. */
   module: string;
+  /** Module name. */
   name: string;
   /** Start of its core memory. */
   base: string;

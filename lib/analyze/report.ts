@@ -48,7 +48,7 @@ export const reportCommand: AnalyzeCommand = {
     try {
       bt = backtraces(ctx.program, modulesOrNone(ctx), [])[0]!;
     } catch (e) {
-      if (!(e instanceof KdumpError)) throw e;
+      if (!(e instanceof KdumpError || e instanceof RangeError)) throw e;
       bt = { error: errorLine(e) };
     }
     const report: Report = { sys, log, bt };

@@ -15,6 +15,7 @@ import type { Utsname } from "../dump/kdump_compressed.ts";
 import { openDump } from "../dump/open.ts";
 import { PageReader } from "../dump/page_reader.ts";
 import { openKernel } from "../kernel/open.ts";
+import { KERNEL_IMAGE_END, START_KERNEL_MAP } from "../kernel/pagetable.ts";
 import { readPrintk } from "../kernel/printk.ts";
 import type { KernelView } from "../kernel/view.ts";
 import { CompressPool, defaultThreads } from "./compress_pool.ts";
@@ -147,7 +148,7 @@ export async function collect(o: CollectOptions, sys: CollectSys = realCollectSy
       const numDumpable = countBits(filter.dumpable, filter.maxMapnr);
       const uts = utsname(kernel, dump);
       const when = crashTime(kernel);
-      output = await openOutput(target, { host: o.host ?? hostFor(uts), when, file: format === "flat" && !streamTarget ? "vmcore.flat" : "vmcore", stream: format === "flat" || streamTarget }, sys.target);
+      output = await openOutput(target, { host: o.host ?? hostFor(uts), when, file: format === "flat" || target.kind === "ssh" ? "vmcore.flat" : "vmcore", stream: format === "flat" || streamTarget }, sys.target);
       checkSpace(output, filter, numDumpable, elf ? "none" : codec, reader, sys.log);
       if (kernel) {
         try {
@@ -226,22 +227,68 @@ function crashTime(k: KernelView | null): Date {
   return t ? new Date(t * 1000) : new Date();
 }
 
-/** Runs [pfn, count] of consecutive kept frames, at most `max` frames each, in frame order. */
-function* keptRuns(f: PageFilter, max: number): Generator<[number, number]> {
+/** Runs [pfn, count] of consecutive frames set in `bitmap` (default: the kept ones), at most `max` each, in order. */
+function* keptRuns(f: PageFilter, max: number, bitmap = f.dumpable): Generator<[number, number]> {
   for (let pfn = 0; pfn < f.maxMapnr; ) {
-    if (!f.dumpable[pfn >>> 3]) {
+    if (!bitmap[pfn >>> 3]) {
       pfn = (pfn | 7) + 1;
       continue;
     }
-    if (!testBit(f.dumpable, pfn)) {
+    if (!testBit(bitmap, pfn)) {
       pfn++;
       continue;
     }
     let n = 1;
-    while (n < max && pfn + n < f.maxMapnr && testBit(f.dumpable, pfn + n)) n++;
+    while (n < max && pfn + n < f.maxMapnr && testBit(bitmap, pfn + n)) n++;
     yield [pfn, n];
     pfn += n;
   }
+}
+
+/** Index of each kept frame among the kept frames (its page_desc slot), by a count per 4096 frames. */
+function rankIndex(f: PageFilter): (pfn: number) => number {
+  const blocks = new Uint32Array(Math.ceil(f.maxMapnr / 4096) + 1);
+  for (let b = 0; b + 1 < blocks.length; b++) blocks[b + 1] = blocks[b]! + countBits(f.dumpable.subarray(b * 512, (b + 1) * 512));
+  return (pfn) => {
+    let r = blocks[pfn >>> 12]!;
+    for (let p = pfn & ~4095; p < pfn; p++) if (testBit(f.dumpable, p)) r++;
+    return r;
+  };
+}
+
+/**
+ * Frames to write before the rest, in this order, so a dump cut short (a full disk, a capture that dies) still
+ * holds them: the log ring (wherever it lives: log_buf_len= moves it out of the image), then the kernel image
+ * (its globals: tasks, modules, the page tables' top). Each bitmap holds only kept frames not in an earlier one.
+ */
+function firstFrames(f: PageFilter, dump: Dump, k: KernelView | null): Uint8Array[] {
+  const log = new Uint8Array(f.dumpable.length);
+  const image = new Uint8Array(f.dumpable.length);
+  const mark = (to: Uint8Array, paddr: number, len: number) => {
+    for (let pfn = Math.floor(paddr / f.pageSize); pfn < Math.ceil((paddr + len) / f.pageSize) && pfn < f.maxMapnr; pfn++)
+      if (testBit(f.dumpable, pfn) && !testBit(log, pfn)) to[pfn >>> 3]! |= 1 << (pfn & 7);
+  };
+  if (k) {
+    try {
+      const i = k.info;
+      const prb = k.u64(i.symbol("prb"));
+      const desc = prb + BigInt(i.offset("printk_ringbuffer.desc_ring"));
+      const text = prb + BigInt(i.offset("printk_ringbuffer.text_data_ring"));
+      const n = 2 ** k.u32(desc + BigInt(i.offset("prb_desc_ring.count_bits")));
+      const areas: [bigint, number][] = [
+        [k.u64(desc + BigInt(i.offset("prb_desc_ring.descs"))), n * i.size("prb_desc")],
+        [k.u64(desc + BigInt(i.offset("prb_desc_ring.infos"))), n * i.size("printk_info")],
+        [k.u64(text + BigInt(i.offset("prb_data_ring.data"))), 2 ** k.u32(text + BigInt(i.offset("prb_data_ring.size_bits")))],
+        [prb, i.size("printk_ringbuffer")],
+      ];
+      const ps = BigInt(f.pageSize);
+      for (const [va, len] of areas) for (let a = va & ~(ps - 1n); a < va + BigInt(len); a += ps) mark(log, Number(k.translate(a)), 1);
+    } catch {
+      // a kernel before 5.10 (log_buf) or a damaged ring: its pages go with the image or in frame order
+    }
+  }
+  if (dump instanceof ElfDump) for (const s of dump.segments) if (s.vaddr >= START_KERNEL_MAP && s.vaddr < KERNEL_IMAGE_END) mark(image, s.paddr, s.memsz);
+  return [log, image];
 }
 
 /**
@@ -265,8 +312,8 @@ function dropZeroPages(f: PageFilter, reader: PageReader): Uint8Array {
 
 /**
  * Compares the free space with the expected size: the headers and tables must fit, else it fails now; when the
- * pages may not fit (estimated by compressing a sample of them) it warns and goes on, since a partial dump in
- * page-frame order still holds the kernel's low memory and the reader treats it as incomplete.
+ * pages may not fit (estimated by compressing a sample of them) it warns and goes on: the log and the kernel
+ * image are written first, so a partial dump still holds them, and readers see it as incomplete.
  */
 function checkSpace(out: Output, f: PageFilter, kept: number, codec: CompressName, reader: PageReader, log: (l: string) => void): void {
   if (out.free === null) return;
@@ -341,12 +388,13 @@ async function writeKdump(
   await w.begin();
   const pool = new CompressPool(threads, codec, ps, (f.level & 1) === 1);
   try {
-    const queue: Promise<CompressedBatch>[] = [];
+    const queue: { batch: Promise<CompressedBatch>; segments: [number, number][] }[] = [];
     let done = 0;
     let batches = 0;
     const drainOne = async () => {
-      const b = await queue.shift()!;
-      await w.writeBatch(b);
+      const q = queue.shift()!;
+      const b = await q.batch;
+      await w.writeBatch(b, q.segments);
       done += b.count;
       progress.update(done, reader.bytesRead);
       // batches are garbage once written: collecting every 8 MiB keeps the heap near its working set
@@ -354,21 +402,31 @@ async function writeKdump(
     };
     let buf = new Uint8Array(BATCH_PAGES * ps);
     let fill = 0;
+    let segments: [number, number][] = [];
     const flush = async () => {
       if (!fill) return;
-      queue.push(pool.submit(buf.subarray(0, fill * ps), fill));
+      queue.push({ batch: pool.submit(buf.subarray(0, fill * ps), fill), segments });
       buf = new Uint8Array(BATCH_PAGES * ps);
       fill = 0;
+      segments = [];
       if (queue.length >= pool.depth) await drainOne();
     };
-    for (let [pfn, n] of keptRuns(f, BATCH_PAGES)) {
-      while (n > 0) {
-        const take = Math.min(n, BATCH_PAGES - fill);
-        reader.read(pfn, take, buf, fill * ps);
-        fill += take;
-        pfn += take;
-        n -= take;
-        if (fill === BATCH_PAGES) await flush();
+    const rank = rankIndex(f);
+    const first = firstFrames(f, dump, k);
+    const rest = f.dumpable.map((b, i) => b & ~first.reduce((m, x) => m | x[i]!, 0));
+    for (const bitmap of [...first, rest]) {
+      for (let [pfn, n] of keptRuns(f, BATCH_PAGES, bitmap)) {
+        let r = rank(pfn);
+        while (n > 0) {
+          const take = Math.min(n, BATCH_PAGES - fill);
+          reader.read(pfn, take, buf, fill * ps);
+          segments.push([r, take]);
+          fill += take;
+          pfn += take;
+          r += take;
+          n -= take;
+          if (fill === BATCH_PAGES) await flush();
+        }
       }
     }
     await flush();

@@ -59,6 +59,7 @@ export class CompressPool {
     for (let i = 1; i < this.workers.length; i++) if (this.busy[i]! < this.busy[w]!) w = i;
     this.busy[w]!++;
     const p = new Promise<CompressedBatch>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
+    p.catch(() => {}); // after a failure the caller stops awaiting: batches still in flight must not be unhandled
     const buf = pages.byteOffset === 0 && pages.byteLength === pages.buffer.byteLength ? pages : pages.slice();
     this.workers[w]!.postMessage({ ...job, pages: buf, id }, [buf.buffer as ArrayBuffer]);
     return p;
@@ -78,9 +79,9 @@ export class CompressPool {
     this.waiting.clear();
   }
 
-  /** Stops the workers. */
+  /** Stops the workers; batches still in flight are dropped. */
   close(): void {
     for (const w of this.workers) w.terminate();
-    this.failAll(new BadDataError("compression stopped"));
+    this.failAll(new BadDataError("compression stopped before the batch was done"));
   }
 }

@@ -118,7 +118,7 @@ export function planCrashImage(i: CrashImageInput): CrashImage {
  */
 export function describeCrashImage(img: CrashImage): string[] {
   const hex = (x: bigint) => `0x${x.toString(16).padStart(16, "0")}`;
-  const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+  const mib = (n: number) => (n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(1)} MiB`);
   return [
     ...img.segments.map((s) => `${s.name.padEnd(12)}${hex(s.mem)}-${hex(s.mem + BigInt(s.memsz) - 1n)}  ${mib(s.data.length)} of ${mib(s.memsz)}`),
     `entry       ${hex(img.entry)} (purgatory)`,

@@ -6,7 +6,7 @@ import { UsageError } from "../errors.ts";
 import { kexecFileLoad, kexecFileUnload } from "../sys/kexec.ts";
 import { loadPlanWithKexecLoad, loadWithChoice, type SyscallChoice } from "./load_segments.ts";
 import { readBzImage, type BzImage } from "./bzimage.ts";
-import { captureCmdline, editCmdline } from "./cmdline.ts";
+import { captureCmdline, editCmdline, paramValue, splitCmdline } from "./cmdline.ts";
 import { readFlag, realHost, type HostSys } from "./host.ts";
 import { buildInitramfs, initramfsCodec, type BuiltInitramfs } from "./initramfs.ts";
 import { deviceModules, moduleIndex, mountOf, parseMountinfo, resolveModules } from "./modules.ts";
@@ -122,6 +122,8 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
     const mounts = parseMountinfo(sys.read("/proc/self/mountinfo") ?? "");
     const rootMount = mountOf(mounts, "/");
     if (!rootMount) throw new UsageError("cannot find the root filesystem in /proc/self/mountinfo", { hint: "is /proc mounted?" });
+    if (!paramValue(splitCmdline(proc), "root") && !rootMount.source.startsWith("/dev/"))
+      warnings.push(`the root filesystem (${rootMount.fstype} from ${rootMount.source}) is not on a block device the capture init can find: give it with --append kdump.root=UUID=…`);
     const { bun, kdump } = collectorPaths();
     for (const [what, p] of [["dump target", target], ["Bun runtime", bun], ["kdump.ts", kdump]] as const)
       if (mountOf(mounts, p)?.mountpoint !== rootMount.mountpoint)

@@ -138,7 +138,8 @@ export function mountOf(mounts: MountInfo[], path: string): MountInfo | undefine
 
 /**
  * Driver modules of a block device and everything under it, read from sysfs: each ancestor's `driver/module`,
- * and the same for its `slaves/` (device-mapper, md). `sys` is the sysfs root ("/sys").
+ * and the same for its `slaves/` (device-mapper, md). `sys` is the sysfs root ("/sys"). None for a device sysfs
+ * does not know (the filesystem is not on a block device).
  * @example deviceModules("254:0") // ["virtio_blk", "virtio_pci"]
  */
 export function deviceModules(majmin: string, sys = "/sys"): string[] {
@@ -155,6 +156,7 @@ export function deviceModules(majmin: string, sys = "/sys"): string[] {
       found.add((existsSync(mod) ? basename(readlinkSync(mod)) : basename(readlinkSync(drv))).replace(/-/g, "_"));
     }
   };
-  walkDevice(join(sys, "dev/block", majmin));
+  const dev = join(sys, "dev/block", majmin);
+  if (existsSync(dev)) walkDevice(dev); // absent for filesystems on no block device (overlay, nfs, tmpfs)
   return [...found];
 }

@@ -54,11 +54,10 @@ export interface KdumpLayout {
   dataAt: number;
 }
 
-/** Streams one kdump-compressed file into a DumpSink: begin(), writeBatch() in page-frame order, finish(). */
+/** Streams one kdump-compressed file into a DumpSink: begin(), writeBatch() for every dumpable page, finish(). */
 export class KdumpWriter {
   readonly layout: KdumpLayout;
   private readonly subHeader: Uint8Array;
-  private descIndex = 0;
   private dataPos: number;
   /** Zero pages found (written as the shared zero page). */
   zeroPages = 0;
@@ -149,8 +148,12 @@ export class KdumpWriter {
     if (zeroAt >= 0) await this.sink.write(zeroAt, new Uint8Array(bs));
   }
 
-  /** Writes the next pages (in page-frame order of the dumpable bitmap): their data, then their page_descs. */
-  async writeBatch(b: CompressedBatch): Promise<void> {
+  /**
+   * Writes a batch: its pages' data at the end of the file, then their page_descs. `segments` place the pages in
+   * the page_desc table: [rank, count] pairs in batch order, rank being the page's index among the dumpable
+   * frames. Batches may come in any order (the collector writes the kernel image and the log first).
+   */
+  async writeBatch(b: CompressedBatch, segments: [number, number][]): Promise<void> {
     const bs = this.input.pageSize;
     const descs = new Uint8Array(b.count * PAGE_DESC_SIZE);
     const d = new DataView(descs.buffer);
@@ -166,8 +169,11 @@ export class KdumpWriter {
       if (!zero) pos += b.sizes[i]!;
     }
     if (b.data.length) await this.sink.write(this.dataPos, b.data);
-    await this.sink.write(this.layout.descAt + this.descIndex * PAGE_DESC_SIZE, descs);
-    this.descIndex += b.count;
+    let at = 0;
+    for (const [rank, count] of segments) {
+      await this.sink.write(this.layout.descAt + rank * PAGE_DESC_SIZE, descs.subarray(at * PAGE_DESC_SIZE, (at + count) * PAGE_DESC_SIZE));
+      at += count;
+    }
     this.dataPos = pos;
   }
 

@@ -6,11 +6,17 @@ import { BadDataError, MissingDataError } from "../errors.ts";
 
 /** Where the kallsyms tables lie in kernel memory (from VMCOREINFO, or from a System.map plus KASLR). */
 export interface KallsymsAddrs {
+  /** kallsyms_num_syms: the symbol count (u32, or unsigned long before 6.2). */
   num_syms: bigint;
+  /** kallsyms_names: length-prefixed token strings. */
   names: bigint;
+  /** kallsyms_token_table: 256 NUL-terminated token strings. */
   token_table: bigint;
+  /** kallsyms_token_index: 256 u16 offsets into the token table. */
   token_index: bigint;
+  /** kallsyms_offsets: one s32 per symbol. */
   offsets: bigint;
+  /** kallsyms_relative_base: the u64 the offsets are relative to. */
   relative_base: bigint;
 }
 

@@ -1,7 +1,7 @@
 // A crashed kernel as the analysis asks about it: its memory (KernelView) plus what the dump says about itself
 // without debuginfo: symbols (kallsyms), types (BTF between __start_BTF and __stop_BTF) and the ORC tables, each
 // read on first use and kept. Typed field reads by struct and member name go through BTF.
-import { MissingDataError } from "../errors.ts";
+import { KdumpError, MissingDataError } from "../errors.ts";
 import { Btf } from "./btf.ts";
 import { kallsymsAddrs } from "./system_map.ts";
 import { Kallsyms, readKallsymsTables } from "./kallsyms.ts";
@@ -30,8 +30,20 @@ export class KernelProgram {
   /** The kernel's kallsyms, read from the dump. */
   get symbols(): Kallsyms {
     if (!this.ks) {
-      const addrs = kallsymsAddrs(this.view, this.opts.systemMap);
-      this.ks = new Kallsyms(readKallsymsTables({ read: (a, n) => this.readBulk(a, n) }, addrs), this.stext(addrs.stext));
+      const read = (a: bigint, n: number) => this.readBulk(a, n);
+      const where = kallsymsAddrs(this.view, this.opts.systemMap, read);
+      const stext = this.stext(where.stext);
+      let first: unknown;
+      for (const addrs of where.candidates) {
+        try {
+          this.ks = new Kallsyms(readKallsymsTables({ read }, addrs), stext);
+          break;
+        } catch (e) {
+          if (!(e instanceof KdumpError)) throw e;
+          first ??= e;
+        }
+      }
+      if (!this.ks) throw first;
     }
     return this.ks;
   }

@@ -1,9 +1,11 @@
 // Where the kallsyms tables are: VMCOREINFO's SYMBOL(kallsyms_*) (6.0+), else a System.map (given, or found by
-// release under /boot, /usr/lib/debug/boot or /lib/modules) moved by KERNELOFFSET. A System.map is checked against
-// the dump (every SYMBOL() VMCOREINFO has, and the linux_banner text) and refused when it belongs to another build.
+// release under /boot, /usr/lib/debug/boot or /lib/modules) moved by KERNELOFFSET, else a scan of the kernel image
+// for the tables' shape (kallsyms_scan.ts). A System.map is checked against the dump (every SYMBOL() VMCOREINFO
+// has, and the linux_banner text) and refused when it belongs to another build.
 import { existsSync, readFileSync } from "node:fs";
 import { MissingDataError, RefusedError } from "../errors.ts";
 import type { KallsymsAddrs } from "./kallsyms.ts";
+import { scanKallsyms, type ImageReader } from "./kallsyms_scan.ts";
 import { KERNEL_IMAGE_END, START_KERNEL_MAP } from "./pagetable.ts";
 import type { KernelView } from "./view.ts";
 
@@ -73,12 +75,22 @@ export function systemMapCandidates(release: string): string[] {
   return [`/boot/System.map-${release}`, `/usr/lib/debug/boot/System.map-${release}`, `/lib/modules/${release}/System.map`, `/lib/modules/${release}/build/System.map`];
 }
 
+/** Where kallsyms may be, and how that was found. */
+export interface KallsymsLocation {
+  /** Table addresses to try, in order (a scan can find more than one plausible layout). */
+  candidates: KallsymsAddrs[];
+  /** _stext from the System.map (moved by KERNELOFFSET), when one was used. */
+  stext?: bigint;
+  /** "vmcoreinfo", "system-map" or "scan". */
+  source: string;
+}
+
 /**
- * The kallsyms table addresses of the kernel in `view` (and _stext when it came from a System.map). A given
- * `systemMap` is always checked, even when VMCOREINFO has the addresses; one found on this machine is used only
- * when it matches. MissingDataError when nothing locates the tables.
+ * Where the kallsyms tables of the kernel in `view` are. A given `systemMap` is always checked, even when VMCOREINFO
+ * has the addresses; one found on this machine is used only when it matches; without either, the kernel image is
+ * scanned (through `read`, default view.read) for the tables. MissingDataError when nothing locates them.
  */
-export function kallsymsAddrs(view: KernelView, systemMap?: string): KallsymsAddrs & { stext?: bigint } {
+export function kallsymsAddrs(view: KernelView, systemMap?: string, read: ImageReader = (a, n) => view.read(a, n)): KallsymsLocation {
   const info = view.info;
   let given: SystemMap | undefined;
   if (systemMap !== undefined) {
@@ -88,20 +100,24 @@ export function kallsymsAddrs(view: KernelView, systemMap?: string): KallsymsAdd
   }
   if (TABLES.every((t) => info.symbols.has(`kallsyms_${t}`))) {
     const a = Object.fromEntries(TABLES.map((t) => [t, info.symbol(`kallsyms_${t}`)])) as unknown as KallsymsAddrs;
-    return a;
+    return { candidates: [a], source: "vmcoreinfo" };
   }
   const map = given ?? findSystemMap(view);
-  if (!map)
-    throw new MissingDataError(`VMCOREINFO of ${info.osrelease} does not say where kallsyms is (kernels before 6.0 do not)`, {
+  if (!map) {
+    const stext = info.symbols.get("_stext");
+    const found = stext === undefined ? [] : scanKallsyms(read, stext);
+    if (found.length) return { candidates: found, source: "scan" };
+    throw new MissingDataError(`VMCOREINFO of ${info.osrelease} does not say where kallsyms is (kernels before 6.0 do not), and the kernel image shows no kallsyms tables`, {
       hint: `give the kernel's System.map with --system-map (tried ${systemMapCandidates(info.osrelease).join(", ")})`,
     });
+  }
   const at = (n: string) => {
     const v = map.get(n);
     if (v === undefined) throw new MissingDataError(`the System.map has no ${n}`, { hint: "the kernel was built without CONFIG_KALLSYMS" });
     return v + info.kernelOffset;
   };
   const a = Object.fromEntries(TABLES.map((t) => [t, at(`kallsyms_${t}`)])) as unknown as KallsymsAddrs;
-  return { ...a, stext: at("_stext") };
+  return { candidates: [a], stext: at("_stext"), source: "system-map" };
 }
 
 /** The first System.map in the usual places that parses and matches the dump. */

@@ -1,7 +1,7 @@
 // Tasks of a crashed kernel: the process list from init_task.tasks and each process's threads from
 // signal->thread_head (3.14+), plus the per-CPU idle tasks; pid, comm, state letter, CPU and stack of each.
 // Offsets from BTF, so task_struct layout changes (__state in 5.14, cpu in thread_info since 5.16) need no table.
-import { BadDataError } from "../errors.ts";
+import { BadDataError, FaultError } from "../errors.ts";
 import { nrCpuIds, idleTask } from "./percpu.ts";
 import type { KernelProgram } from "./program.ts";
 
@@ -48,22 +48,28 @@ export function taskStateChar(state: number, exitState: number): string {
   return STATE_CHARS[index] ?? "?";
 }
 
-/** Addresses of the structs linked into the list at `head` through their `member` (a list_head). */
-export function listEntries(prog: KernelProgram, head: bigint, struct: string, member: string, limit = 1 << 20): bigint[] {
+/**
+ * Addresses of the structs linked into the list at `head` through their `member` (a list_head), each also handed
+ * to `each` as it is reached (so a caller keeps what was read when a later link is unreadable).
+ */
+export function listEntries(prog: KernelProgram, head: bigint, struct: string, member: string, limit = 1 << 20, each?: (entry: bigint) => void): bigint[] {
   const off = BigInt(prog.off(struct, member));
   const out: bigint[] = [];
   for (let p = prog.view.u64(head); p !== head; p = prog.view.u64(p)) {
     if (out.length >= limit) throw new BadDataError(`the list of ${struct}.${member} at 0x${head.toString(16)} does not end after ${limit} entries`, { hint: "the list is corrupted" });
     out.push(p - off);
+    each?.(p - off);
   }
   return out;
 }
 
 /**
  * Every task: each CPU's idle task first (pid 0, as crash lists them), then the processes of init_task.tasks,
- * each followed by its other threads.
+ * each followed by its other threads. When part of a list is not in the dump (a filtered dump can lack a page),
+ * the walk stops there: with `errors` given the reason is added to it and the tasks read so far are returned,
+ * otherwise the FaultError is thrown.
  */
-export function forEachTask(prog: KernelProgram): bigint[] {
+export function forEachTask(prog: KernelProgram, errors?: string[]): bigint[] {
   const idle: bigint[] = [];
   for (let cpu = 0, n = nrCpuIds(prog); cpu < n; cpu++) {
     try {
@@ -76,18 +82,28 @@ export function forEachTask(prog: KernelProgram): bigint[] {
   const initTask = prog.sym("init_task");
   const out = [...idle];
   const seen = new Set(out);
-  for (const leader of listEntries(prog, initTask + BigInt(prog.off("task_struct", "tasks")), "task_struct", "tasks")) {
-    if (!seen.has(leader)) {
-      out.push(leader);
-      seen.add(leader);
+  const add = (t: bigint) => {
+    if (!seen.has(t)) {
+      out.push(t);
+      seen.add(t);
     }
-    const signal = prog.u64(leader, "task_struct", "signal");
-    for (const t of listEntries(prog, signal + BigInt(prog.off("signal_struct", "thread_head")), "task_struct", "thread_node"))
-      if (!seen.has(t)) {
-        out.push(t);
-        seen.add(t);
-      }
-  }
+  };
+  const walk = (what: string, f: () => void) => {
+    try {
+      f();
+    } catch (e) {
+      if (!(e instanceof FaultError) || !errors) throw e;
+      errors.push(`${what} is incomplete (${out.length} tasks read): ${e.message}`);
+    }
+  };
+  walk("the task list", () => {
+    for (const leader of listEntries(prog, initTask + BigInt(prog.off("task_struct", "tasks")), "task_struct", "tasks", 1 << 20, add)) {
+      walk(`the thread list of task 0x${leader.toString(16)}`, () => {
+        const signal = prog.u64(leader, "task_struct", "signal");
+        listEntries(prog, signal + BigInt(prog.off("signal_struct", "thread_head")), "task_struct", "thread_node", 1 << 20, add);
+      });
+    }
+  });
   return out;
 }
 

@@ -35,6 +35,7 @@ export interface Frame {
 
 /** A walk's result. */
 export interface Trace {
+  /** Frames, innermost first. */
   frames: Frame[];
   /** Why the walk stopped before the end of the stack, when it did. */
   error?: string;
@@ -42,8 +43,11 @@ export interface Trace {
 
 /** Where a walk starts. */
 export interface UnwindStart {
+  /** Instruction address. */
   ip: bigint;
+  /** Stack pointer. */
   sp: bigint;
+  /** Frame pointer register (ORC restores it; frame-pointer kernels chain through it). */
   bp: bigint;
   /** Full registers when known (a CPU's saved registers): ORC may base the SP on R10, R13, DI or DX. */
   regs?: Regs;
@@ -57,7 +61,9 @@ export interface UnwindStart {
 export interface StackRange {
   /** "task", "IRQ" or "exception". */
   name: string;
+  /** Lowest address. */
   low: bigint;
+  /** One past the highest address. */
   high: bigint;
 }
 

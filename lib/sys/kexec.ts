@@ -63,7 +63,7 @@ const mib = (n: number) => `${(n / MiB).toFixed(1).replace(/\.0$/, "")} MiB`;
 /**
  * The typed error for a failed kexec_file_load: `errno` explained for this `op` ("load", "load-crash",
  * "unload", "unload-crash") with the context the caller knows.
- * @example kexecError(99, "load-crash", { reserved: 0 }).line() // "kexec_file_load failed with EADDRNOTAVAIL (99): no memory is reserved … "
+ * @example kexecError(99, "load-crash", { reserved: 0 }).summary() // "kexec_file_load failed with EADDRNOTAVAIL (99): no memory is reserved … "
  */
 export function kexecError(errno: number, op: "load" | "load-crash" | "unload" | "unload-crash", c: KexecContext = {}): KexecError {
   const code = errnoName(errno);

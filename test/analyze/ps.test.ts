@@ -2,8 +2,7 @@
 // vmlinux) on the same dump, with the same pid, comm, state letter, CPU and parent; the idle tasks besides.
 import { describe, expect, test } from "bun:test";
 import { analyze } from "../../lib/analyze/command.ts";
-import type { PsTask } from "../../lib/analyze/ps.ts";
-import { taskStateChar } from "../../lib/kernel/tasks.ts";
+import type { PsResult } from "../../lib/analyze/ps.ts";
 import { LINES, sysrqDump } from "../dump/_peers.ts";
 import { drgnJson } from "../kernel/_drgn.ts";
 import { debugKernel } from "../kernel/_images.ts";
@@ -18,7 +17,9 @@ describe.each(LINES)("ps on %s", (line) => {
       `print(json.dumps(sorted([[t.pid.value_(), t.comm.string_().decode(), task_state_to_char(t), task_cpu(t), t.real_parent.tgid.value_()] for t in for_each_task(prog)])))`,
       vmcore,
     );
-    const ours = (JSON.parse(analyze(vmcore, "ps", { json: true }) as string) as { tasks: PsTask[] }).tasks;
+    const ps = JSON.parse(analyze(vmcore, "ps", { json: true }) as string) as PsResult;
+    expect(ps.errors).toBeUndefined();
+    const ours = ps.tasks;
     const idle = ours.filter((t) => t.pid === 0);
     expect(idle.map((t) => t.comm)).toEqual(idle.map((t) => `swapper/${t.cpu}`));
     const rows = ours.filter((t) => t.pid !== 0).map((t) => [t.pid, t.comm, t.state, t.cpu, t.ppid]);
@@ -36,17 +37,4 @@ describe.each(LINES)("ps on %s", (line) => {
     expect(lines.find((l) => / 1 +0 +\d +[0-9a-f]{16}  IN  init$/.test(l))).toBeDefined();
     expect(lines.filter((l) => l.startsWith(">")).length).toBe(2);
   }, LAB);
-});
-
-test("taskStateChar() follows the kernel's task_state_to_char()", () => {
-  expect(taskStateChar(0, 0)).toBe("R");
-  expect(taskStateChar(0x1, 0)).toBe("S");
-  expect(taskStateChar(0x2, 0)).toBe("D");
-  expect(taskStateChar(0x402, 0)).toBe("I"); // TASK_IDLE
-  expect(taskStateChar(0x4, 0)).toBe("T");
-  expect(taskStateChar(0x8, 0)).toBe("t");
-  expect(taskStateChar(0, 0x20)).toBe("Z"); // EXIT_ZOMBIE
-  expect(taskStateChar(0, 0x10)).toBe("X"); // EXIT_DEAD
-  expect(taskStateChar(0x40, 0)).toBe("P"); // TASK_PARKED
-  expect(taskStateChar(0x1000, 0)).toBe("D"); // TASK_RTLOCK_WAIT
 });

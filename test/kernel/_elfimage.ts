@@ -20,11 +20,19 @@ export interface ElfSection {
 export class ElfImage {
   readonly bytes: Uint8Array;
   readonly sections: ElfSection[] = [];
+  /** PT_LOAD segments: link-time address, file offset, file size. */
+  private readonly loads: { vaddr: bigint; offset: number; size: number }[] = [];
   private readonly dv: DataView;
 
   constructor(path: string) {
     this.bytes = new Uint8Array(readFileSync(path));
     this.dv = new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
+    const phoff = Number(this.dv.getBigUint64(0x20, true));
+    for (let i = 0, n = this.dv.getUint16(0x38, true); i < n; i++) {
+      const o = phoff + i * 56;
+      if (this.dv.getUint32(o, true) !== 1) continue; // PT_LOAD
+      this.loads.push({ vaddr: this.dv.getBigUint64(o + 0x10, true), offset: Number(this.dv.getBigUint64(o + 8, true)), size: Number(this.dv.getBigUint64(o + 0x20, true)) });
+    }
     const shoff = Number(this.dv.getBigUint64(0x28, true));
     const shnum = this.dv.getUint16(0x3c, true);
     const shstrndx = this.dv.getUint16(0x3e, true);
@@ -51,11 +59,11 @@ export class ElfImage {
     return this.bytes.subarray(s.offset, s.offset + s.size);
   }
 
-  /** `length` bytes at link-time address `vaddr`, from the PROGBITS section holding it. */
+  /** `length` bytes at link-time address `vaddr`, from the PT_LOAD segment holding them. */
   read(vaddr: bigint, length: number): Uint8Array {
-    const s = this.sections.find((x) => x.type === 1 && x.addr !== 0n && vaddr >= x.addr && vaddr + BigInt(length) <= x.addr + BigInt(x.size));
-    if (!s) throw new Error(`address 0x${vaddr.toString(16)} not in a PROGBITS section`);
-    const o = s.offset + Number(vaddr - s.addr);
+    const s = this.loads.find((x) => vaddr >= x.vaddr && vaddr + BigInt(length) <= x.vaddr + BigInt(x.size));
+    if (!s) throw new Error(`address 0x${vaddr.toString(16)} (${length} bytes) not in a PT_LOAD segment`);
+    const o = s.offset + Number(vaddr - s.vaddr);
     return this.bytes.subarray(o, o + length);
   }
 }

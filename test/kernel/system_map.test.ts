@@ -11,6 +11,7 @@ import { RefusedError } from "../../lib/errors.ts";
 import { fetchKernel } from "../../lib/lab/kernels.ts";
 import { openKernel } from "../../lib/kernel/open.ts";
 import { KernelProgram } from "../../lib/kernel/program.ts";
+import type { KallsymsAddrs } from "../../lib/kernel/kallsyms.ts";
 import { kallsymsAddrs, parseSystemMap } from "../../lib/kernel/system_map.ts";
 import type { KernelView } from "../../lib/kernel/view.ts";
 import { Vmcoreinfo } from "../../lib/kernel/vmcoreinfo.ts";
@@ -41,14 +42,27 @@ describe.each(LINES)("System.map on %s", (line) => {
 
   test("kallsymsAddrs() with the build's map finds the tables VMCOREINFO names", () => {
     const fromMap = kallsymsAddrs(withoutKallsyms(view), map);
+    expect(fromMap.source).toBe("system-map");
     const info = view.info;
-    for (const t of ["num_syms", "names", "token_table", "token_index", "offsets", "relative_base"] as const) expect(fromMap[t]).toBe(info.symbol(`kallsyms_${t}`));
+    for (const t of ["num_syms", "names", "token_table", "token_index", "offsets", "relative_base"] as const)
+      expect(fromMap.candidates[0]![t]).toBe(info.symbol(`kallsyms_${t}`));
     const p = new KernelProgram(withoutKallsyms(view), { systemMap: map });
     expect(p.symbols.lookup("init_task")).toBe(new KernelProgram(view).symbols.lookup("init_task"));
   });
 
-  test("without VMCOREINFO's kallsyms and without a map the message says to give one", () => {
-    expect(() => kallsymsAddrs(withoutKallsyms(view))).toThrow(/does not say where kallsyms is/);
+  test("without VMCOREINFO's kallsyms and without a map the kernel image is scanned for the tables", () => {
+    const found = kallsymsAddrs(withoutKallsyms(view));
+    expect(found.source).toBe("scan");
+    const want = Object.fromEntries(["num_syms", "names", "token_table", "token_index", "offsets", "relative_base"].map((t) => [t, view.info.symbol(`kallsyms_${t}`)])) as unknown as KallsymsAddrs;
+    expect(found.candidates).toContainEqual(want);
+    expect(new KernelProgram(withoutKallsyms(view)).symbols.lookup("init_task")).toBe(new KernelProgram(view).symbols.lookup("init_task"));
+  });
+
+  test("when nothing locates kallsyms the message says to give a System.map", () => {
+    const unreadable = () => {
+      throw new RefusedError("not readable");
+    };
+    expect(() => kallsymsAddrs(withoutKallsyms(view), undefined, unreadable)).toThrow(/does not say where kallsyms is.*no kallsyms tables/);
   });
 
   test("a System.map of another build is refused, naming the symbol that differs", () => {

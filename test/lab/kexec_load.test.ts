@@ -9,6 +9,7 @@ import { fetchKernel } from "../../lib/lab/kernels.ts";
 import { labDir } from "../../lib/lab/labdir.ts";
 import { kexecTools } from "../../lib/lab/peers.ts";
 import { runGuest } from "../../lib/lab/qemu.ts";
+import { debugKernel } from "../kernel/_images.ts";
 import { labDump } from "./dumps.ts";
 
 const JOB_SCRIPT = { "/opt/kdump/test/lab/_kexec_load_job.ts": join(import.meta.dir, "_kexec_load_job.ts") };
@@ -53,6 +54,26 @@ function unsigned(image: Uint8Array): Uint8Array {
   return out;
 }
 
+/** The crash reservation of a lab boot, as 6.1 ("Reserving 256MB of memory at 752MB for crashkernel") or 6.12
+ * ("crashkernel reserved: 0x000000002f000000 - 0x000000003f000000 (256 MB)") prints it. */
+function reservation(console: string): { start: bigint; end: bigint } {
+  const old = /Reserving (\d+)MB of memory at (\d+)MB for crashkernel/.exec(console);
+  if (old) return { start: BigInt(old[2]!) << 20n, end: (BigInt(old[2]!) << 20n) + (BigInt(old[1]!) << 20n) - 1n };
+  const m = /crashkernel reserved: (0x[0-9a-f]+) - (0x[0-9a-f]+)/.exec(console)!;
+  return { start: BigInt(m[1]!), end: BigInt(m[2]!) - 1n };
+}
+
+/** Ranges sorted and joined where they touch. */
+function merge(ranges: { start: bigint; end: bigint }[]): { start: bigint; end: bigint }[] {
+  const out: { start: bigint; end: bigint }[] = [];
+  for (const r of [...ranges].sort((a, b) => (a.start < b.start ? -1 : 1))) {
+    const last = out[out.length - 1];
+    if (last && r.start <= last.end + 1n) last.end = r.end > last.end ? r.end : last.end;
+    else out.push({ ...r });
+  }
+  return out;
+}
+
 const hexRange = (p: { paddr: bigint; size: bigint }) => `0x${p.paddr.toString(16)}+0x${p.size.toString(16)}`;
 
 describe.each(["6.1", "6.12"])("kexec_load on %s", (line) => {
@@ -93,12 +114,17 @@ exit 98
         expect(r.console).toMatch(/Command line: elfcorehdr=0x[0-9a-f]+ /);
         await $`truncate -s ${/LAB-VMCORE-SIZE (\d+)/.exec(r.console)![1]!} ${disk}`.quiet();
 
-        // The vmcore's layout: the same RAM ranges as kexec_file_load's; the kernel text as long (KASLR moves it).
+        // The vmcore's layout: the RAM kexec_file_load's dump has, each around its own boot's reservation (it moves
+        // with KASLR); the kernel text as long.
+        const ck = /^CRASHK ([0-9a-f]+)-([0-9a-f]+) : Crash kernel/m.exec(r.console)!;
+        const crash = { start: BigInt("0x" + ck[1]), end: BigInt("0x" + ck[2]) };
+        const refCrash = reservation(ref.console);
         const ours = await programHeaders(disk);
         const theirs = await programHeaders(ref.vmcore);
-        const ram = (h: typeof ours) => h.filter((p) => p.type === "LOAD" && p.vaddr < 0xffffffff80000000n).map(hexRange);
+        const ram = (h: typeof ours) => h.filter((p) => p.type === "LOAD" && p.vaddr < 0xffffffff80000000n).map((p) => ({ start: p.paddr, end: p.paddr + p.size - 1n }));
         const text = (h: typeof ours) => h.filter((p) => p.type === "LOAD" && p.vaddr >= 0xffffffff80000000n).map((p) => p.size);
-        expect(ram(ours)).toEqual(ram(theirs));
+        expect(merge([...ram(ours), crash])).toEqual(merge([...ram(theirs), refCrash]));
+        expect(ram(ours).some((p) => p.start <= crash.end && p.end >= crash.start)).toBe(false);
         expect(text(ours)).toEqual(text(theirs));
         expect(ours.filter((p) => p.type === "NOTE")).toHaveLength(1);
 
@@ -111,6 +137,21 @@ exit 98
         const bt = await btFunctions(disk);
         expect(bt).toContain("sysrq_handle_crash");
         expect(bt).toEqual(await btFunctions(ref.vmcore));
+        // Debian's crash 8.0.2 with the -dbg vmlinux reads both the same way; it cannot open 6.12 dumps at all
+        // (DESIGN.md: no KASLR there, struct module changed in 6.4), so only 6.1 is checked with it.
+        if (line === "6.1") {
+          const { vmlinux } = await debugKernel(line);
+          const crash = async (vmcore: string) => {
+            const out = (await $`printf 'log\nbt\nquit\n' | crash -s ${vmlinux} ${vmcore}`.quiet().nothrow()).stdout.toString();
+            const frames = [...out.matchAll(/^ ?#\d+ \[[0-9a-f]+\] (\S+) at/gm)].map((m) => m[1]!);
+            // frames up to the syscall entry: crash adds stale frames found by scanning the stack after it
+            return { panic: /Kernel panic - not syncing: sysrq triggered crash/.test(out), frames: frames.slice(0, frames.indexOf("do_syscall_64") + 1) };
+          };
+          const ourCrash = await crash(disk);
+          expect(ourCrash.panic).toBe(true);
+          expect(ourCrash.frames).toContain("sysrq_handle_crash");
+          expect(ourCrash).toEqual(await crash(ref.vmcore));
+        }
 
         // Our elfcorehdr against kexec-tools' (its kexec_load path, printed with -d): the same notes and, above the
         // first MiB, the same RAM ranges. kexec-tools also dumps low RAM from its 640 KiB backup copy; the kernel's
@@ -146,14 +187,12 @@ exit 98
         // of the reservation but our elfcorehdr.
         const e820 = (text: string) =>
           [...text.matchAll(/BIOS-e820: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\] (.+)/g)].map((m) => ({ start: BigInt(m[1]!), end: BigInt(m[2]!), type: m[3]! }));
-        const ck = /^CRASHK ([0-9a-f]+)-([0-9a-f]+) : Crash kernel/m.exec(r.console)!;
-        const crash = { start: BigInt("0x" + ck[1]), end: BigInt("0x" + ck[2]) };
-        const outside = (e: { start: bigint; end: bigint }) => e.end < crash.start || e.start > crash.end;
+        const outside = (c: typeof crash) => (e: { start: bigint; end: bigint }) => e.end < c.start || e.start > c.end;
         const ourMap = e820(r.console.slice(r.console.indexOf("segments verified")));
         const refMap = e820(ref.console.slice(ref.console.lastIndexOf("Command line: elfcorehdr=")));
-        expect(ourMap.filter(outside)).toEqual(refMap.filter(outside));
+        expect(ourMap.filter(outside(crash))).toEqual(refMap.filter(outside(refCrash)));
         const hdr = BigInt(/Command line: elfcorehdr=(0x[0-9a-f]+)/.exec(r.console)![1]!);
-        expect(ourMap.filter((e) => !outside(e))).toEqual([
+        expect(ourMap.filter((e) => !outside(crash)(e))).toEqual([
           { start: crash.start, end: hdr - 1n, type: "usable" },
           { start: hdr + 0x4000n, end: crash.end, type: "usable" },
         ]);
