@@ -51,7 +51,7 @@ export * from "./capture/cmdline.ts";
 export * from "./capture/modinfo.ts";
 export * from "./capture/modules.ts";
 export * from "./capture/initramfs.ts";
-export * from "./capture/save.ts";
+export * from "./capture/collect.ts";
 export * from "./capture/load.ts";
 export * from "./capture/trigger.ts";
 export * from "./capture/host.ts";

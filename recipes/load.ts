@@ -1,6 +1,7 @@
 // Runbook: load the capture kernel so that a panic saves a dump. Run as root:
-// `kdump recipes/load.ts [--dry-run] [--kernel K] [--target /var/crash] [--append p=v] [--remove p]`.
-// It builds our capture initramfs (cached in /var/lib/kdump), checks it fits the crashkernel= reservation, loads it.
+// `kdump recipes/load.ts [--dry-run] [--kernel K] [--target /var/crash] [--append p=v] [--remove p]`
+// (also --modules-dir and --cache-dir). It builds our capture initramfs (cached in /var/lib/kdump), checks it fits
+// the crashkernel= reservation, and loads it.
 import { formatPlan, loadPlan, planLoad, readStatus } from "kdump";
 
 const list = (v: unknown): string[] | undefined => (v === undefined ? undefined : ([] as unknown[]).concat(v).map(String));
@@ -9,7 +10,14 @@ const list = (v: unknown): string[] | undefined => (v === undefined ? undefined 
 echo(readStatus().verdict);
 
 // 2. Plan: the kernel, our initramfs (built only when its inputs changed), the capture command line, memory.
-const plan = planLoad({ kernel: argv.kernel, target: argv.target, append: list(argv.append), remove: list(argv.remove) });
+const plan = planLoad({
+  kernel: argv.kernel,
+  target: argv.target,
+  append: list(argv.append),
+  remove: list(argv.remove),
+  modulesDir: argv["modules-dir"],
+  cacheDir: argv["cache-dir"],
+});
 echo(formatPlan(plan));
 if (argv["dry-run"]) process.exit(0);
 

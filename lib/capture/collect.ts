@@ -62,7 +62,7 @@ export interface CollectResult {
   compress: CompressName;
   /** Pages the dump holds. */
   pagesPresent: number;
-  /** Pages written (zero pages of the kdump format included: they share one page). */
+  /** Pages stored (kept pages that are not zero: zero pages share one page, or none in ELF). */
   pagesWritten: number;
   /** Pages excluded, by reason. */
   excluded: ExcludedCounts;

@@ -8,6 +8,7 @@ import { loadPlanWithKexecLoad, loadWithChoice, type SyscallChoice } from "./loa
 import { readBzImage, type BzImage } from "./bzimage.ts";
 import { captureCmdline, editCmdline, paramValue, splitCmdline } from "./cmdline.ts";
 import { readFlag, realHost, type HostSys } from "./host.ts";
+import { COLLECTOR_MIN_KIB } from "./init.ts";
 import { buildInitramfs, initramfsCodec, type BuiltInitramfs } from "./initramfs.ts";
 import { deviceModules, moduleIndex, mountOf, parseMountinfo, resolveModules } from "./modules.ts";
 
@@ -69,10 +70,11 @@ export interface LoadPlan {
 
 const MiB = 1048576;
 /**
- * Memory the capture kernel needs besides its image and initramfs: page tables, slab, the collector's Bun process
- * reading /proc/vmcore. Measured in the lab (bench/load.ts): see the smallest crashkernel= that captured.
+ * Memory a capture needs besides the kernel's init_size and the initramfs (packed and unpacked): the capture
+ * kernel's own allocations (~6 MiB; in the lab MemAvailable was crashkernel= minus ~60 MiB on 6.1) and the
+ * MemAvailable our init wants before it runs the Bun collector (COLLECTOR_MIN_KIB).
  */
-export const CAPTURE_WORKING_BYTES = 64 * MiB;
+export const CAPTURE_WORKING_BYTES = 6 * MiB + COLLECTOR_MIN_KIB * 1024;
 
 /** The running kernel's release. */
 function runningRelease(sys: HostSys): string {

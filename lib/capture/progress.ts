@@ -42,9 +42,13 @@ export class Progress {
   }
 }
 
-/** A printer for stderr: rewrites the line on a terminal, else one line each time. */
+/**
+ * A printer for stderr: rewrites the line on a terminal, else one line each time (a capture kernel's console is a
+ * tty without TERM, often a serial line that logs every byte: it gets lines).
+ */
 export function stderrPrinter(): { print: (line: string, final: boolean) => void; everyMs: number } {
-  const tty = process.stderr.isTTY;
+  const term = process.env.TERM;
+  const tty = process.stderr.isTTY && !!term && term !== "dumb";
   return {
     everyMs: tty ? 500 : 5000,
     print: (line, final) => process.stderr.write(tty ? `\r${line}\x1b[K${final ? "\n" : ""}` : `${line}\n`),

@@ -44,7 +44,9 @@ export interface RehearseReport {
   dumpPath: string | null;
   /** The panic task's backtrace as analyze printed it. */
   bt: string[];
-  /** The last log lines up to the panic. */
+  /** The log's crash lines (panic, Oops, BUG, sysrq), as analyze read them from the dump. */
+  panic: string[];
+  /** The last 40 log lines. */
   logTail: string[];
   /** Total wall-clock seconds. */
   seconds: number;
@@ -70,7 +72,9 @@ echo "${MARK}-DUMP $(stat -c %s "$dump") $dump"
 bunx kdump recipes/analyze.ts || { echo "${MARK}-FAIL analyze: recipes/analyze.ts exited $?"; exit 1; }
 kdump analyze "$dump" bt > /tmp/bt.txt || { echo "${MARK}-FAIL analyze: kdump analyze bt exited $?"; exit 1; }
 sed 's/^/${MARK}-BT /' /tmp/bt.txt
-kdump analyze "$dump" log | tail -40 | sed 's/^/${MARK}-LOG /'
+kdump analyze "$dump" log > /tmp/log.txt || { echo "${MARK}-FAIL analyze: kdump analyze log exited $?"; exit 1; }
+grep -E 'Kernel panic - not syncing|sysrq: Trigger a crash|Oops:|BUG:' /tmp/log.txt | tail -3 | sed 's/^/${MARK}-PANIC /'
+tail -40 /tmp/log.txt | sed 's/^/${MARK}-LOG /'
 `;
 }
 
@@ -124,6 +128,7 @@ export async function rehearse(o: RehearseOptions): Promise<RehearseReport> {
     dumpBytes: dumpLine ? Number(dumpLine[1]) : 0,
     dumpPath: dumpLine ? dumpLine[2]! : null,
     bt: prefixed("BT"),
+    panic: prefixed("PANIC"),
     logTail: prefixed("LOG"),
     seconds: Math.round(seconds * 10) / 10,
   };
@@ -148,7 +153,7 @@ function failure(r: { console: string; timedOut: boolean; exitCode: number | nul
   if (r.timedOut) return "timed out after the capture";
   if (!rep.dumpPath) return "collect: no dump was saved";
   if (rep.bt.length === 0) return "analyze: the panic backtrace is empty";
-  if (!rep.logTail.some((l) => /Kernel panic|sysrq: Trigger a crash|Oops|BUG:/.test(l))) return "analyze: the log does not show the crash";
+  if (rep.panic.length === 0) return "analyze: the log read from the dump does not show the crash";
   if (r.exitCode !== 0) return `analyze: the last step exited ${r.exitCode}`;
   return undefined;
 }
@@ -194,6 +199,7 @@ export function formatRehearsal(r: RehearseReport): string {
     ...r.phases.map((p) => `  ${p.name.padEnd(8)} ${p.seconds.toFixed(1).padStart(6)} s`),
     `  dump     ${r.dumpPath ? `${r.dumpPath} (${(r.dumpBytes / 1048576).toFixed(1)} MiB)` : "none"}`,
   ];
+  if (r.panic.length) lines.push("log:", ...r.panic.map((l) => `  ${l}`));
   if (r.bt.length) lines.push("panic bt:", ...r.bt.map((l) => `  ${l}`));
   lines.push(r.passed ? `PASS in ${r.seconds} s` : `FAIL: ${r.reason}`);
   return lines.join("\n");

@@ -20,6 +20,9 @@ export const LAB_PACKAGES = [
   "liblzo2-2", // reference LZO1X codec the tests compare ours with
   "libsnappy1v5", // reference snappy codec
   "time", // GNU time: peak RSS in the benchmarks
+  "lz4", // the 6.1 bzImage payload is LZ4: tests unpack vmlinux to read its .BTF and ORC sections
+  "gcc", // builds the out-of-tree oops test module against Debian's linux-headers
+  "make",
 ];
 
 /** Installs LAB_PACKAGES with apt-get (needs root) and fetches both kernel lines. */

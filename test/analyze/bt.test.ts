@@ -45,7 +45,7 @@ describe.each(LINES)("bt on %s", (line) => {
     expect(t.error).toBeUndefined();
     const ours = story(t);
     expect({ ours, kernel, ...sameTrace(ours, kernel) }).toMatchObject({ ok: true });
-  });
+  }, 60_000);
 
   test("bt of an oops in module init shows the module's frames as func [oops] and its panic header", () => {
     const t = panicBt(dumps.init!);
@@ -56,7 +56,7 @@ describe.each(LINES)("bt on %s", (line) => {
     expect(t.frames[1]).toMatchObject({ function: expect.stringMatching(/^oops_deeper/), module: "oops" });
     const text = analyze(dumps.init!, "bt") as string;
     expect(text).toMatch(/^PID: \d+ +TASK: [0-9a-f]{16}  CPU: \d+ +COMMAND: "insmod"\n #0 \[[0-9a-f]{16}\] oops_crash\S* at [0-9a-f]{16} \[oops\]\n/);
-  });
+  }, 60_000);
 
   test("bt of an oops in a timer crosses the IRQ stack and the interrupt's pt_regs", () => {
     const t = panicBt(dumps.timer!);
@@ -73,7 +73,7 @@ describe.each(LINES)("bt on %s", (line) => {
     const text = formatBt([t]);
     expect(text).toContain("--- <IRQ stack> ---");
     expect(text).toMatch(/\n    \[exception RIP: \w+\+\d+\]\n    RIP: [0-9a-f]{16}  RSP: [0-9a-f]{16}  RFLAGS: [0-9a-f]{8}\n/);
-  });
+  }, 60_000);
 
   test("bt -a, ps and mod from makedumpfile -c -d 31 equal those from the ELF dump, or ps says what is missing", async () => {
     const filtered = await makedumpfileOutput(dumps.sysrq!, "c");
@@ -103,7 +103,7 @@ describe.each(LINES)("bt on %s", (line) => {
       if (t.pid === 0) expect(last.function).toMatch(/startup_64|start_secondary/);
       else expect(last.exception?.user).toBe(true);
     }
-  });
+  }, 60_000);
 
   test("bt of every sleeping task reaches user space or ret_from_fork without an error", () => {
     const prog = new KernelProgram(openKernel(openDump(dumps.sysrq!)));
@@ -119,7 +119,7 @@ describe.each(LINES)("bt on %s", (line) => {
       expect({ pid: t.pid, error: t.error }).toEqual({ pid: t.pid, error: undefined });
       expect([t.pid, last.exception?.user === true || /^ret_from_fork/.test(last.function ?? "")]).toEqual([t.pid, true]);
     }
-  });
+  }, 60_000);
 });
 
 describe("bt against drgn on 6.1", () => {

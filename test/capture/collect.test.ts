@@ -13,7 +13,9 @@ import { findDevice, probeDevice } from "../../lib/capture/blkid.ts";
 import { openDump } from "../../lib/dump/open.ts";
 import { KdumpDump } from "../../lib/dump/kdump_compressed.ts";
 import { analyze } from "../../lib/analyze/command.ts";
-import { RefusedError } from "../../lib/errors.ts";
+import { RefusedError, SyscallError } from "../../lib/errors.ts";
+import { libcMount } from "../../lib/sys/mount.ts";
+import { Progress } from "../../lib/capture/progress.ts";
 import { sysrqDump } from "../dump/_peers.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "collect-test-"));
@@ -54,7 +56,7 @@ describe("collect() into a directory", () => {
     const { vmcore } = await sysrqDump("6.1");
     const mnt = join(tmp, "full");
     mkdirSync(mnt);
-    await $`mount -t tmpfs -o size=6m tmpfs ${mnt}`.quiet();
+    libcMount.mount("tmpfs", mnt, "tmpfs", 0, "size=6m");
     try {
       const { sys, calls, logs } = fakeSys();
       const err = await collect({ from: vmcore, out: mnt, host: "lab", failureAction: "reboot", progress: () => {} }, sys).catch((e) => e);
@@ -71,9 +73,43 @@ describe("collect() into a directory", () => {
       d.close();
       expect(analyze(join(dir, "vmcore-incomplete"), "log")).toBe(analyze(vmcore, "log"));
     } finally {
-      await $`umount ${mnt}`.quiet().nothrow();
+      libcMount.umount(mnt);
     }
   }, 120_000);
+});
+
+describe("libcMount", () => {
+  // Needs root (CI runs as root); the full-disk test above mounts through it too.
+  test.skipIf(process.getuid?.() !== 0)("mount() names the errno and the file system when the kernel refuses", () => {
+    const at = join(tmp, "nofs");
+    mkdirSync(at);
+    expect(() => libcMount.mount("none", at, "no-such-fs")).toThrow(SyscallError);
+    expect(() => libcMount.mount("none", at, "no-such-fs")).toThrow(/mount\(none on .*no-such-fs\) failed with ENODEV/);
+  });
+});
+
+describe("Progress", () => {
+  test("line() says bytes read, pages written of those kept, the rate and the ETA", () => {
+    const p = new Progress(1000, () => {}, 0);
+    expect(p.line(250, 3 * 2 ** 20)).toMatch(/^kdump collect: 3\.0 MiB read, 250\/1000 pages kept \(25%\), [\d.]+ [MG]iB\/s, ETA \d+ s$/);
+  });
+});
+
+describe("kdump collect (CLI)", () => {
+  const KDUMP = join(import.meta.dir, "..", "..", "kdump.ts");
+  test("a bad level is a usage error: one line, exit 2", async () => {
+    const r = await $`${process.execPath} ${KDUMP} collect --from /nonexistent --out ${tmp} --level 32`.quiet().nothrow();
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr.toString().trim().split("\n")).toEqual([expect.stringMatching(/^kdump: dump level 32 is not 0–31: /)]);
+  });
+
+  test("a missing dump is one line and exit 1, and nothing is created", async () => {
+    const out = join(tmp, "cli-missing");
+    const r = await $`${process.execPath} ${KDUMP} collect --from /nonexistent --out ${out}`.quiet().nothrow();
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr.toString().trim()).toBe("kdump: /nonexistent: no such file or directory");
+    expect(existsSync(out)).toBe(false);
+  });
 });
 
 describe("runFailureAction()", () => {
@@ -140,6 +176,22 @@ describe("targets", () => {
   ])("parseTarget(%p)", (out, want) => {
     expect(parseTarget(out)).toEqual(want as ReturnType<typeof parseTarget>);
   });
+
+  // A loop device as the raw disk needs root (CI runs as root).
+  test.skipIf(process.getuid?.() !== 0)("a raw block device gets the flattened stream, which our reader opens from the disk image behind it", async () => {
+    const { vmcore } = await sysrqDump("6.1");
+    const img = join(tmp, "raw.img");
+    writeFileSync(img, new Uint8Array(48 << 20));
+    const dev = (await $`losetup -f --show ${img}`.text()).trim();
+    try {
+      const r = await collect({ from: vmcore, out: dev, host: "lab", progress: () => {} });
+      expect(r.path).toBe(dev);
+      expect(r.format).toBe("flat");
+    } finally {
+      await $`losetup -d ${dev}`.quiet().nothrow();
+    }
+    expect(analyze(img, "log")).toBe(analyze(vmcore, "log"));
+  }, 120_000);
 
   test("parseTarget() rejects an ssh target without a path", () => {
     expect(() => parseTarget("ssh:host")).toThrow(/cannot parse ssh target/);

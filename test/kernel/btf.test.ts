@@ -95,7 +95,7 @@ describe("Btf corner cases", () => {
     const btf = new Btf(blob([int, union, struct], strings));
     expect(btf.field("s", "b")).toEqual({ offset: 4, bitOffset: 35, bitSize: 3, type: 1 });
     expect(btf.offsetof("s", "a")).toBe(0);
-  });
+  }, 60_000);
 
   test("Btf() stops at an unknown kind and says so when a later type is asked for", () => {
     const btf = new Btf(blob([int, [11, info(25, 0), 0], struct], strings));
@@ -103,12 +103,12 @@ describe("Btf corner cases", () => {
     expect(btf.count).toBe(2);
     expect(() => btf.struct("s")).toThrow(MissingDataError);
     expect(() => btf.struct("s")).toThrow(/unknown kind 25/);
-  });
+  }, 60_000);
 
   test("Btf() rejects a bad magic and sections past the end", () => {
     expect(() => new Btf(new Uint8Array(24))).toThrow(BadDataError);
     const b = blob([int], strings);
     new DataView(b.buffer).setUint32(20, 9999, true);
     expect(() => new Btf(b)).toThrow(/run past/);
-  });
+  }, 60_000);
 });

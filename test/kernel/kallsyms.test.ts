@@ -75,7 +75,7 @@ describe("kallsyms corner cases", () => {
     const ks = new Kallsyms(tables(["T_stext", "T" + "x".repeat(300), "tafter"], [0, 16, 32], base), base);
     expect([ks.name(1), ks.name(2), ks.lookup("after")]).toEqual(["x".repeat(300), "after", base + 32n]);
     expect(ks.symbolize(base + 20n)).toEqual({ name: "x".repeat(300), offset: 4, size: 16, address: base + 16n, type: "T" });
-  });
+  }, 60_000);
 
   test("Kallsyms() picks the encoding that reproduces _stext", () => {
     const base = 0xffffffff81000000n;
@@ -88,11 +88,11 @@ describe("kallsyms corner cases", () => {
     // place-relative: the offset counts from its own slot
     const pr = tables(["T_stext"], [0x40], 0n);
     expect(new Kallsyms(pr, pr.offsetsAddr + 0x40n).encoding).toBe("place-relative");
-  });
+  }, 60_000);
 
   test("Kallsyms() refuses tables that do not give _stext or do not decode", () => {
     expect(() => new Kallsyms(tables(["T_stext"], [0], 0xffffffff81000000n), 0xffffffff83000000n)).toThrow(/no address encoding gives _stext/);
     const t = tables(["T_stext", "Tfoo"], [0, 1], 0n);
     expect(() => new Kallsyms({ ...t, count: 3 }, 0n)).toThrow(BadDataError);
-  });
+  }, 60_000);
 });

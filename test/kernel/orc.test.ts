@@ -13,7 +13,7 @@ describe.each([
 ])("ORC of Debian %s", (line, layout) => {
   test(`orcLayoutFor() picks the ${layout} layout`, async () => {
     expect(orcLayoutFor((await strippedVmlinux(line)).release)).toBe(layout as "4.14" | "6.4");
-  });
+  }, 60_000);
 
   test("decodeOrcEntry() gives mostly CALL frames, some REGS, UNDEFINED and END_OF_STACK", async () => {
     const { path, release } = await strippedVmlinux(line);
@@ -63,7 +63,7 @@ test("orcLayoutFor() knows 6.3 and refuses a 7.1 kernel with a clear message", (
   expect(orcLayoutFor("4.14.0")).toBe("4.14");
   expect(orcLayoutFor("7.0.1")).toBe("6.4");
   expect(() => orcLayoutFor("7.1.0")).toThrow(MissingDataError);
-});
+}, 60_000);
 
 test("decodeOrcEntry() reads 6.3's signal bit and end bit", () => {
   // sp_reg SP (5), bp_reg UNDEFINED, type REGS (1), signal (bit 10)
@@ -72,4 +72,4 @@ test("decodeOrcEntry() reads 6.3's signal bit and end bit", () => {
   // sp_reg UNDEFINED and the end bit (11) set: end of stack
   expect(decodeOrcEntry(new Uint8Array([0, 0, 0, 0, 0x00, 0x08]), 0, "6.3").type).toBe(OrcType.END_OF_STACK);
   expect(decodeOrcEntry(new Uint8Array([0, 0, 0, 0, 0x00, 0x04]), 0, "4.14").type).toBe(OrcType.END_OF_STACK);
-});
+}, 60_000);

@@ -36,11 +36,11 @@ describe.each(LINES)("KernelProgram on a %s lab dump", (line) => {
       checked++;
     }
     expect(checked).toBeGreaterThan(5000);
-  });
+  }, 60_000);
 
   test("btf is the vmlinux's .BTF section byte for byte", () => {
     expect(Buffer.from(prog.btf.bytes).equals(Buffer.from(img.section(".BTF")))).toBe(true);
-  });
+  }, 60_000);
 
   test("orc finds the same entries in memory (with orc_lookup) as in the vmlinux sections", () => {
     const slide = prog.view.info.kernelOffset;
@@ -55,7 +55,7 @@ describe.each(LINES)("KernelProgram on a %s lab dump", (line) => {
       same++;
     }
     expect(same).toBeGreaterThan(500);
-  });
+  }, 60_000);
 
   test("btf fails with a clear message when the kernel has no BTF", () => {
     const p = new KernelProgram(prog.view);
@@ -64,7 +64,7 @@ describe.each(LINES)("KernelProgram on a %s lab dump", (line) => {
     ks.lookup = (name: string) => (name === "__start_BTF" ? undefined : real(name));
     expect(() => p.btf).toThrow(MissingDataError);
     expect(errorLine(catchError(() => p.btf))).toMatch(/the kernel has no BTF.*CONFIG_DEBUG_INFO_BTF/);
-  });
+  }, 60_000);
 });
 
 function catchError(f: () => unknown): unknown {

@@ -48,7 +48,7 @@ describe.each(LINES)("System.map on %s", (line) => {
       expect(fromMap.candidates[0]![t]).toBe(info.symbol(`kallsyms_${t}`));
     const p = new KernelProgram(withoutKallsyms(view), { systemMap: map });
     expect(p.symbols.lookup("init_task")).toBe(new KernelProgram(view).symbols.lookup("init_task"));
-  });
+  }, 60_000);
 
   test("without VMCOREINFO's kallsyms and without a map the kernel image is scanned for the tables", () => {
     const found = kallsymsAddrs(withoutKallsyms(view));
@@ -56,19 +56,19 @@ describe.each(LINES)("System.map on %s", (line) => {
     const want = Object.fromEntries(["num_syms", "names", "token_table", "token_index", "offsets", "relative_base"].map((t) => [t, view.info.symbol(`kallsyms_${t}`)])) as unknown as KallsymsAddrs;
     expect(found.candidates).toContainEqual(want);
     expect(new KernelProgram(withoutKallsyms(view)).symbols.lookup("init_task")).toBe(new KernelProgram(view).symbols.lookup("init_task"));
-  });
+  }, 60_000);
 
   test("when nothing locates kallsyms the message says to give a System.map", () => {
     const unreadable = () => {
       throw new RefusedError("not readable");
     };
     expect(() => kallsymsAddrs(withoutKallsyms(view), undefined, unreadable)).toThrow(/does not say where kallsyms is.*no kallsyms tables/);
-  });
+  }, 60_000);
 
   test("a System.map of another build is refused, naming the symbol that differs", () => {
     expect(() => kallsymsAddrs(view, other)).toThrow(RefusedError);
     expect(() => kallsymsAddrs(view, other)).toThrow(/does not match the dump: \w+ is 0x[0-9a-f]+ by it, 0x[0-9a-f]+ in VMCOREINFO/);
-  });
+  }, 60_000);
 
   test("a corrupted System.map is refused: moved linux_banner, garbage lines", () => {
     const lines = readFileSync(map, "utf8").split("\n");
@@ -77,7 +77,7 @@ describe.each(LINES)("System.map on %s", (line) => {
     expect(() => kallsymsAddrs(withoutKallsyms(view), join(dir, "moved"))).toThrow(/linux_banner there reads/);
     writeFileSync(join(dir, "garbage"), lines.map((l, i) => (i % 10 ? l : "\u0000\u00ff garbage")).join("\n"));
     expect(() => kallsymsAddrs(view, join(dir, "garbage"))).toThrow(/is not a usable System.map/);
-  });
+  }, 60_000);
 
   test("the report with a wrong System.map still prints sys and the log, and says why bt is missing", async () => {
     const r = await $`bun ${KDUMP} analyze ${vmcore} --system-map ${other}`.quiet().nothrow();
@@ -96,4 +96,4 @@ test("parseSystemMap() refuses Debian's placeholder /boot/System.map", async () 
   const k = await fetchKernel("6.1");
   const placeholder = join(k.vmlinuz, "..", `System.map-${k.release}`);
   expect(() => parseSystemMap(readFileSync(placeholder, "utf8"), placeholder)).toThrow(/is not a usable System.map/);
-});
+}, 60_000);

@@ -42,7 +42,7 @@ describe("unwind failures on a 6.1 dump", () => {
     expect(one!.error).toMatch(/^cannot start the trace: physical address not in the dump: 0x[0-9a-f]{16}$/);
     expect(two!.error).toBeUndefined();
     expect(two!.frames.length).toBeGreaterThan(3);
-  });
+  }, 60_000);
 
   test("a stack that becomes unreadable midway keeps the frames read so far", () => {
     const prog = new KernelProgram(view);
@@ -56,7 +56,7 @@ describe("unwind failures on a 6.1 dump", () => {
     expect(t.frames.map((f) => f.function)).toEqual(full.frames.slice(0, t.frames.length).map((f) => f.function));
     expect(t.frames.length).toBeGreaterThanOrEqual(2);
     expect(t.error).toMatch(/^stack unreadable after \w+\+0x[0-9a-f]+: physical address not in the dump/);
-  });
+  }, 60_000);
 
   test("a frame with no ORC entry and no caller on the stack stops with the function named", () => {
     const prog = new KernelProgram(view);
@@ -66,5 +66,5 @@ describe("unwind failures on a 6.1 dump", () => {
     const trace = unwind(prog, () => [], { ip, sp, bp: 0n, signal: true }, []);
     expect(trace.frames.length).toBe(1);
     expect(trace.error).toBe("no unwind information for __crash_kexec+0x20");
-  });
+  }, 60_000);
 });
