@@ -202,7 +202,11 @@ export function cli(argv: string[]): Argv {
       "unload",
       "unload the capture kernel (--kexec: the staged kernel)",
       (y) => y.option("kexec", { type: "boolean", default: false, describe: "unload the kernel staged for `kdump exec`" }),
-      (a) => run(async () => (await import("./lib/capture/load.ts")).unload(a)),
+      (a) =>
+        run(async () => {
+          (await import("./lib/capture/load.ts")).unload(a);
+          console.log(a.kexec ? "unloaded: no kernel is staged" : "unloaded: a crash now is not captured");
+        }),
     )
     .command(
       "trigger",

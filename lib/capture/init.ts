@@ -23,8 +23,13 @@ export interface CaptureInitConfig {
   collectorMinKiB?: number;
 }
 
-/** Default collectorMinKiB, from the lab (bench/load.ts): the least MemAvailable with which Bun saved a dump, plus margin. */
-export const COLLECTOR_MIN_KIB = 65536;
+/**
+ * Default collectorMinKiB. In the lab (1 GiB guests, ELF level 0) Bun saved the dump with 60 MiB available on 6.1
+ * (crashkernel=120M, 6.6× slower than at 256M from paging) and 62 MiB on 6.12 (128M), and was OOM-killed after
+ * minutes of thrashing with 52 MiB (6.1, 112M). 72 MiB keeps clear of that edge; below it busybox dd copies
+ * /proc/vmcore whole (an ELF dump too).
+ */
+export const COLLECTOR_MIN_KIB = 73728;
 
 /** Words the console shows; the lab tests look for them. */
 export const CAPTURE_LOG = "kdump-capture:";

@@ -71,10 +71,10 @@ export interface LoadPlan {
 const MiB = 1048576;
 /**
  * Memory a capture needs besides the kernel's init_size and the initramfs (packed and unpacked): the capture
- * kernel's own allocations (~6 MiB; in the lab MemAvailable was crashkernel= minus ~60 MiB on 6.1) and the
+ * kernel's own allocations (~8 MiB; in the lab MemAvailable was crashkernel= minus ~60 MiB on 6.1, ~66 on 6.12) and the
  * MemAvailable our init wants before it runs the Bun collector (COLLECTOR_MIN_KIB).
  */
-export const CAPTURE_WORKING_BYTES = 6 * MiB + COLLECTOR_MIN_KIB * 1024;
+export const CAPTURE_WORKING_BYTES = 8 * MiB + COLLECTOR_MIN_KIB * 1024;
 
 /** The running kernel's release. */
 function runningRelease(sys: HostSys): string {

@@ -4,10 +4,11 @@
 import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statfsSync, writeSync, chmodSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError } from "../errors.ts";
-import { bunSinkStream, fdStream, FileSink, type DumpSink } from "../dump/sink.ts";
+import { fdStream, FileSink, type DumpSink } from "../dump/sink.ts";
 import { FlatSink } from "../dump/flat_writer.ts";
 import { libcMount, type MountCalls } from "../sys/mount.ts";
 import { findDevice } from "./blkid.ts";
+import { sshOutput } from "./ssh_target.ts";
 
 /** A parsed --out. */
 export type TargetSpec =
@@ -262,58 +263,6 @@ function dirOutput(root: string, name: string, file: string, stream: boolean, un
       }
       closeAll();
       return partial;
-    },
-  };
-}
-
-const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-
-/** ssh with batch mode and strict host key checking: it never asks a question nobody can answer. */
-function sshCommand(t: Extract<TargetSpec, { kind: "ssh" }>, remote: string): string[] {
-  return ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", ...(t.port ? ["-p", String(t.port)] : []), t.dest, remote];
-}
-
-/**
- * The flattened stream goes to `<dir>/<file>-incomplete` on the remote side, which renames it only when the
- * stream ended with the flattened end marker (a cut connection leaves it incomplete) and never over a dump.
- */
-async function sshOutput(t: Extract<TargetSpec, { kind: "ssh" }>, name: string, file: string, sys: TargetSys): Promise<Output> {
-  const dir = `${t.path.replace(/\/+$/, "")}/${name}`;
-  const partial = `${dir}/${file}-incomplete`;
-  const final = `${dir}/${file}`;
-  const marker = "ff".repeat(16);
-  const remote = [
-    `umask 077`,
-    `mkdir -p ${q(dir)}`,
-    `test ! -e ${q(final)}`,
-    `cat > ${q(partial)}`,
-    `test "$(tail -c 16 ${q(partial)} | od -An -tx1 | tr -d ' \\n')" = ${marker}`,
-    `sync`,
-    `mv ${q(partial)} ${q(final)}`,
-  ].join(" && ");
-  const p = sys.spawn(sshCommand(t, remote));
-  const sink = new FlatSink(bunSinkStream(p.stdin));
-  const sendText = async (path: string, text: string) => {
-    const s = sys.spawn(sshCommand(t, `umask 077 && mkdir -p ${q(dir)} && cat > ${q(path)}`));
-    await s.stdin.write(Buffer.from(text, "latin1"));
-    await s.stdin.end();
-    if ((await s.exited) !== 0) throw new UsageError(`ssh ${t.dest} refused ${path}: ${(await s.stderr()).trim()}`, { hint: "check the key (BatchMode: no passwords) and known_hosts" });
-  };
-  return {
-    where: `${t.dest}:${final}`,
-    sink,
-    free: null,
-    writeDmesg: (text) => sendText(`${dir}/vmcore-dmesg.txt`, text),
-    async complete() {
-      await sink.finish();
-      const code = await p.exited;
-      if (code !== 0) throw new UsageError(`ssh ${t.dest} did not save the dump (exit ${code}): ${(await p.stderr()).trim()}`, { hint: "the remote copy stays as " + partial });
-      return `${t.dest}:${final}`;
-    },
-    async fail(reason) {
-      p.kill();
-      await sendText(`${partial}.reason`, `${reason}\n`).catch(() => {});
-      return `${t.dest}:${partial}`;
     },
   };
 }

@@ -110,9 +110,9 @@ function explain(code: string, crash: boolean, unload: boolean, what: string, c:
     case "EINVAL":
       if (c.cmdlineBytes !== undefined && c.cmdlineMax !== undefined && c.cmdlineBytes > c.cmdlineMax)
         return [`the command line is ${c.cmdlineBytes} bytes; the kernel accepts ${c.cmdlineMax}`, "shorten it with --remove or --cmdline"];
-      return ["the kernel rejected the arguments (command line too long or not terminated, unknown flags, or an initramfs it cannot use)", "check the command line and initramfs; retry with KDUMP_DEBUG=1 for details"];
+      return ["the kernel rejected the arguments (command line too long or not terminated, unknown flags, or an initramfs it cannot use)", "check the command line and initramfs; dmesg has the kernel's reason"];
     case "ENOSYS":
-      return ["this kernel has no kexec_file_load (CONFIG_KEXEC_FILE is off)", "use the kexec_load path (`kdump load --syscall load`, not available yet) or kexec-tools' `kexec -c`"];
+      return ["this kernel has no kexec_file_load (CONFIG_KEXEC_FILE is off)", "use the kexec_load path: `kdump load --syscall load` (or `--syscall auto`)"];
     case "ENOENT":
       return [unload ? `no ${crash ? "capture" : "kexec"} kernel is loaded` : "a file vanished while loading", unload ? "nothing to unload" : "retry"];
     default:

@@ -14,7 +14,7 @@ self.onmessage = (e: MessageEvent<WorkerJob>) => {
   try {
     const r = compressBatch(job);
     const data = r.data.slice(); // exactly the stored bytes, in a buffer of their own
-    self.postMessage({ id: job.id, count: r.count, sizes: r.sizes, flags: r.flags, data }, [data.buffer, r.sizes.buffer, r.flags.buffer]);
+    self.postMessage({ id: job.id, count: r.count, sizes: r.sizes, flags: r.flags, data }, [data.buffer, r.sizes.buffer, r.flags.buffer] as ArrayBuffer[]);
   } catch (err) {
     self.postMessage({ id: job.id, error: err instanceof Error ? err.message : String(err) });
   }

@@ -44,7 +44,7 @@ export function adler32(data: Uint8Array): number {
  * the fastest of them (measured on the lab dumps: bench/collect.ts).
  */
 export function zlibCompress(page: Uint8Array): Uint8Array {
-  const raw = Bun.deflateSync(page, { level: 1, library: "libdeflate" } as Parameters<typeof Bun.deflateSync>[1]);
+  const raw = Bun.deflateSync(page as Uint8Array<ArrayBuffer>, { level: 1, library: "libdeflate" } as Parameters<typeof Bun.deflateSync>[1]);
   const out = new Uint8Array(raw.length + 6);
   out.set(ZLIB_HEADER_FAST, 0);
   out.set(raw, 2);
