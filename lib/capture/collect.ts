@@ -133,11 +133,12 @@ export async function collect(o: CollectOptions, sys: CollectSys = realCollectSy
   try {
     dump = openDump(o.from ?? "/proc/vmcore");
     const kernel = tryKernel(dump);
-    const filter = filterPages(dump, level, kernel);
-    if (filter.memMapSkipped && level & 0x1e) sys.log(`kdump collect: warning: pages are not filtered by type (${filter.memMapSkipped}); the dump will be larger`);
-    const elf = format === "elf";
     const reader = new PageReader(dump);
     try {
+      const filter = filterPages(dump, level, kernel, reader);
+      if (filter.memMapSkipped && level & 0x1e) sys.log(`kdump collect: warning: pages are not filtered by type (${filter.memMapSkipped}); the dump will be larger`);
+      reader.bytesRead = 0;
+      const elf = format === "elf";
       const zero = elf && level & 1 ? dropZeroPages(filter, reader) : null;
       const numDumpable = countBits(filter.dumpable, filter.maxMapnr);
       const uts = utsname(kernel, dump);

@@ -36,23 +36,27 @@ export class PageReader {
       into.set(this.dump.readPhys(BigInt(pfn) * BigInt(ps), length, true), at);
       return;
     }
-    let addr = pfn * ps;
-    const end = addr + length;
-    into.fill(0, at, at + length);
+    const base = pfn * ps;
+    const end = base + length;
+    let addr = base; // bytes before addr are filled
     for (const pc of this.pieces) {
       if (pc.end <= addr) continue;
       if (pc.start >= end) break;
       const a = Math.max(addr, pc.start);
       const b = Math.min(end, pc.end);
+      if (a > addr) into.fill(0, at + (addr - base), at + (a - base));
       const rel = a - pc.seg.paddr;
       const fromFile = Math.max(0, Math.min(b - a, pc.seg.filesz - rel));
-      for (let done = 0; done < fromFile; ) {
-        const n = readSync(this.fd, into, at + (a - pfn * ps) + done, fromFile - done, pc.seg.offset + rel + done);
+      let done = 0;
+      while (done < fromFile) {
+        const n = readSync(this.fd, into, at + (a - base) + done, fromFile - done, pc.seg.offset + rel + done);
         if (n === 0) break;
         done += n;
       }
+      if (done < b - a) into.fill(0, at + (a - base) + done, at + (b - base));
       addr = b;
     }
+    if (addr < end) into.fill(0, at + (addr - base), at + length);
   }
 
   /** Closes the file it opened (not the dump). */

@@ -144,7 +144,8 @@ function literalRun(src: Uint8Array, from: number, n: number, out: Uint8Array, o
   else if (n <= 3) out[op - 2]! |= n;
   else if (n <= 18) out[op++] = n - 3;
   else op = lengthExtension(out, op, 0, n - 18);
-  out.set(src.subarray(from, from + n), op);
+  if (n < 64) for (let k = 0; k < n; k++) out[op + k] = src[from + k]!; // short runs: a view would cost more than the copy
+  else out.set(src.subarray(from, from + n), op);
   return op + n;
 }
 
