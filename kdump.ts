@@ -48,6 +48,7 @@ export async function runRecipe(file: string, args: string[]): Promise<void> {
   const zx = await import("zx");
   zx.updateArgv(args);
   zx.$.verbose = true; // a runbook prints each command before it runs
+  zx.$.quote ??= zx.quote; // zx picks a quote function only for bash; busybox sh (a capture kernel, a lab guest) needs one too
   await import(path);
 }
 

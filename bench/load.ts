@@ -59,7 +59,7 @@ bun /tmp/time.ts
 }
 
 /** One capture at crashkernel=`size`M: how it went. */
-async function probe(k: LabKernel, size: number): Promise<{ saved: "collector" | "busybox dd" | null; avail: number | null; seconds: number }> {
+async function probe(k: LabKernel, size: number): Promise<{ saved: "collector" | "busybox dd" | null; avail: number | null; seconds: number; why: string }> {
   const job = `
 if [ "$LAB_BOOT" = 1 ]; then kdump load > /dev/null || exit 10; sync; kdump trigger --yes; exit 98; fi
 for f in /var/crash/*/vmcore; do [ -s "$f" ] && echo "SAVED=$f"; done
@@ -69,7 +69,9 @@ for f in /var/crash/*/vmcore; do [ -s "$f" ] && echo "SAVED=$f"; done
   const seen = /^SAVED=/m.test(r.console);
   const saved = !seen ? null : /kdump-capture: saved by the collector/.test(r.console) ? "collector" : "busybox dd";
   const avail = /kdump-capture: capture kernel .* (\d+) kB available/.exec(r.console);
-  return { saved, avail: avail ? Number(avail[1]) : null, seconds: r.seconds };
+  const clean = r.console.replace(/\x1b\[[0-9;]*m/g, "");
+  const why = /^kdump: .*/m.exec(clean)?.[0] ?? /(Initramfs unpacking failed.*|Kernel panic - not syncing: (?!sysrq).*|Out of memory.*)/.exec(clean)?.[0] ?? (r.timedOut ? "timed out" : "no capture kernel output");
+  return { saved, avail: avail ? Number(avail[1]) : null, seconds: r.seconds, why };
 }
 
 for (const line of values.lines!.split(",")) {
@@ -81,10 +83,12 @@ for (const line of values.lines!.split(",")) {
   let smallestCollector: number | null = null;
   for (const size of values.sizes!.split(",").map(Number)) {
     const p = await probe(k, size);
-    console.log(`crashkernel=${size}M: ${p.saved ? `saved by ${p.saved}` : "no dump"}; capture kernel had ${p.avail ?? "?"} kB available; run ${p.seconds.toFixed(0)} s`);
+    const how = p.saved ? `saved by ${p.saved}; capture kernel had ${p.avail} kB available` : `no dump: ${p.why}`;
+    console.log(`crashkernel=${size}M: ${how}; run ${p.seconds.toFixed(0)} s`);
     if (!p.saved) break;
     smallest = size;
     if (p.saved === "collector") smallestCollector = size;
   }
-  console.log(`smallest crashkernel= that captured: ${smallest ?? "none"}M (with the Bun collector: ${smallestCollector ?? "none"}M)`);
+  const size = (n: number | null) => (n === null ? "none of those probed" : `${n}M`);
+  console.log(`smallest crashkernel= that captured: ${size(smallest)} (with the Bun collector: ${size(smallestCollector)})`);
 }

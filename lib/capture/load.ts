@@ -60,8 +60,10 @@ export interface LoadPlan {
   reserved: number | null;
   /** Bytes the load itself places in the reservation: the kernel's init_size plus the initramfs. */
   loadBytes: number;
-  /** Estimated bytes a capture needs: the load, the unpacked initramfs and the capture kernel's working memory. */
+  /** Estimated bytes a capture with the Bun collector needs: the load, the unpacked initramfs, working memory. */
   needBytes: number;
+  /** Estimated least bytes with which a capture still saves a dump (the busybox copy). */
+  minBytes: number;
   /** Where dumps go (crash mode). */
   target: string | null;
   /** Things that will not stop the load but may stop a capture. */
@@ -75,6 +77,13 @@ const MiB = 1048576;
  * MemAvailable our init wants before it runs the Bun collector (COLLECTOR_MIN_KIB).
  */
 export const CAPTURE_WORKING_BYTES = 8 * MiB + COLLECTOR_MIN_KIB * 1024;
+
+/**
+ * Memory the capture kernel needs besides its image and initramfs to boot, load modules and copy /proc/vmcore
+ * with busybox dd. In the lab it ran out of memory while booting with 17 MiB left on 6.1 (crashkernel=72M) and
+ * 5 MiB on 6.12 (64M), and saved the dump with 25 MiB (6.1, 80M) and 13 MiB (6.12, 72M).
+ */
+export const CAPTURE_BOOT_BYTES = 24 * MiB;
 
 /** The running kernel's release. */
 function runningRelease(sys: HostSys): string {
@@ -150,14 +159,18 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
   }
   const initrdBytes = initrd ? statSync(initrd).size : 0;
   const loadBytes = (image?.initSize ?? statSync(kernel).size) + initrdBytes;
-  const needBytes = loadBytes + (initramfs?.cpioBytes ?? initrdBytes * 3) + CAPTURE_WORKING_BYTES;
+  const unpacked = initramfs?.cpioBytes ?? initrdBytes * 3;
+  const needBytes = loadBytes + unpacked + CAPTURE_WORKING_BYTES;
+  const minBytes = loadBytes + unpacked + CAPTURE_BOOT_BYTES;
   if (image && cmdline.length > image.cmdlineMax) warnings.push(`the command line is ${cmdline.length} bytes; ${kernel} accepts ${image.cmdlineMax}`);
   if (mode === "crash") {
     if (!reserved) warnings.push("no memory is reserved (crashkernel= missing or too large for this machine): the load will fail");
     else if (reserved < loadBytes) warnings.push(`${mib(loadBytes)} to load does not fit the ${mib(reserved)} reserved: the load will fail`);
-    else if (reserved < needBytes) warnings.push(`${mib(reserved)} reserved is less than the ~${mib(needBytes)} a capture needs: it may run out of memory`);
+    else if (reserved < minBytes) warnings.push(`${mib(reserved)} reserved leaves the capture kernel too little to boot and save a dump (~${mib(minBytes)} needed): raise crashkernel=`);
+    else if (reserved < needBytes && !o.initrd)
+      warnings.push(`${mib(reserved)} reserved is below the ~${mib(needBytes)} the Bun collector needs: a capture copies /proc/vmcore whole with busybox dd instead`);
   }
-  return { mode, kernel, image, initrd, initrdBytes, initramfs, modules, cmdline, reserved, loadBytes, needBytes, target, warnings };
+  return { mode, kernel, image, initrd, initrdBytes, initramfs, modules, cmdline, reserved, loadBytes, needBytes, minBytes, target, warnings };
 }
 
 /**
@@ -232,7 +245,7 @@ export function formatPlan(p: LoadPlan): string {
     ...(p.mode === "crash" ? [`modules:     ${p.modules.length ? p.modules.join(" ") : "(none: the target's drivers are built in)"}`, `dump target: ${p.target}`] : []),
     `cmdline:     ${p.cmdline}`,
     ...(p.mode === "crash"
-      ? [`memory:      ${mib(p.loadBytes)} to load, ~${mib(p.needBytes)} to capture; ${p.reserved ? mib(p.reserved) : "nothing"} reserved`]
+      ? [`memory:      ${mib(p.loadBytes)} to load, ~${mib(p.needBytes)} to capture with the collector (~${mib(p.minBytes)} with busybox dd); ${p.reserved ? mib(p.reserved) : "nothing"} reserved`]
       : []),
     ...p.warnings.map((w) => `warning:     ${w}`),
   ];

@@ -23,6 +23,7 @@ export const LAB_PACKAGES = [
   "lz4", // the 6.1 bzImage payload is LZ4: tests unpack vmlinux to read its .BTF and ORC sections
   "gcc", // builds the out-of-tree oops test module against Debian's linux-headers
   "make",
+  "file", // oracle: what file(1) says of a bzImage
 ];
 
 /** Installs LAB_PACKAGES with apt-get (needs root) and fetches both kernel lines. */

@@ -28,7 +28,7 @@ test("captureInit() quotes the paths it embeds, so the shell reads them back unc
   expect(r.stdout.toString()).toBe(`${odd.target}|${odd.kdump}|virtio_ring.ko virtio_blk.ko|${COLLECTOR_MIN_KIB}`);
 });
 
-test("captureInit() runs the collector with the given arguments, else a whole ELF copy", () => {
-  expect(captureInit(base)).toContain(`COLLECT_ARGS='--format elf --level 0'`);
+test("captureInit() runs the collector with the given arguments, else with its defaults (kdump format, -d 31, zstd)", () => {
+  expect(captureInit(base)).toContain(`COLLECT_ARGS=''`);
   expect(captureInit({ ...base, collectArgs: ["--level", "31"] })).toContain(`COLLECT_ARGS='--level 31'`);
 });

@@ -47,7 +47,8 @@ describe("planLoad()", () => {
     expect(paramValue(w, "disable_cpu_apicid")).toBe("4");
     expect(w).not.toContain("quiet");
     expect(p.loadBytes).toBe(p.image!.initSize + p.initrdBytes);
-    expect(p.needBytes).toBeGreaterThan(p.loadBytes + p.initramfs!.cpioBytes);
+    expect(p.minBytes).toBeGreaterThan(p.loadBytes + p.initramfs!.cpioBytes);
+    expect(p.needBytes).toBeGreaterThan(p.minBytes);
     expect(p.warnings).toEqual([]);
     expect(formatPlan(p)).toContain(`${(256).toFixed(1)} MiB reserved`);
   });
@@ -55,8 +56,8 @@ describe("planLoad()", () => {
   test("planLoad() warns when nothing is reserved, when the load cannot fit, and when a capture may run short", () => {
     expect(planLoad(opts(), fakeHost(guest(0))).warnings.join()).toMatch(/no memory is reserved/);
     expect(planLoad(opts(), fakeHost(guest(48 * MiB))).warnings.join()).toMatch(/to load does not fit the 48\.0 MiB reserved/);
-    const short = planLoad(opts(), fakeHost(guest(64 * MiB)));
-    expect(short.warnings.join()).toMatch(/64\.0 MiB reserved is less than the ~.* a capture needs/);
+    expect(planLoad(opts(), fakeHost(guest(64 * MiB))).warnings.join()).toMatch(/64\.0 MiB reserved leaves the capture kernel too little to boot/);
+    expect(planLoad(opts(), fakeHost(guest(112 * MiB))).warnings.join()).toMatch(/112\.0 MiB reserved is below the ~.* the Bun collector needs: .* busybox dd/);
   });
 
   test("planLoad() --kexec keeps /proc/cmdline with the user's edits and loads no capture initramfs", () => {

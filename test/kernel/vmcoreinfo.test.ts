@@ -41,11 +41,12 @@ describe.each(LINES)("Vmcoreinfo of a %s crash", (line) => {
     for (const name of ["init_uts_ns", "prb", "init_top_pgt", "_stext"]) expect([name, vi.symbol(name)]).toEqual([name, systemMap.get(name)! + vi.kernelOffset]);
   });
 
-  test("NUMBER(phys_base) is signed and places the kernel text where its PT_LOAD says", () => {
+  // physical KASLR puts the kernel below or above its link address, so phys_base is negative in some boots and
+  // positive in others; the signed parse itself is checked on a synthetic note below
+  test("NUMBER(phys_base) places the kernel text where its PT_LOAD says", () => {
     const text = dump.segments.find((s) => s.vaddr >= START_KERNEL_MAP)!;
     const physBase = vi.number("phys_base");
     expect(physBase).toBe(BigInt(text.paddr) - (text.vaddr - START_KERNEL_MAP));
-    expect(physBase).toBeLessThan(0n);
   });
 });
 
