@@ -81,7 +81,7 @@ function frameJson(f: Frame): BtFrame {
 export function backtraces(prog: KernelProgram, mods: ModuleList, args: string[]): BtTask[] {
   const cpus = cpuStates(prog);
   const onCpu = (task: bigint) => cpus.find((c) => c.task === task);
-  if (args.includes("-a")) return cpus.map((c) => backtrace(prog, mods, readTask(prog, c.task), c));
+  if (args.includes("-a")) return cpus.map((c) => cpuBacktrace(prog, mods, c));
   if (!args.length) {
     const c = cpus.find((x) => x.panic) ?? cpus.find((x) => readTask(prog, x.task).pid !== 0) ?? cpus[0];
     if (!c) throw new KdumpError("no CPU saved its registers in the dump (no NT_PRSTATUS notes)", { hint: "try bt PID for a sleeping task" });
@@ -107,6 +107,17 @@ export function backtraces(prog: KernelProgram, mods: ModuleList, args: string[]
       throw new UsageError(`bt: no task ${arg} in the dump${errors.length ? ` (${errors[0]})` : ""}`, { hint: "kdump analyze VMCORE ps lists them" });
     return matches.map((t) => backtrace(prog, mods, t, onCpu(t.task)));
   });
+}
+
+/** The trace of the task on CPU `c`, or a record that says why it cannot be read (the other CPUs still trace). */
+function cpuBacktrace(prog: KernelProgram, mods: ModuleList, c: CpuState): BtTask {
+  try {
+    if (c.error) throw new FaultError(c.error, c.task);
+    return backtrace(prog, mods, readTask(prog, c.task), c);
+  } catch (e) {
+    if (!(e instanceof FaultError)) throw e;
+    return { pid: -1, cpu: c.cpu, comm: "?", task: hex(c.task), panic: c.panic, frames: [], error: c.error ?? `cannot read the task on CPU ${c.cpu}: ${e.message}` };
+  }
 }
 
 /** crash's text: a header per task, then its frames, exception registers and stack changes. */

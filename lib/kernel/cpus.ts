@@ -1,6 +1,7 @@
 // The CPUs at the crash: which one panicked (panic_cpu, else crashing_cpu) and, for each NT_PRSTATUS note, the CPU
 // and task it belongs to. Notes carry a pid, not a CPU number (idle CPUs all say pid 0), so a note is matched to the
 // CPU whose current task has that pid and whose stacks hold the saved SP.
+import { FaultError } from "../errors.ts";
 import { currentTask, irqStack, onlineCpus, STACK_SIZE } from "./percpu.ts";
 import type { KernelProgram } from "./program.ts";
 import { prstatus, type Regs } from "./regs.ts";
@@ -16,6 +17,8 @@ export interface CpuState {
   regs: Regs;
   /** True for the CPU that panicked. */
   panic: boolean;
+  /** Set when the CPU's current task cannot be read (e.g. its page was filtered out): why. */
+  error?: string;
 }
 
 /** The CPU that panicked: panic_cpu (atomic_t, -1 when none), else x86's crashing_cpu; undefined when neither says. */
@@ -46,19 +49,45 @@ export function stacksOf(prog: KernelProgram, cpu: number, task: bigint): StackR
 export function cpuStates(prog: KernelProgram): CpuState[] {
   const notes = prstatus(prog.view.dump);
   const cpus = onlineCpus(prog).map((cpu) => {
-    const task = currentTask(prog, cpu);
-    return { cpu, task, pid: prog.s32(task, "task_struct", "pid") };
+    let task = 0n;
+    try {
+      task = currentTask(prog, cpu);
+      return { cpu, task, pid: prog.s32(task, "task_struct", "pid") as number | null, error: undefined as string | undefined };
+    } catch (e) {
+      if (!(e instanceof FaultError)) throw e;
+      return { cpu, task, pid: null, error: `the current task of CPU ${cpu} is not in the dump (${e.message})` };
+    }
   });
   const panic = panicCpu(prog);
   const taken = new Set<number>();
   const out: CpuState[] = [];
+  const unmatched = [];
   for (const note of notes) {
-    const same = cpus.filter((c) => c.pid === note.pid && !taken.has(c.cpu));
-    const holds = same.filter((c) => stacksOf(prog, c.cpu, c.task).some((s) => note.regs.sp >= s.low && note.regs.sp < s.high));
+    const same = cpus.filter((c) => c.pid !== null && c.pid === note.pid && !taken.has(c.cpu));
+    const holds = same.filter((c) => stacks(prog, c.cpu, c.task).some((s) => note.regs.sp >= s.low && note.regs.sp < s.high));
     const c = holds[0] ?? same[0];
-    if (!c) continue;
+    if (!c) {
+      unmatched.push(note);
+      continue;
+    }
     taken.add(c.cpu);
     out.push({ cpu: c.cpu, task: c.task, regs: note.regs, panic: c.cpu === panic });
   }
+  // A CPU whose task is unreadable still saved registers: pair such CPUs with the notes left over, in order.
+  const unreadable = cpus.filter((c) => c.error);
+  unreadable.forEach((c, i) => {
+    const note = unmatched[i];
+    if (note) out.push({ cpu: c.cpu, task: c.task, regs: note.regs, panic: c.cpu === panic, error: c.error });
+  });
   return out.sort((a, b) => a.cpu - b.cpu);
+}
+
+/** stacksOf(), or none when the task's stack pointer is not in the dump. */
+function stacks(prog: KernelProgram, cpu: number, task: bigint): StackRange[] {
+  try {
+    return stacksOf(prog, cpu, task);
+  } catch (e) {
+    if (e instanceof FaultError) return [];
+    throw e;
+  }
 }

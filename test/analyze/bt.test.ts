@@ -77,9 +77,17 @@ describe.each(LINES)("bt on %s", (line) => {
 
   test("bt -a, ps and mod from makedumpfile -c -d 31 equal those from the ELF dump, or ps says what is missing", async () => {
     const filtered = await makedumpfileOutput(dumps.sysrq!, "c");
-    for (const command of ["bt", "mod"]) {
-      const args = command === "bt" ? ["-a"] : [];
-      expect(analyze(filtered, command, { json: true, args })).toBe(analyze(dumps.sysrq!, command, { json: true, args }));
+    expect(analyze(filtered, "mod", { json: true })).toBe(analyze(dumps.sysrq!, "mod", { json: true }));
+    const btAll = JSON.parse(analyze(dumps.sysrq!, "bt", { json: true, args: ["-a"] }) as string) as { tasks: BtTask[] };
+    const btSome = JSON.parse(analyze(filtered, "bt", { json: true, args: ["-a"] }) as string) as { tasks: BtTask[] };
+    expect(btSome.tasks.map((t) => t.cpu)).toEqual(btAll.tasks.map((t) => t.cpu));
+    for (const [i, t] of btSome.tasks.entries()) {
+      // makedumpfile 1.7.2 can drop the page of a CPU's (slab-allocated) current task on 6.12: that CPU says so,
+      // the others trace exactly as from the ELF dump
+      if (t.error && t.frames.length === 0) {
+        expect(line).toBe("6.12");
+        expect(t.error).toMatch(/not in the dump|page excluded/);
+      } else expect(t).toEqual(btAll.tasks[i]!);
     }
     const all = JSON.parse(analyze(dumps.sysrq!, "ps", { json: true }) as string) as PsResult;
     const some = JSON.parse(analyze(filtered, "ps", { json: true }) as string) as PsResult;
