@@ -61,7 +61,7 @@ export function cpuStates(prog: KernelProgram): CpuState[] {
   const panic = panicCpu(prog);
   const taken = new Set<number>();
   const out: CpuState[] = [];
-  const unmatched = [];
+  const unmatched: typeof notes = [];
   for (const note of notes) {
     const same = cpus.filter((c) => c.pid !== null && c.pid === note.pid && !taken.has(c.cpu));
     const holds = same.filter((c) => stacks(prog, c.cpu, c.task).some((s) => note.regs.sp >= s.low && note.regs.sp < s.high));

@@ -1,26 +1,14 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { buildBootParams, captureE820, E820 } from "../../lib/capture/bootparams.ts";
-import { type CrashMachine, parseIomem } from "../../lib/capture/crash_machine.ts";
+import type { CrashMachine } from "../../lib/capture/crash_machine.ts";
+import { labMachine, reservation } from "./_crash_machine.ts";
 import { parseSetupHeader } from "../../lib/capture/setup_header.ts";
 import { fetchKernel } from "../../lib/lab/kernels.ts";
 import { labDump } from "../lab/dumps.ts";
 
-// /proc/iomem of a lab guest (QEMU i440FX, 1 GiB, crashkernel=256M), the machine labDump crashes.
-const IOMEM = readFileSync(join(import.meta.dir, "fixtures/iomem-qemu-1g-crashkernel-256m.txt"), "utf8");
-
-/** The crash reservation a lab boot made ("Reserving 256MB of memory at 752MB for crashkernel"): it moves with KASLR. */
-function reservation(console: string): { start: bigint; end: bigint } {
-  const m = /Reserving (\d+)MB of memory at (\d+)MB for crashkernel/.exec(console)!;
-  const start = BigInt(m[2]!) << 20n;
-  return { start, end: start + (BigInt(m[1]!) << 20n) - 1n };
-}
-
 function machine(): CrashMachine {
-  const iomem = parseIomem(IOMEM);
-  const crash = iomem.find((r) => r.name === "Crash kernel")!;
-  return { iomem, crash: { start: crash.start, end: crash.end }, cpuNotes: [], vmcoreinfo: { addr: 0n, size: 0 }, kernelText: { virt: 0n, phys: 0n, size: 0 }, pageOffset: 0n, bootParams: null };
+  return labMachine();
 }
 
 describe("boot_params", () => {

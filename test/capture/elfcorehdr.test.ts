@@ -2,32 +2,18 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type CrashMachine, parseIomem } from "../../lib/capture/crash_machine.ts";
+import type { CrashMachine } from "../../lib/capture/crash_machine.ts";
+import { labMachine, reservation } from "./_crash_machine.ts";
 import { buildElfcorehdr, corePhdrs, dumpRanges, subtract } from "../../lib/capture/elfcorehdr.ts";
 import { labDump } from "../lab/dumps.ts";
 
-// /proc/iomem of a lab guest (QEMU i440FX, 1 GiB, crashkernel=256M), the machine labDump crashes.
-const IOMEM = readFileSync(join(import.meta.dir, "fixtures/iomem-qemu-1g-crashkernel-256m.txt"), "utf8");
-
-/** The crash reservation a lab boot made ("Reserving 256MB of memory at 752MB for crashkernel"): it moves with KASLR. */
-function reservation(console: string): { start: bigint; end: bigint } {
-  const m = /Reserving (\d+)MB of memory at (\d+)MB for crashkernel/.exec(console)!;
-  const start = BigInt(m[2]!) << 20n;
-  return { start, end: start + (BigInt(m[1]!) << 20n) - 1n };
-}
-
 function machine(): CrashMachine {
-  const iomem = parseIomem(IOMEM);
-  const crash = iomem.find((r) => r.name === "Crash kernel")!;
-  return {
-    iomem,
-    crash: { start: crash.start, end: crash.end },
+  return labMachine({
     cpuNotes: [{ addr: 0x3dc19a38n, size: 0x150 }, { addr: 0x3dd19a38n, size: 0x150 }],
     vmcoreinfo: { addr: 0x2d44d000n, size: 0x1024 },
     kernelText: { virt: 0xffffffffb5c00000n, phys: 0x2b400000n, size: 0x2830000 },
     pageOffset: 0xff425b9900000000n,
-    bootParams: null,
-  };
+  });
 }
 
 /** readelf -lW of a file as [type, offset, vaddr, paddr, filesz, memsz, flags]. */
