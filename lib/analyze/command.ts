@@ -5,7 +5,6 @@ import { openDump } from "../dump/open.ts";
 import { openKernel } from "../kernel/open.ts";
 import { KernelProgram } from "../kernel/program.ts";
 import { readModules, type Module } from "../kernel/modules.ts";
-import { encode } from "@msgpack/msgpack";
 import { readPrintk, type PrintkRecord } from "../kernel/printk.ts";
 import type { KernelView } from "../kernel/view.ts";
 import { BadDataError, UsageError } from "../errors.ts";
@@ -57,6 +56,11 @@ export class AnalyzeContext {
   }
 }
 
+/** @msgpack/msgpack, loaded on first use: importing it costs ~30 ms, which every other CLI run would pay. */
+function msgpack(): typeof import("@msgpack/msgpack") {
+  return require("@msgpack/msgpack");
+}
+
 /** A command's answer: data for --json, and the exact text to print otherwise. */
 export interface AnalyzeOutput {
   data: unknown;
@@ -93,7 +97,7 @@ export function analyze(path: string, command = "report", opts: AnalyzeOptions =
   const dump = openDump(path);
   try {
     const ctx = new AnalyzeContext(dump, opts);
-    if (opts.format === "msgpack") return encode(command === "report" ? fullReport(ctx) : cmd.run(ctx).data, { useBigInt64: true });
+    if (opts.format === "msgpack") return msgpack().encode(command === "report" ? fullReport(ctx) : cmd.run(ctx).data, { useBigInt64: true });
     const out = cmd.run(ctx);
     return opts.json || opts.format === "json" ? toJson(out.data) + "\n" : out.text;
   } catch (e) {

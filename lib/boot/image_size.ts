@@ -1,7 +1,8 @@
 // How much memory a capture kernel image and its initramfs take once loaded: the kernel's in-memory size from its
-// own header (x86 bzImage init_size, boot protocol 2.10+ / 2.6.31+; arm64 Image image_size; ELF PT_LOAD sizes),
+// own header (x86 bzImage init_size via setup_header.ts, boot protocol 2.12+ / 3.8+; arm64 Image image_size; ELF PT_LOAD sizes),
 // and the initramfs's unpacked size and kernel modules (newc cpio, plain, gzip or zstd, concatenated as the kernel allows).
-import { gunzipSync } from "node:zlib";
+
+import { readSetupHeader } from "../capture/setup_header.ts";
 
 /** A kernel image's size in memory, and how it was found. */
 export interface KernelImageSize {
@@ -18,9 +19,8 @@ export interface KernelImageSize {
 export function kernelImageSize(img: Uint8Array): KernelImageSize {
   const v = new DataView(img.buffer, img.byteOffset, img.byteLength); // x86, arm64 and our ELF readers: little-endian
   const ascii = (at: number, n: number) => String.fromCharCode(...img.subarray(at, at + n));
-  // struct setup_header at 0x1f1: header "HdrS" at 0x202, version at 0x206, init_size (u32) at 0x260 (2.10+).
-  if (img.length > 0x264 && ascii(0x202, 4) === "HdrS" && v.getUint16(0x206, true) >= 0x020a)
-    return { bytes: v.getUint32(0x260, true), from: "bzImage init_size" };
+  const bz = readSetupHeader(img);
+  if (typeof bz !== "string") return { bytes: bz.initSize, from: "bzImage init_size" };
   // arm64 Image header: text_offset u64 @8, image_size u64 @16 (0 before 3.17), magic "ARM\x64" @0x38.
   if (img.length > 0x40 && ascii(0x38, 4) === "ARM\x64" && v.getBigUint64(16, true) > 0n)
     return { bytes: Number(v.getBigUint64(16, true)), from: "arm64 image_size" };
@@ -83,7 +83,7 @@ export function initramfsSize(img: Uint8Array): InitramfsSize {
     const fmt = MAGIC.find(([, m]) => m.every((b, i) => data[at + i] === b))?.[0] ?? "unknown";
     r.formats.push(fmt);
     try {
-      if (fmt === "gzip") data = new Uint8Array(gunzipSync(data.subarray(at)));
+      if (fmt === "gzip") data = new Uint8Array(Bun.gunzipSync(data.subarray(at) as Uint8Array<ArrayBuffer>));
       else if (fmt === "zstd") data = Bun.zstdDecompressSync(data.subarray(at));
       else throw new Error(fmt);
     } catch {
@@ -120,7 +120,7 @@ function readCpio(d: Uint8Array, at: number, r: InitramfsSize): number {
 
 function moduleSize(file: Uint8Array, name: string): number {
   try {
-    if (name.endsWith(".gz")) return gunzipSync(file).length;
+    if (name.endsWith(".gz")) return Bun.gunzipSync(file as Uint8Array<ArrayBuffer>).length;
     if (name.endsWith(".zst")) return Bun.zstdDecompressSync(file).length;
     if (name.endsWith(".xz")) return xzUncompressedSize(file) ?? file.length * 3;
   } catch {

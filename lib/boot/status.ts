@@ -1,7 +1,6 @@
 // What a user checks first on a box: the crashkernel= reservation, whether a capture kernel is loaded,
 // kexec_file_load support and lockdown. Reads /proc and /sys (any kernel with kexec, 2.6.27+).
 import { existsSync, readFileSync } from "node:fs";
-import { gunzipSync } from "node:zlib";
 import { type BootState, bootState } from "./boot_state.ts";
 
 /** Where the status files live; tests point `root` at a scratch tree. */
@@ -91,7 +90,7 @@ export function kexecFileConfig(root: string, release: string): { value: boolean
   let source: string | null = text === null ? null : `/boot/config-${release}`;
   if (text === null && existsSync(`${root}/proc/config.gz`)) {
     try {
-      text = gunzipSync(readFileSync(`${root}/proc/config.gz`)).toString("utf8");
+      text = new TextDecoder().decode(Bun.gunzipSync(readFileSync(`${root}/proc/config.gz`)));
       source = "/proc/config.gz";
     } catch {
       text = null;

@@ -1,6 +1,7 @@
-// The x86 boot protocol setup header of a bzImage (Documentation/arch/x86/boot.rst, protocol 2.12+): release string,
-// memory the kernel needs once loaded (init_size), the longest command line and 64-bit entry. Read before kexec.
+// A kernel image file as load and status see it before kexec: its release, the memory it needs once loaded
+// (init_size), the longest command line and the 64-bit entry, from the setup header (setup_header.ts, protocol 2.12+).
 import { closeSync, openSync, readSync, statSync } from "node:fs";
+import { readSetupHeader } from "./setup_header.ts";
 
 /** What the setup header says about a kernel image. */
 export interface BzImage {
@@ -24,10 +25,9 @@ export interface BzImage {
   relocatable: boolean;
 }
 
-const HEADER_END = 0x268; // the setup header (from 0x1f1) through init_size and handover_offset
-
 /**
- * Reads a bzImage's setup header, or returns null when the file is not a bzImage (no "HdrS" at 0x202).
+ * Reads a bzImage's setup header from the file's first 32 KiB (the header and its kernel_version string), or
+ * returns null when the file is not a bzImage of protocol 2.12 or later.
  * @example readBzImage("/boot/vmlinuz-6.1.0-56-cloud-amd64")?.release // "6.1.0-56-cloud-amd64"
  */
 export function readBzImage(path: string): BzImage | null {
@@ -35,29 +35,18 @@ export function readBzImage(path: string): BzImage | null {
   try {
     const fileBytes = statSync(path).size;
     const head = new Uint8Array(0x8000);
-    const n = readSync(fd, head, 0, head.length, 0);
-    if (n < HEADER_END) return null;
-    const v = new DataView(head.buffer, 0, n);
-    const LE = true; // the setup header is little-endian
-    if (v.getUint32(0x202, LE) !== 0x53726448) return null; // header (4): "HdrS"
-    const protocol = v.getUint16(0x206, LE); // version (2)
-    if (protocol < 0x20c) return null; // 2.12 (3.8) added xloadflags
-    const kvOff = v.getUint16(0x20e, LE) + 0x200; // kernel_version (2): pointer from 0x200
-    let version = "";
-    if (v.getUint16(0x20e, LE) && kvOff < n) {
-      const end = head.indexOf(0, kvOff);
-      version = new TextDecoder().decode(head.subarray(kvOff, end < 0 ? Math.min(n, kvOff + 256) : end));
-    }
+    const h = readSetupHeader(head.subarray(0, readSync(fd, head, 0, head.length, 0)));
+    if (typeof h === "string") return null;
     return {
       path,
       fileBytes,
-      protocol,
-      release: version.split(" ")[0] ?? "",
-      version,
-      initSize: v.getUint32(0x260, LE), // init_size (4)
-      cmdlineMax: v.getUint32(0x238, LE), // cmdline_size (4)
-      kernel64: (v.getUint16(0x236, LE) & 0x1) !== 0, // xloadflags (2): XLF_KERNEL_64
-      relocatable: v.getUint8(0x234) !== 0, // relocatable_kernel (1)
+      protocol: h.version,
+      release: h.kernelVersion.split(" ")[0] ?? "",
+      version: h.kernelVersion,
+      initSize: h.initSize,
+      cmdlineMax: h.cmdlineSize,
+      kernel64: h.kernel64,
+      relocatable: h.relocatable,
     };
   } finally {
     closeSync(fd);

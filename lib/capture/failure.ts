@@ -1,6 +1,5 @@
 // What the capture does when saving fails: reboot, halt, poweroff, a shell on the console, or nothing. The
 // system calls come in through CaptureSys so tests (and any host that is not a capture kernel) never reach them.
-import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { RefusedError, UsageError } from "../errors.ts";
 import { libcReboot, type RebootCalls } from "../sys/reboot.ts";
@@ -26,7 +25,7 @@ export interface FailureSys {
 /** This machine. */
 export const realFailureSys: FailureSys = {
   reboot: libcReboot,
-  shell: () => void spawnSync("/bin/sh", ["-i"], { stdio: "inherit" }),
+  shell: () => void Bun.spawnSync(["/bin/sh", "-i"], { stdio: ["inherit", "inherit", "inherit"] }),
   inCaptureKernel: () => existsSync("/proc/vmcore"),
 };
 

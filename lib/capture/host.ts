@@ -2,7 +2,6 @@
 // the host name and a prompt. `realHost` is this machine; tests pass a fake so no path ever reaches the kernel.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
-import { createInterface } from "node:readline";
 import { libcKexec, type KexecCalls } from "../sys/kexec.ts";
 import { libcKexecLoad, type KexecLoadCalls } from "../sys/kexec_load.ts";
 import { libcReboot, type RebootCalls } from "../sys/reboot.ts";
@@ -44,6 +43,7 @@ export const realHost: HostSys = {
   hostname: () => hostname(),
   prompt: async (q) => {
     if (!process.stdin.isTTY) return null;
+    const { createInterface } = await import("node:readline"); // loaded only when asking: it slows every start
     const rl = createInterface({ input: process.stdin, output: process.stderr });
     try {
       return await new Promise<string>((res) => rl.question(q, res));

@@ -3,7 +3,6 @@
 // accepts. Cached under a directory by a hash of every input; rebuilt only when one changes.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { gzipSync } from "node:zlib";
 import { MissingDataError } from "../errors.ts";
 import { Cpio } from "./cpio.ts";
 import { captureInit, type CaptureInitConfig } from "./init.ts";
@@ -113,7 +112,7 @@ export function buildInitramfs(o: InitramfsOptions): BuiltInitramfs {
   for (const m of mods) c.file(`lib/modules/${m.file}`, m.path.endsWith(".ko") ? m.raw : moduleBytes(m.path), 0o644);
   c.file("init", init, 0o755);
   const cpio = c.bytes();
-  const image = o.codec === "zstd" ? Bun.zstdCompressSync(cpio, { level: 9 }) : o.codec === "gzip" ? gzipSync(cpio, { level: 9 }) : cpio;
+  const image = o.codec === "zstd" ? Bun.zstdCompressSync(cpio, { level: 9 }) : o.codec === "gzip" ? Bun.gzipSync(cpio as Uint8Array<ArrayBuffer>, { level: 9 }) : cpio;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   for (const old of readdirSync(dir)) if (old.startsWith(`initramfs-${o.release}-`) && !old.startsWith(basename(path))) rmSync(join(dir, old), { force: true });
   writeFileSync(`${path}.tmp`, image, { mode: 0o600 });

@@ -1,7 +1,6 @@
 // A kernel module's .modinfo section (NUL-separated key=value strings in the ELF64 .ko), read from .ko, .ko.xz,
 // .ko.zst or .ko.gz files. Used where modules.dep is absent (Debian's linux-image packages ship none).
 import { readFileSync } from "node:fs";
-import { gunzipSync } from "node:zlib";
 import { BadDataError, MissingDataError } from "../errors.ts";
 
 /** Decompresses .ko.xz (xz or busybox xz), .ko.zst (Bun's zstd) and .ko.gz; plain .ko is returned as read. */
@@ -9,7 +8,7 @@ export function moduleBytes(path: string): Uint8Array {
   const raw = readFileSync(path);
   if (path.endsWith(".ko")) return raw;
   if (path.endsWith(".zst")) return Bun.zstdDecompressSync(raw);
-  if (path.endsWith(".gz")) return gunzipSync(raw);
+  if (path.endsWith(".gz")) return Bun.gunzipSync(raw);
   if (path.endsWith(".xz")) {
     for (const cmd of [["xz", "-dc"], ["busybox", "xz", "-dc"]]) {
       const r = Bun.spawnSync([...cmd, path], { stdout: "pipe", stderr: "pipe" });

@@ -47,24 +47,20 @@ export const XLF = { KERNEL_64: 0x1, CAN_BE_LOADED_ABOVE_4G: 0x2 } as const;
 export const SETUP_HEADER_OFFSET = 0x1f1;
 
 /**
- * Parses the setup header of a bzImage held in memory. Throws UsageError naming what is wrong when the bytes are
- * not a 64-bit bzImage a kexec_load loader can use (no "HdrS", protocol before 2.12, no 64-bit entry).
- * @example parseSetupHeader(readFileSync("/boot/vmlinuz-6.1.0-56-cloud-amd64")).initSize // 0x3378000
+ * The setup header of the bzImage at the start of `image` (its first 0x270 bytes and the kernel_version string are
+ * enough), or why there is none: too short, no boot signature, no "HdrS", a protocol before 2.12. It judges the
+ * format only; parseSetupHeader() adds what a loader needs.
+ * @example const h = readSetupHeader(firstPages); if (typeof h !== "string") h.initSize
  */
-export function parseSetupHeader(image: Uint8Array, name = "the image"): SetupHeader {
-  const notKernel = (why: string) =>
-    new UsageError(`${name} is not an x86_64 kernel image: ${why}`, { hint: "give a bzImage such as /boot/vmlinuz-$(uname -r), not a vmlinux ELF, an initramfs or a compressed file" });
-  if (image.length < 0x270) throw notKernel(`${image.length} bytes is too short for a setup header`);
+export function readSetupHeader(image: Uint8Array): SetupHeader | string {
+  if (image.length < 0x270) return `${image.length} bytes is too short for a setup header`;
   const v = new DataView(image.buffer, image.byteOffset, image.byteLength);
-  if (v.getUint16(0x1fe, LE) !== 0xaa55) throw notKernel("no boot signature 0xaa55 at 0x1fe");
-  if (v.getUint32(0x202, LE) !== 0x53726448) throw notKernel('no "HdrS" magic at 0x202');
+  if (v.getUint16(0x1fe, LE) !== 0xaa55) return "no boot signature 0xaa55 at 0x1fe";
+  if (v.getUint32(0x202, LE) !== 0x53726448) return 'no "HdrS" magic at 0x202';
   const version = v.getUint16(0x206, LE); // version (2)
-  if (version < 0x20c) throw notKernel(`boot protocol ${protocolText(version)} predates 2.12 (Linux 3.8), which added xloadflags`);
+  if (version < 0x20c) return `boot protocol ${protocolText(version)} predates 2.12 (Linux 3.8), which added xloadflags`;
   const xloadflags = v.getUint16(0x236, LE); // xloadflags (2)
-  if (!(xloadflags & XLF.KERNEL_64)) throw notKernel("xloadflags lacks XLF_KERNEL_64 (a 32-bit kernel)");
   const setupSects = v.getUint8(0x1f1) || 4; // setup_sects (1): 0 means 4
-  const kernelOffset = (setupSects + 1) * 512;
-  if (kernelOffset >= image.length) throw notKernel(`setup_sects ${setupSects} points past the end of the file`);
   const kv = v.getUint16(0x20e, LE); // kernel_version (2): offset from 0x200
   let kernelVersion = "";
   if (kv && kv + 0x200 < image.length) {
@@ -75,7 +71,7 @@ export function parseSetupHeader(image: Uint8Array, name = "the image"): SetupHe
   return {
     version,
     setupSects,
-    kernelOffset,
+    kernelOffset: (setupSects + 1) * 512,
     payloadOffset: v.getUint32(0x248, LE), // payload_offset (4)
     payloadLength: v.getUint32(0x24c, LE), // payload_length (4)
     prefAddress: v.getBigUint64(0x258, LE), // pref_address (8)
@@ -83,13 +79,28 @@ export function parseSetupHeader(image: Uint8Array, name = "the image"): SetupHe
     relocatable: v.getUint8(0x234) !== 0, // relocatable_kernel (1)
     kernelAlignment: v.getUint32(0x230, LE), // kernel_alignment (4)
     xloadflags,
-    kernel64: true,
+    kernel64: (xloadflags & XLF.KERNEL_64) !== 0,
     above4G: (xloadflags & XLF.CAN_BE_LOADED_ABOVE_4G) !== 0,
     cmdlineSize: v.getUint32(0x238, LE), // cmdline_size (4)
     initrdAddrMax: v.getUint32(0x22c, LE), // initrd_addr_max (4)
     headerBytes: 0x202 + v.getUint8(0x201) - SETUP_HEADER_OFFSET, // the jump at 0x200 skips to the end of the header
     kernelVersion,
   };
+}
+
+/**
+ * Parses the setup header of a whole bzImage held in memory. Throws UsageError naming what is wrong when the bytes
+ * are not a 64-bit bzImage a kexec_load loader can use (no "HdrS", protocol before 2.12, no 64-bit entry).
+ * @example parseSetupHeader(readFileSync("/boot/vmlinuz-6.1.0-56-cloud-amd64")).initSize // 0x3378000
+ */
+export function parseSetupHeader(image: Uint8Array, name = "the image"): SetupHeader {
+  const notKernel = (why: string) =>
+    new UsageError(`${name} is not an x86_64 kernel image: ${why}`, { hint: "give a bzImage such as /boot/vmlinuz-$(uname -r), not a vmlinux ELF, an initramfs or a compressed file" });
+  const h = readSetupHeader(image);
+  if (typeof h === "string") throw notKernel(h);
+  if (!h.kernel64) throw notKernel("xloadflags lacks XLF_KERNEL_64 (a 32-bit kernel)");
+  if (h.kernelOffset >= image.length) throw notKernel(`setup_sects ${h.setupSects} points past the end of the file`);
+  return h;
 }
 
 /** "2.15" for 0x20f. */

@@ -34,6 +34,9 @@ export class Lru<K, V> {
   }
 }
 
+/** Reads of at least this many bytes (kallsyms names, BTF) go straight to the file. */
+const DIRECT_READ = 256 * 1024;
+
 /** A file read in `blockSize` pieces through an LRU of `cacheBlocks` blocks (default 4 KiB × 1024 = 4 MiB). */
 export class FileSource implements ByteSource {
   readonly size: number;
@@ -64,6 +67,7 @@ export class FileSource implements ByteSource {
       const b = this.block(first);
       return b.subarray(offset - first * bs, offset - first * bs + length);
     }
+    if (length >= DIRECT_READ) return this.readDirect(offset, length);
     const out = new Uint8Array(length);
     for (let n = first, pos = 0; n <= last; n++) {
       const b = this.block(n);
@@ -78,15 +82,20 @@ export class FileSource implements ByteSource {
   private block(n: number): Uint8Array {
     let b = this.cache.get(n);
     if (!b) {
-      const start = n * this.blockSize;
-      b = new Uint8Array(Math.min(this.blockSize, this.size - start));
-      let got = 0;
-      while (got < b.length) {
-        const r = readSync(this.fd, b, got, b.length - got, start + got);
-        if (r === 0) throw new DumpFormatError(`unexpected end of ${this.path}`, { offset: start + got, hint: "the file shrank while being read" });
-        got += r;
-      }
+      b = this.readDirect(n * this.blockSize, Math.min(this.blockSize, this.size - n * this.blockSize));
       this.cache.set(n, b);
+    }
+    return b;
+  }
+
+  /** `length` bytes at `offset` straight from the file (large reads bypass the cache instead of flushing it). */
+  private readDirect(offset: number, length: number): Uint8Array {
+    const b = new Uint8Array(length);
+    let got = 0;
+    while (got < length) {
+      const r = readSync(this.fd, b, got, length - got, offset + got);
+      if (r === 0) throw new DumpFormatError(`unexpected end of ${this.path}`, { offset: offset + got, hint: "the file shrank while being read" });
+      got += r;
     }
     return b;
   }

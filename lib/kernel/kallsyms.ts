@@ -86,6 +86,12 @@ export class Kallsyms implements SymbolTable {
   private readonly names: Uint8Array;
   private readonly tokens: string[];
   private readonly nameAt: Uint32Array;
+  /**
+   * Length of each expanded name with its type letter (capped at 65535), worked out when a lookup first meets the
+   * symbol (0 until then): most candidates fail on it alone.
+   */
+  private readonly nameLength: Uint16Array;
+  private readonly tokenLength: Uint8Array;
   /** Symbol indexes grouped by their first two token bytes; pairStart[key] is where group `key` begins. */
   private readonly pairSyms: Uint32Array;
   private readonly pairStart: Uint32Array;
@@ -94,6 +100,12 @@ export class Kallsyms implements SymbolTable {
   private readonly base: bigint;
   /** Symbol indexes in address order (undefined when the table is already sorted). */
   private readonly order?: Uint32Array;
+  /** Token ids by their text, and first-token ids by their text after the type letter. */
+  private readonly byText = new Map<string, number[]>();
+  private readonly byHead = new Map<string, number[]>();
+  private readonly longestToken: number;
+  /** Answers of indexesOf, by name (analysis asks for the same few dozen names again and again). */
+  private readonly found = new Map<string, number[]>();
 
   /**
    * Indexes the tables; `stext` (SYMBOL(_stext)) decides the address encoding. BadDataError when the names do
@@ -104,7 +116,16 @@ export class Kallsyms implements SymbolTable {
     this.count = t.count;
     this.names = t.names;
     this.tokens = decodeTokens(t.tokenTable, t.tokenIndex);
+    const add = (m: Map<string, number[]>, k: string, id: number) => (m.get(k) ?? m.set(k, []).get(k)!).push(id);
+    this.tokens.forEach((tok, id) => {
+      if (!tok) return;
+      add(this.byText, tok, id);
+      add(this.byHead, tok.slice(1), id);
+    });
+    this.longestToken = Math.max(0, ...this.tokens.map((x) => x.length));
     this.nameAt = new Uint32Array(t.count);
+    this.nameLength = new Uint16Array(t.count);
+    this.tokenLength = Uint8Array.from(this.tokens, (x) => Math.min(x.length, 255));
     const pair = new Uint32Array(t.count);
     const groups = 256 * 257;
     const size = new Uint32Array(groups + 1);
@@ -211,23 +232,44 @@ export class Kallsyms implements SymbolTable {
 
   /**
    * Indexes of the symbols named `name`, in table order: only the groups whose first two tokens can spell the
-   * start of `name` (the first token begins with the type letter) are expanded and compared.
+   * start of `name` (the first token begins with the type letter) are expanded and compared. The candidate tokens
+   * are the prefixes of `name` looked up by text, so a lookup costs a few dozen map probes and one or two groups.
    */
   private indexesOf(name: string): number[] {
+    const known = this.found.get(name);
+    if (known) return known;
     const out: number[] = [];
+    const chars = Math.min(name.length + 1, 65535);
     const group = (key: number) => {
-      for (let j = this.pairStart[key]!; j < this.pairStart[key + 1]!; j++) if (this.nameIs(this.pairSyms[j]!, name)) out.push(this.pairSyms[j]!);
+      for (let j = this.pairStart[key]!; j < this.pairStart[key + 1]!; j++) {
+        const i = this.pairSyms[j]!;
+        if ((this.nameLength[i] || this.measure(i)) === chars && this.nameIs(i, name)) out.push(i);
+      }
     };
-    this.tokens.forEach((first, t1) => {
-      const head = first.slice(1);
-      if (!first || !name.startsWith(head)) return;
-      const rest = name.slice(head.length);
-      if (!rest) return group(t1 * 257 + ONE_TOKEN);
-      this.tokens.forEach((second, t2) => {
-        if (second && rest.startsWith(second)) group(t1 * 257 + t2);
-      });
-    });
-    return out.sort((a, b) => a - b);
+    const longest = this.longestToken;
+    for (let h = 0; h < longest && h <= name.length; h++) {
+      for (const t1 of this.byHead.get(name.slice(0, h)) ?? []) {
+        if (h === name.length) {
+          group(t1 * 257 + ONE_TOKEN);
+          continue;
+        }
+        for (let r = h + 1; r <= h + longest && r <= name.length; r++) for (const t2 of this.byText.get(name.slice(h, r)) ?? []) group(t1 * 257 + t2);
+      }
+    }
+    out.sort((a, b) => a - b);
+    this.found.set(name, out);
+    return out;
+  }
+
+  /** Works out and keeps nameLength[i]. */
+  private measure(i: number): number {
+    const n = this.names;
+    let p = this.nameAt[i]!;
+    let len = n[p++]!;
+    if (len & 0x80) len = (len & 0x7f) | (n[p++]! << 7);
+    let chars = 0;
+    for (const end = p + len; p < end; p++) chars += this.tokenLength[n[p]!]!;
+    return (this.nameLength[i] = Math.min(chars, 65535));
   }
 
   /** True when symbol `i` is named `name`: its tokens are compared in place, stopping at the first difference. */
