@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { $ } from "bun";
 import { LabError } from "../errors.ts";
 import { labDir } from "./labdir.ts";
+import { withLock } from "./lock.ts";
 
 /** A kernel the lab can boot. */
 export interface LabKernel {
@@ -42,10 +43,17 @@ export async function fetchKernel(line: string): Promise<LabKernel> {
     if (existsSync(k.vmlinuz) && existsSync(k.modulesDir)) return k;
   }
   mkdirSync(dir, { recursive: true });
-  const pkg = await resolvePackage(meta);
-  const k = await unpackKernel(pkg, line, dir);
-  writeFileSync(pin, JSON.stringify(k, null, 2));
-  return k;
+  return withLock(pin, async () => {
+    if (existsSync(pin)) {
+      const k = JSON.parse(readFileSync(pin, "utf8")) as LabKernel;
+      if (existsSync(k.vmlinuz) && existsSync(k.modulesDir)) return k;
+    }
+    const pkg = await resolvePackage(meta);
+    const k = await unpackKernel(pkg, line, dir);
+    writeFileSync(`${pin}.tmp`, JSON.stringify(k, null, 2));
+    renameSync(`${pin}.tmp`, pin);
+    return k;
+  });
 }
 
 /** The linux-image package a meta-package depends on (its "Depends: linux-image-…"). */

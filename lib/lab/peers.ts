@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { $ } from "bun";
 import { LabError } from "../errors.ts";
 import { labDir } from "./labdir.ts";
+import { withLock } from "./lock.ts";
 
 /**
  * Unpacks a Debian package into `.lab/pkgs/<name>/` (apt-get download + dpkg-deb -x) and returns that folder.
@@ -13,6 +14,10 @@ import { labDir } from "./labdir.ts";
 export async function debianPackage(name: string): Promise<string> {
   const dest = join(labDir(), "pkgs", name);
   if (existsSync(join(dest, ".done"))) return dest;
+  return withLock(dest, () => (existsSync(join(dest, ".done")) ? dest : unpackPackage(name, dest)));
+}
+
+async function unpackPackage(name: string, dest: string): Promise<string> {
   const tmp = `${dest}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });

@@ -6,6 +6,7 @@ import { $ } from "bun";
 import { LabError } from "../errors.ts";
 import type { LabKernel } from "./kernels.ts";
 import { labDir } from "./labdir.ts";
+import { withLock } from "./lock.ts";
 import { busyboxPath, ddCaptureInitramfs } from "./bootinitrd.ts";
 import { kexecTools } from "./peers.ts";
 
@@ -71,6 +72,10 @@ export async function buildRootfs(kernel: LabKernel, opts: RootfsOptions = {}): 
     utimesSync(image, now, now); // in use: keeps it from being pruned
     return image;
   }
+  return withLock(image, () => (existsSync(image) ? image : makeImage(image, dir, kernel, opts)));
+}
+
+async function makeImage(image: string, dir: string, kernel: LabKernel, opts: RootfsOptions): Promise<string> {
   const stage = join(dir, `.stage-${process.pid}`);
   rmSync(stage, { recursive: true, force: true });
   try {

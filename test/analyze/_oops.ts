@@ -6,6 +6,7 @@ import { $ } from "bun";
 import { LabError } from "../../lib/errors.ts";
 import { fetchKernel } from "../../lib/lab/kernels.ts";
 import { labDir } from "../../lib/lab/labdir.ts";
+import { withLock } from "../../lib/lab/lock.ts";
 import { labDump, type LabDump } from "../lab/dumps.ts";
 
 const SOURCE = join(import.meta.dir, "..", "lab", "fixtures", "oops_module");
@@ -22,6 +23,13 @@ async function headers(release: string): Promise<string> {
   const root = join(labDir(), "headers", release);
   const build = join(root, "usr/src", `linux-headers-${release}`);
   if (existsSync(join(root, ".done"))) return build;
+  await withLock(root, async () => {
+    if (!existsSync(join(root, ".done"))) await unpackHeaders(release, root, build);
+  });
+  return build;
+}
+
+async function unpackHeaders(release: string, root: string, build: string): Promise<void> {
   const tmp = `${root}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(join(tmp, "debs"), { recursive: true });
@@ -38,7 +46,6 @@ async function headers(release: string): Promise<string> {
   rmSync(tmp, { recursive: true, force: true });
   writeFileSync(join(build, "Makefile"), `include ${join(root, "usr/src", common, "Makefile")}\n`);
   writeFileSync(join(root, ".done"), "");
-  return build;
 }
 
 /** oops.ko for a lab kernel line, built once under `.lab/oops/<release>-<source hash>/`. */
@@ -48,6 +55,13 @@ export async function oopsModule(line: string): Promise<string> {
   const ko = join(dir, "oops.ko");
   if (existsSync(ko)) return ko;
   const build = await headers(release);
+  await withLock(dir, async () => {
+    if (!existsSync(ko)) await makeModule(release, build, dir, ko);
+  });
+  return ko;
+}
+
+async function makeModule(release: string, build: string, dir: string, ko: string): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   cpSync(SOURCE, dir, { recursive: true });
@@ -55,7 +69,6 @@ export async function oopsModule(line: string): Promise<string> {
   const r = await $`make -C ${build} M=${dir} CONFIG_DEBUG_INFO_BTF_MODULES= modules`.quiet().nothrow();
   if (r.exitCode !== 0 || !existsSync(ko))
     throw new LabError(`building oops.ko for ${release} failed`, { hint: r.stderr.toString().trim().split("\n").slice(-3).join(" / ") });
-  return ko;
 }
 
 /**

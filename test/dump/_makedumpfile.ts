@@ -1,9 +1,10 @@
 // makedumpfile 1.7.2 as an oracle for filtering: its excluded-page counts per category at -d 31
 // (--message-level 31), cached as JSON beside the lab dump; and a collect helper writing our output to a temp dir.
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { $ } from "bun";
+import { withLock } from "../../lib/lab/lock.ts";
 import { collect, type CollectOptions, type CollectResult } from "../../lib/capture/collect.ts";
 import type { ExcludedCounts } from "../../lib/dump/filter.ts";
 
@@ -17,6 +18,10 @@ export interface MakedumpfileCounts extends ExcludedCounts {
 export async function makedumpfileCounts(vmcore: string): Promise<MakedumpfileCounts> {
   const cache = join(dirname(vmcore), "makedumpfile-d31-counts.json");
   if (existsSync(cache)) return JSON.parse(readFileSync(cache, "utf8"));
+  return withLock(cache, () => (existsSync(cache) ? JSON.parse(readFileSync(cache, "utf8")) : countPages(vmcore, cache)));
+}
+
+async function countPages(vmcore: string, cache: string): Promise<MakedumpfileCounts> {
   const tmp = mkdtempSync(join(tmpdir(), "mdf-"));
   try {
     const r = await $`makedumpfile -c -d 31 --message-level 31 ${vmcore} ${join(tmp, "out")}`.quiet().nothrow();
@@ -36,7 +41,8 @@ export async function makedumpfileCounts(vmcore: string): Promise<MakedumpfileCo
       offline: num("Offline pages"),
       remaining: num("Remaining pages"),
     };
-    writeFileSync(cache, JSON.stringify(counts));
+    writeFileSync(`${cache}.tmp`, JSON.stringify(counts));
+    renameSync(`${cache}.tmp`, cache);
     return counts;
   } finally {
     rmSync(tmp, { recursive: true, force: true });

@@ -4,6 +4,7 @@
 import { existsSync, readFileSync, renameSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { $ } from "bun";
+import { withLock } from "../../lib/lab/lock.ts";
 import { openDump } from "../../lib/dump/open.ts";
 import { kexecTools } from "../../lib/lab/peers.ts";
 import { labDump, type LabDump } from "../lab/dumps.ts";
@@ -36,10 +37,13 @@ export const kmsgDump = (line: string): Promise<LabDump> =>
 /** Makes `path` once with `make(tmp)` (which must create tmp), atomically. */
 async function cached(path: string, make: (tmp: string) => Promise<unknown> | unknown): Promise<string> {
   if (existsSync(path)) return path;
-  const tmp = `${path}.tmp-${process.pid}`;
-  await make(tmp);
-  renameSync(tmp, path);
-  return path;
+  return withLock(path, async () => {
+    if (existsSync(path)) return path;
+    const tmp = `${path}.tmp-${process.pid}`;
+    await make(tmp);
+    renameSync(tmp, path);
+    return path;
+  });
 }
 
 /** vmcore-dmesg's output (bytes) for `vmcore`; throws when it fails. */

@@ -7,6 +7,7 @@ import { $ } from "bun";
 import { LabError } from "../../lib/errors.ts";
 import { fetchKernel } from "../../lib/lab/kernels.ts";
 import { labDir } from "../../lib/lab/labdir.ts";
+import { withLock } from "../../lib/lab/lock.ts";
 
 /** The payload of a bzImage: its compression and bytes (setup header fields payload_offset @0x248, payload_length @0x24c). */
 export function bzImagePayload(image: Uint8Array): { codec: "zstd" | "lz4" | "xz" | "gzip"; bytes: Uint8Array } {
@@ -32,7 +33,14 @@ export async function strippedVmlinux(line: string): Promise<{ path: string; rel
   const path = join(dir, k.release);
   if (existsSync(path)) return { path, release: k.release };
   mkdirSync(dir, { recursive: true });
-  const { codec, bytes } = bzImagePayload(readFileSync(k.vmlinuz));
+  await withLock(path, async () => {
+    if (!existsSync(path)) await decompressVmlinux(k.vmlinuz, path);
+  });
+  return { path, release: k.release };
+}
+
+async function decompressVmlinux(vmlinuz: string, path: string): Promise<void> {
+  const { codec, bytes } = bzImagePayload(readFileSync(vmlinuz));
   const tmp = `${path}.tmp-${process.pid}`;
   const input = `${tmp}.in`;
   writeFileSync(input, bytes);
@@ -40,9 +48,8 @@ export async function strippedVmlinux(line: string): Promise<{ path: string; rel
   await $`sh -c ${`${tool} < "$0" > "$1"`} ${input} ${tmp}`.quiet().nothrow();
   rmSync(input);
   const head = readFileSync(tmp).subarray(0, 4);
-  if (Buffer.from(head).toString("hex") !== "7f454c46") throw new LabError(`decompressing ${k.vmlinuz} (${codec}) gave no ELF`, { hint: `is ${tool.split(" ")[0]} installed?` });
+  if (Buffer.from(head).toString("hex") !== "7f454c46") throw new LabError(`decompressing ${vmlinuz} (${codec}) gave no ELF`, { hint: `is ${tool.split(" ")[0]} installed?` });
   renameSync(tmp, path);
-  return { path, release: k.release };
 }
 
 /** Debian's debug vmlinux (full symtab and DWARF) and the real System.map of a lab kernel line. */
@@ -65,6 +72,13 @@ export async function debugKernel(line: string): Promise<DebugKernel> {
   const dir = join(labDir(), "pkgs", pkg);
   const out = { release, vmlinux: join(dir, `vmlinux-${release}`), systemMap: join(dir, `System.map-${release}`) };
   if (existsSync(join(dir, ".done"))) return out;
+  await withLock(dir, async () => {
+    if (!existsSync(join(dir, ".done"))) await extractDebug(pkg, release, dir);
+  });
+  return out;
+}
+
+async function extractDebug(pkg: string, release: string, dir: string): Promise<void> {
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
@@ -78,7 +92,6 @@ export async function debugKernel(line: string): Promise<DebugKernel> {
     mkdirSync(dir, { recursive: true });
     for (const m of members) renameSync(join(tmp, m), join(dir, m.split("/").pop()!));
     writeFileSync(join(dir, ".done"), "");
-    return out;
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -7,6 +7,7 @@ import { LabError } from "../../lib/errors.ts";
 import { fetchKernel, type LabKernel } from "../../lib/lab/kernels.ts";
 import { labDir } from "../../lib/lab/labdir.ts";
 import { runGuest } from "../../lib/lab/qemu.ts";
+import { withLock } from "../../lib/lab/lock.ts";
 
 /** What crash to make. */
 export interface DumpSpec {
@@ -52,7 +53,7 @@ export async function labDump(spec: DumpSpec): Promise<LabDump> {
   const vmcore = join(dir, "vmcore");
   const consoleLog = join(dir, "console.log");
   if (existsSync(vmcore) && existsSync(consoleLog)) return { vmcore, console: readFileSync(consoleLog, "utf8"), kernel };
-  return withLock(`${dir}.lock`, async () => {
+  return withLock(dir, async () => {
     if (existsSync(vmcore) && existsSync(consoleLog)) return { vmcore, console: readFileSync(consoleLog, "utf8"), kernel };
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const disk = join(dir, "capture.raw");
@@ -77,7 +78,7 @@ exit 98
       la57: spec.la57 ?? true,
       memoryMiB: spec.memoryMiB ?? 1024,
       boots: 1,
-      timeoutSeconds: 240,
+      timeoutSeconds: 480, // ~35–110 s alone; two guests at a time share the CPUs
       disks: [{ path: disk, sizeMiB: (spec.memoryMiB ?? 1024) + 64 }],
       rootfs: { files: spec.files },
     });
@@ -98,37 +99,4 @@ exit 98
       rmSync(disk, { force: true });
     }
   });
-}
-
-/** Runs `body` holding a lock directory, so parallel test files build one dump once. */
-async function withLock<T>(lock: string, body: () => Promise<T>): Promise<T> {
-  mkdirSync(dirname(lock), { recursive: true, mode: 0o700 });
-  for (let i = 0; ; i++) {
-    if (i > 1800) throw new LabError(`waited 30 minutes for ${lock}`, { hint: "remove it if no test is building that dump" });
-    try {
-      mkdirSync(lock);
-      writeFileSync(join(lock, "pid"), String(process.pid));
-      break;
-    } catch {
-      const pid = Number(existsSync(join(lock, "pid")) ? readFileSync(join(lock, "pid"), "utf8") : 0);
-      const stale = pid > 0 && !processAlive(pid);
-      const old = existsSync(lock) && Date.now() - statSync(lock).mtimeMs > 600_000;
-      if (stale || old) rmSync(lock, { recursive: true, force: true });
-      else await Bun.sleep(1000);
-    }
-  }
-  try {
-    return await body();
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -1,0 +1,54 @@
+// Cache entries of the lab (kernels, packages, root images, dumps, peer tools' outputs) are built once and shared by
+// processes running at the same time: `bun test --parallel` runs test files in several workers, and two of them may
+// ask for the same dump. Each builder holds a lock directory while it builds; the others wait, then find it built.
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { LabError } from "../errors.ts";
+
+/** A lock left by a process that is gone, or older than this, is taken over. */
+const STALE_MS = 20 * 60_000;
+
+/**
+ * Runs `body` while holding the lock `<path>.lock`: one process at a time per path. A caller checks for the
+ * finished entry again inside `body`, since another process may have built it while this one waited.
+ * @example await withLock(image, async () => existsSync(image) || build(image))
+ */
+export async function withLock<T>(path: string, body: () => Promise<T> | T): Promise<T> {
+  const lock = `${path}.lock`;
+  mkdirSync(dirname(lock), { recursive: true, mode: 0o700 });
+  const started = Date.now();
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(join(lock, "pid"), String(process.pid));
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+    if (Date.now() - started > 2 * STALE_MS) throw new LabError(`waited ${(2 * STALE_MS) / 60_000} minutes for ${lock}`, { hint: "remove it if no lab process is running" });
+    const pid = Number(existsSync(join(lock, "pid")) ? readFileSync(join(lock, "pid"), "utf8") : 0);
+    let age = 0;
+    try {
+      age = Date.now() - statSync(lock).mtimeMs;
+    } catch {
+      continue; // released between our mkdir and stat
+    }
+    if ((pid > 0 && !alive(pid)) || (pid === 0 && age > 10_000) || age > STALE_MS) rmSync(lock, { recursive: true, force: true });
+    else await Bun.sleep(500);
+  }
+  try {
+    return await body();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+/** True while process `pid` exists. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
