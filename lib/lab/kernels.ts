@@ -67,7 +67,7 @@ async function resolvePackage(meta: string): Promise<string> {
 
 /** Downloads a linux-image package and unpacks it into `<dir>/<release>/`. */
 async function unpackKernel(pkg: string, line: string, dir: string): Promise<LabKernel> {
-  const tmp = join(dir, `.download-${process.pid}`);
+  const tmp = join(dir, `.download-${process.pid}-${line}`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   try {

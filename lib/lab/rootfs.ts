@@ -76,7 +76,7 @@ export async function buildRootfs(kernel: LabKernel, opts: RootfsOptions = {}): 
 }
 
 async function makeImage(image: string, dir: string, kernel: LabKernel, opts: RootfsOptions): Promise<string> {
-  const stage = join(dir, `.stage-${process.pid}`);
+  const stage = join(dir, `.stage-${process.pid}-${Math.random().toString(36).slice(2, 8)}`); // two builds may run in one process
   rmSync(stage, { recursive: true, force: true });
   try {
     await stageTree(stage, kernel, opts);
