@@ -1,6 +1,6 @@
 // Runs a job in a QEMU guest (TCG, no KVM needed): boots a kernel with the lab's boot initramfs and root disk,
 // reads the serial console, enforces a timeout, and lets the guest crash and reboot within one run.
-import { appendFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { $ } from "bun";
 import { LabError } from "../errors.ts";
@@ -98,7 +98,13 @@ export async function runGuest(o: GuestOptions): Promise<GuestResult> {
 async function watch(args: string[], o: GuestOptions, dir: string, rootImage: string): Promise<GuestResult> {
   const start = performance.now();
   const log = join(dir, "console.log");
-  const proc = Bun.spawn(args, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  // The serial console goes to a file, read as it grows. Through a pipe, QEMU's UART drops characters whenever the
+  // pipe stays full (a busy host that is slow to read it): a file write never has to wait.
+  const out = openSync(log, "w", 0o600);
+  const proc = Bun.spawn(args, { stdin: "ignore", stdout: out, stderr: "pipe" });
+  closeSync(out);
+  let exited = false;
+  void proc.exited.then(() => (exited = true));
   const maxBoots = o.boots ?? 1;
   let text = "";
   let partial = "";
@@ -110,22 +116,35 @@ async function watch(args: string[], o: GuestOptions, dir: string, rootImage: st
     proc.kill("SIGKILL");
   }, (o.timeoutSeconds ?? 120) * 1000);
   const decoder = new TextDecoder();
-  for await (const chunk of proc.stdout) {
-    const s = decoder.decode(chunk, { stream: true }).replace(/\r/g, "");
-    text += s;
-    appendFileSync(log, s);
-    partial += s;
-    const lines = partial.split("\n");
-    partial = lines.pop()!;
-    for (const line of lines) {
-      o.onLine?.(line);
-      const b = /^LAB-BOOT (\d+)/.exec(line);
-      if (b) labBoots++;
-      const m = /^LAB-EXIT (\d+) (\d+)/.exec(line);
-      if (m) exits.push({ boot: Number(m[1]), code: Number(m[2]) });
-      // A guest that keeps rebooting past what the run allows is stopped rather than left to loop.
-      if (b && labBoots > maxBoots) proc.kill("SIGKILL");
+  const input = openSync(log, "r");
+  const chunk = new Uint8Array(1 << 16);
+  try {
+    for (let at = 0; ; ) {
+      const done = exited; // read once more after QEMU exits: what it wrote last
+      const n = readSync(input, chunk, 0, chunk.length, at);
+      if (n === 0) {
+        if (done) break;
+        await Bun.sleep(50);
+        continue;
+      }
+      at += n;
+      const s = decoder.decode(chunk.subarray(0, n), { stream: true }).replace(/\r/g, "");
+      text += s;
+      partial += s;
+      const lines = partial.split("\n");
+      partial = lines.pop()!;
+      for (const line of lines) {
+        o.onLine?.(line);
+        const b = /^LAB-BOOT (\d+)/.exec(line);
+        if (b) labBoots++;
+        const m = /^LAB-EXIT (\d+) (\d+)/.exec(line);
+        if (m) exits.push({ boot: Number(m[1]), code: Number(m[2]) });
+        // A guest that keeps rebooting past what the run allows is stopped rather than left to loop.
+        if (b && labBoots > maxBoots) proc.kill("SIGKILL");
+      }
     }
+  } finally {
+    closeSync(input);
   }
   const code = await proc.exited;
   clearTimeout(timer);
