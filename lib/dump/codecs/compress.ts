@@ -1,5 +1,5 @@
 // Page compressors for the kdump-compressed writer, by the names `kdump collect --compress` takes, each with its
-// page_desc flag and makedumpfile's settings: zlib at Z_BEST_SPEED (compress2), LZO1X-1, zstd level 1.
+// page_desc flag and makedumpfile's settings: zlib at Z_BEST_SPEED (compress2; ours at libdeflate's level 2), LZO1X-1, zstd level 1.
 import { Lzo1xCompressor } from "./lzo_compress.ts";
 
 /** The --compress names. */
@@ -38,13 +38,13 @@ export function adler32(data: Uint8Array): number {
 }
 
 /**
- * A zlib stream (RFC 1950) at the fastest level, as makedumpfile's compress2(…, Z_BEST_SPEED): deflate by Bun's
- * libdeflate at level 1 in the zlib wrapper. Bun's zlib (zlib-ng) makes pages ~29% larger than Debian's zlib
- * at level 1 (its level 1 is a quick static-Huffman mode); libdeflate's level 1 stays within ~2% of it and is
- * the fastest of them (measured on the lab dumps: bench/collect.ts).
+ * A zlib stream (RFC 1950) as small as makedumpfile's compress2(…, Z_BEST_SPEED) at about its speed: deflate by
+ * Bun's libdeflate at level 2 in the zlib wrapper. Bun's zlib (zlib-ng) makes pages ~29% larger than Debian's
+ * zlib at level 1 (its level 1 is a quick static-Huffman mode). libdeflate's level 1 (a one-entry hash table) was
+ * 1–6% larger than makedumpfile on the lab dumps; level 2 (hash chains) is 1–3% smaller and as fast (bench/collect.ts).
  */
 export function zlibCompress(page: Uint8Array): Uint8Array {
-  const raw = Bun.deflateSync(page as Uint8Array<ArrayBuffer>, { level: 1, library: "libdeflate" } as Parameters<typeof Bun.deflateSync>[1]);
+  const raw = Bun.deflateSync(page as Uint8Array<ArrayBuffer>, { level: 2, library: "libdeflate" } as Parameters<typeof Bun.deflateSync>[1]);
   const out = new Uint8Array(raw.length + 6);
   out.set(ZLIB_HEADER_FAST, 0);
   out.set(raw, 2);
