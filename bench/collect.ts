@@ -18,12 +18,20 @@ interface Run {
   bytes: number;
 }
 
-/** Runs `cmd` (which writes `out`) with GNU time; returns wall seconds, peak RSS and the output's size. */
-async function measure(cmd: string[], out: () => string): Promise<Run> {
+/**
+ * Runs `cmd` (which writes `out`) with GNU time; returns wall seconds, peak RSS and the output's size. A run killed
+ * by a signal is run once more: makedumpfile 1.7.2 with --num-threads now and then aborts as its threads exit
+ * ("libgcc_s.so.1 must be installed for pthread_exit to work") after writing a complete dump.
+ */
+async function measure(cmd: string[], out: () => string, again = true): Promise<Run> {
   const started = performance.now();
   const r = await $`/usr/bin/time -f ${"BENCH %M"} ${cmd}`.quiet().nothrow();
   const seconds = (performance.now() - started) / 1000;
   const m = /BENCH (\d+)/.exec(r.stderr.toString());
+  if (again && /terminated by signal/.test(r.stderr.toString())) {
+    console.log(`  (${cmd[0]} was killed by a signal; measuring it again)`);
+    return measure(cmd, out, false);
+  }
   if (r.exitCode !== 0 || !m) throw new Error(`${cmd.join(" ")} failed: ${r.stderr.toString().slice(-300)}`);
   return { seconds, rssKiB: Number(m[1]), bytes: statSync(out()).size };
 }
