@@ -96,7 +96,9 @@ async function makeImage(image: string, dir: string, kernel: LabKernel, opts: Ro
 function prune(dir: string): void {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
-    if (name.endsWith(".ext4") && Date.now() - statSync(p).mtimeMs > 3600_000) rmSync(p, { force: true });
+    if (!name.endsWith(".ext4")) continue;
+    const st = statSync(p, { throwIfNoEntry: false }); // another process may prune it first
+    if (st && Date.now() - st.mtimeMs > 3600_000) rmSync(p, { force: true });
   }
 }
 
