@@ -24,12 +24,13 @@ export interface CaptureInitConfig {
 }
 
 /**
- * Default collectorMinKiB. In the lab (1 GiB guests, ELF level 0) Bun saved the dump with 60 MiB available on 6.1
- * (crashkernel=120M, 6.6× slower than at 256M from paging) and 62 MiB on 6.12 (128M), and was OOM-killed after
- * minutes of thrashing with 52 MiB (6.1, 112M). 72 MiB keeps clear of that edge; below it busybox dd copies
- * /proc/vmcore whole (an ELF dump too).
+ * Default collectorMinKiB. In the lab (1 GiB guests, 2026-11-23, forced with kdump.collector_min_kb=0) the default
+ * collector (kdump format, -d 31, zstd) saved the dump with 55.7 MiB available on 6.1 (crashkernel=112M, 67 s) and
+ * 47.7 MiB on 6.12 (112M, 100 s: 4–7× slower than at 256M, from paging Bun in), and was OOM-killed after 4–5
+ * minutes of thrashing with 39.8 MiB (6.1, 96M) and 33.8 MiB (6.12, 96M), after which the init copied with dd.
+ * (The unfiltered ELF copy it replaced needed ~60 MiB.) Below 46 MiB busybox dd copies /proc/vmcore whole at once.
  */
-export const COLLECTOR_MIN_KIB = 73728;
+export const COLLECTOR_MIN_KIB = 47104;
 
 /** Words the console shows; the lab tests look for them. */
 export const CAPTURE_LOG = "kdump-capture:";

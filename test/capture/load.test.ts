@@ -57,7 +57,7 @@ describe("planLoad()", () => {
     expect(planLoad(opts(), fakeHost(guest(0))).warnings.join()).toMatch(/no memory is reserved/);
     expect(planLoad(opts(), fakeHost(guest(48 * MiB))).warnings.join()).toMatch(/to load does not fit the 48\.0 MiB reserved/);
     expect(planLoad(opts(), fakeHost(guest(64 * MiB))).warnings.join()).toMatch(/64\.0 MiB reserved leaves the capture kernel too little to boot/);
-    expect(planLoad(opts(), fakeHost(guest(112 * MiB))).warnings.join()).toMatch(/112\.0 MiB reserved is below the ~.* the Bun collector needs: .* busybox dd/);
+    expect(planLoad(opts(), fakeHost(guest(96 * MiB))).warnings.join()).toMatch(/96\.0 MiB reserved is below the ~.* the Bun collector needs: .* busybox dd/);
   });
 
   test("planLoad() --kexec keeps /proc/cmdline with the user's edits and loads no capture initramfs", () => {
