@@ -1,7 +1,7 @@
 // Our kdump-compressed output judged by makedumpfile 1.7.2 and Debian's crash 8.0.2 on lab dumps: byte-identical
 // to makedumpfile -l, within 5% of makedumpfile -c, read back by makedumpfile and crash with the same log and bt.
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, statSync, openSync, closeSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, openSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { $ } from "bun";

@@ -1,7 +1,7 @@
 // Real crash dumps for tests: a Debian kernel crashes in a QEMU guest and kexec-tools + a busybox dd capture
 // (independent of the code under test) save /proc/vmcore whole. Cached under .lab/dumps/; built from nothing in CI.
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { $ } from "bun";
 import { LabError } from "../../lib/errors.ts";
 import { fetchKernel, type LabKernel } from "../../lib/lab/kernels.ts";
