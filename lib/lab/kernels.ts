@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { $ } from "bun";
 import { LabError } from "../errors.ts";
 import { labDir } from "./labdir.ts";
-import { withLock } from "./lock.ts";
+import { buildOnce } from "./lock.ts";
 
 /** A kernel the lab can boot. */
 export interface LabKernel {
@@ -38,16 +38,13 @@ export async function fetchKernel(line: string): Promise<LabKernel> {
   if (!meta) throw new LabError(`unknown kernel line ${line}`, { hint: `choose one of ${Object.keys(KERNEL_LINES).join(", ")}` });
   const dir = join(labDir(), "kernels");
   const pin = join(dir, `${line}.json`);
-  if (existsSync(pin)) {
-    const k = JSON.parse(readFileSync(pin, "utf8")) as LabKernel;
-    if (existsSync(k.vmlinuz) && existsSync(k.modulesDir)) return k;
-  }
   mkdirSync(dir, { recursive: true });
-  return withLock(pin, async () => {
-    if (existsSync(pin)) {
-      const k = JSON.parse(readFileSync(pin, "utf8")) as LabKernel;
-      if (existsSync(k.vmlinuz) && existsSync(k.modulesDir)) return k;
-    }
+  const pinned = () => {
+    if (!existsSync(pin)) return undefined;
+    const k = JSON.parse(readFileSync(pin, "utf8")) as LabKernel;
+    return existsSync(k.vmlinuz) && existsSync(k.modulesDir) ? k : undefined;
+  };
+  return buildOnce(pin, pinned, async () => {
     const pkg = await resolvePackage(meta);
     const k = await unpackKernel(pkg, line, dir);
     writeFileSync(`${pin}.tmp`, JSON.stringify(k, null, 2));

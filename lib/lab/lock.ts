@@ -43,6 +43,16 @@ export async function withLock<T>(path: string, body: () => Promise<T> | T): Pro
   }
 }
 
+/**
+ * The cache entry at `path`, built at most once among concurrent processes: `find()` returns it when it is there
+ * (undefined otherwise); when it is not, `make()` builds it under the lock on `path`, unless another process
+ * finished it while this one waited for the lock.
+ * @example await buildOnce(image, () => (existsSync(image) ? image : undefined), () => makeImage(image))
+ */
+export async function buildOnce<T>(path: string, find: () => T | undefined, make: () => Promise<T>): Promise<T> {
+  return find() ?? withLock(path, () => find() ?? make());
+}
+
 /** True while process `pid` exists. */
 function alive(pid: number): boolean {
   try {

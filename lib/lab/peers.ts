@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { $ } from "bun";
 import { LabError } from "../errors.ts";
 import { labDir } from "./labdir.ts";
-import { withLock } from "./lock.ts";
+import { buildOnce } from "./lock.ts";
 
 /**
  * Unpacks a Debian package into `.lab/pkgs/<name>/` (apt-get download + dpkg-deb -x) and returns that folder.
@@ -13,8 +13,7 @@ import { withLock } from "./lock.ts";
  */
 export async function debianPackage(name: string): Promise<string> {
   const dest = join(labDir(), "pkgs", name);
-  if (existsSync(join(dest, ".done"))) return dest;
-  return withLock(dest, () => (existsSync(join(dest, ".done")) ? dest : unpackPackage(name, dest)));
+  return buildOnce(dest, () => (existsSync(join(dest, ".done")) ? dest : undefined), () => unpackPackage(name, dest));
 }
 
 async function unpackPackage(name: string, dest: string): Promise<string> {

@@ -6,7 +6,7 @@ import { $ } from "bun";
 import { LabError } from "../errors.ts";
 import type { LabKernel } from "./kernels.ts";
 import { labDir } from "./labdir.ts";
-import { withLock } from "./lock.ts";
+import { buildOnce } from "./lock.ts";
 import { busyboxPath, ddCaptureInitramfs } from "./bootinitrd.ts";
 import { kexecTools } from "./peers.ts";
 
@@ -67,12 +67,13 @@ export async function buildRootfs(kernel: LabKernel, opts: RootfsOptions = {}): 
   const dir = join(labDir(), "rootfs");
   mkdirSync(dir, { recursive: true });
   const image = join(dir, `${kernel.release}-${await inputsHash(kernel, opts)}.ext4`);
-  if (existsSync(image)) {
+  const built = () => {
+    if (!existsSync(image)) return undefined;
     const now = new Date();
     utimesSync(image, now, now); // in use: keeps it from being pruned
     return image;
-  }
-  return withLock(image, () => (existsSync(image) ? image : makeImage(image, dir, kernel, opts)));
+  };
+  return buildOnce(image, built, () => makeImage(image, dir, kernel, opts));
 }
 
 async function makeImage(image: string, dir: string, kernel: LabKernel, opts: RootfsOptions): Promise<string> {

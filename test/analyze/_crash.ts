@@ -3,14 +3,13 @@
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { $ } from "bun";
-import { withLock } from "../../lib/lab/lock.ts";
+import { buildOnce } from "../../lib/lab/lock.ts";
 
 /** crash's output for `commands` (one per line) on `vmcore` with `vmlinux`, made once. */
 export async function crashOutput(vmcore: string, vmlinux: string, commands: string[]): Promise<string> {
   const key = new Bun.CryptoHasher("sha256").update(commands.join("\n")).digest("hex").slice(0, 8);
   const out = join(dirname(vmcore), `crash-${key}.txt`);
-  if (existsSync(out)) return readFileSync(out, "utf8");
-  return withLock(out, () => (existsSync(out) ? readFileSync(out, "utf8") : runCrash(vmcore, vmlinux, commands, out)));
+  return buildOnce(out, () => (existsSync(out) ? readFileSync(out, "utf8") : undefined), () => runCrash(vmcore, vmlinux, commands, out));
 }
 
 async function runCrash(vmcore: string, vmlinux: string, commands: string[], out: string): Promise<string> {

@@ -6,7 +6,7 @@ import { $ } from "bun";
 import { LabError } from "../../lib/errors.ts";
 import { fetchKernel } from "../../lib/lab/kernels.ts";
 import { labDir } from "../../lib/lab/labdir.ts";
-import { withLock } from "../../lib/lab/lock.ts";
+import { buildOnce } from "../../lib/lab/lock.ts";
 import { labDump, type LabDump } from "../lab/dumps.ts";
 
 const SOURCE = join(import.meta.dir, "..", "lab", "fixtures", "oops_module");
@@ -22,14 +22,10 @@ function sourceHash(): string {
 async function headers(release: string): Promise<string> {
   const root = join(labDir(), "headers", release);
   const build = join(root, "usr/src", `linux-headers-${release}`);
-  if (existsSync(join(root, ".done"))) return build;
-  await withLock(root, async () => {
-    if (!existsSync(join(root, ".done"))) await unpackHeaders(release, root, build);
-  });
-  return build;
+  return buildOnce(root, () => (existsSync(join(root, ".done")) ? build : undefined), () => unpackHeaders(release, root, build));
 }
 
-async function unpackHeaders(release: string, root: string, build: string): Promise<void> {
+async function unpackHeaders(release: string, root: string, build: string): Promise<string> {
   const tmp = `${root}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(join(tmp, "debs"), { recursive: true });
@@ -46,6 +42,7 @@ async function unpackHeaders(release: string, root: string, build: string): Prom
   rmSync(tmp, { recursive: true, force: true });
   writeFileSync(join(build, "Makefile"), `include ${join(root, "usr/src", common, "Makefile")}\n`);
   writeFileSync(join(root, ".done"), "");
+  return build;
 }
 
 /** oops.ko for a lab kernel line, built once under `.lab/oops/<release>-<source hash>/`. */
@@ -55,13 +52,10 @@ export async function oopsModule(line: string): Promise<string> {
   const ko = join(dir, "oops.ko");
   if (existsSync(ko)) return ko;
   const build = await headers(release);
-  await withLock(dir, async () => {
-    if (!existsSync(ko)) await makeModule(release, build, dir, ko);
-  });
-  return ko;
+  return buildOnce(dir, () => (existsSync(ko) ? ko : undefined), () => makeModule(release, build, dir, ko));
 }
 
-async function makeModule(release: string, build: string, dir: string, ko: string): Promise<void> {
+async function makeModule(release: string, build: string, dir: string, ko: string): Promise<string> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   cpSync(SOURCE, dir, { recursive: true });
@@ -69,6 +63,7 @@ async function makeModule(release: string, build: string, dir: string, ko: strin
   const r = await $`make -C ${build} M=${dir} CONFIG_DEBUG_INFO_BTF_MODULES= modules`.quiet().nothrow();
   if (r.exitCode !== 0 || !existsSync(ko))
     throw new LabError(`building oops.ko for ${release} failed`, { hint: r.stderr.toString().trim().split("\n").slice(-3).join(" / ") });
+  return ko;
 }
 
 /**

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync,
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { $ } from "bun";
-import { withLock } from "../../lib/lab/lock.ts";
+import { buildOnce } from "../../lib/lab/lock.ts";
 import { collect, type CollectOptions, type CollectResult } from "../../lib/capture/collect.ts";
 import type { ExcludedCounts } from "../../lib/dump/filter.ts";
 
@@ -17,8 +17,7 @@ export interface MakedumpfileCounts extends ExcludedCounts {
 /** Runs makedumpfile -c -d 31 --message-level 31 on `vmcore` once and parses its counts. */
 export async function makedumpfileCounts(vmcore: string): Promise<MakedumpfileCounts> {
   const cache = join(dirname(vmcore), "makedumpfile-d31-counts.json");
-  if (existsSync(cache)) return JSON.parse(readFileSync(cache, "utf8"));
-  return withLock(cache, () => (existsSync(cache) ? JSON.parse(readFileSync(cache, "utf8")) : countPages(vmcore, cache)));
+  return buildOnce(cache, () => (existsSync(cache) ? (JSON.parse(readFileSync(cache, "utf8")) as MakedumpfileCounts) : undefined), () => countPages(vmcore, cache));
 }
 
 async function countPages(vmcore: string, cache: string): Promise<MakedumpfileCounts> {

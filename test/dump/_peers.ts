@@ -4,7 +4,7 @@
 import { existsSync, readFileSync, renameSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { $ } from "bun";
-import { withLock } from "../../lib/lab/lock.ts";
+import { buildOnce } from "../../lib/lab/lock.ts";
 import { openDump } from "../../lib/dump/open.ts";
 import { kexecTools } from "../../lib/lab/peers.ts";
 import { labDump, type LabDump } from "../lab/dumps.ts";
@@ -36,9 +36,7 @@ export const kmsgDump = (line: string): Promise<LabDump> =>
 
 /** Makes `path` once with `make(tmp)` (which must create tmp), atomically. */
 async function cached(path: string, make: (tmp: string) => Promise<unknown> | unknown): Promise<string> {
-  if (existsSync(path)) return path;
-  return withLock(path, async () => {
-    if (existsSync(path)) return path;
+  return buildOnce(path, () => (existsSync(path) ? path : undefined), async () => {
     const tmp = `${path}.tmp-${process.pid}`;
     await make(tmp);
     renameSync(tmp, path);

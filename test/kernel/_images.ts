@@ -7,7 +7,7 @@ import { $ } from "bun";
 import { LabError } from "../../lib/errors.ts";
 import { fetchKernel } from "../../lib/lab/kernels.ts";
 import { labDir } from "../../lib/lab/labdir.ts";
-import { withLock } from "../../lib/lab/lock.ts";
+import { buildOnce } from "../../lib/lab/lock.ts";
 
 /** The payload of a bzImage: its compression and bytes (setup header fields payload_offset @0x248, payload_length @0x24c). */
 export function bzImagePayload(image: Uint8Array): { codec: "zstd" | "lz4" | "xz" | "gzip"; bytes: Uint8Array } {
@@ -31,15 +31,12 @@ export async function strippedVmlinux(line: string): Promise<{ path: string; rel
   const k = await fetchKernel(line);
   const dir = join(labDir(), "vmlinux");
   const path = join(dir, k.release);
-  if (existsSync(path)) return { path, release: k.release };
   mkdirSync(dir, { recursive: true });
-  await withLock(path, async () => {
-    if (!existsSync(path)) await decompressVmlinux(k.vmlinuz, path);
-  });
+  await buildOnce(path, () => (existsSync(path) ? path : undefined), () => decompressVmlinux(k.vmlinuz, path));
   return { path, release: k.release };
 }
 
-async function decompressVmlinux(vmlinuz: string, path: string): Promise<void> {
+async function decompressVmlinux(vmlinuz: string, path: string): Promise<string> {
   const { codec, bytes } = bzImagePayload(readFileSync(vmlinuz));
   const tmp = `${path}.tmp-${process.pid}`;
   const input = `${tmp}.in`;
@@ -50,6 +47,7 @@ async function decompressVmlinux(vmlinuz: string, path: string): Promise<void> {
   const head = readFileSync(tmp).subarray(0, 4);
   if (Buffer.from(head).toString("hex") !== "7f454c46") throw new LabError(`decompressing ${vmlinuz} (${codec}) gave no ELF`, { hint: `is ${tool.split(" ")[0]} installed?` });
   renameSync(tmp, path);
+  return path;
 }
 
 /** Debian's debug vmlinux (full symtab and DWARF) and the real System.map of a lab kernel line. */
@@ -71,11 +69,10 @@ export async function debugKernel(line: string): Promise<DebugKernel> {
   const pkg = `linux-image-${release}-dbg`;
   const dir = join(labDir(), "pkgs", pkg);
   const out = { release, vmlinux: join(dir, `vmlinux-${release}`), systemMap: join(dir, `System.map-${release}`) };
-  if (existsSync(join(dir, ".done"))) return out;
-  await withLock(dir, async () => {
-    if (!existsSync(join(dir, ".done"))) await extractDebug(pkg, release, dir);
+  return buildOnce(dir, () => (existsSync(join(dir, ".done")) ? out : undefined), async () => {
+    await extractDebug(pkg, release, dir);
+    return out;
   });
-  return out;
 }
 
 async function extractDebug(pkg: string, release: string, dir: string): Promise<void> {

@@ -7,7 +7,7 @@ import { LabError } from "../../lib/errors.ts";
 import { fetchKernel, type LabKernel } from "../../lib/lab/kernels.ts";
 import { labDir } from "../../lib/lab/labdir.ts";
 import { runGuest } from "../../lib/lab/qemu.ts";
-import { withLock } from "../../lib/lab/lock.ts";
+import { buildOnce } from "../../lib/lab/lock.ts";
 
 /** What crash to make. */
 export interface DumpSpec {
@@ -52,9 +52,8 @@ export async function labDump(spec: DumpSpec): Promise<LabDump> {
   const dir = join(labDir(), "dumps", `${kernel.release}-${spec.scenario}`);
   const vmcore = join(dir, "vmcore");
   const consoleLog = join(dir, "console.log");
-  if (existsSync(vmcore) && existsSync(consoleLog)) return { vmcore, console: readFileSync(consoleLog, "utf8"), kernel };
-  return withLock(dir, async () => {
-    if (existsSync(vmcore) && existsSync(consoleLog)) return { vmcore, console: readFileSync(consoleLog, "utf8"), kernel };
+  const made = () => (existsSync(vmcore) && existsSync(consoleLog) ? { vmcore, console: readFileSync(consoleLog, "utf8"), kernel } : undefined);
+  return buildOnce(dir, made, async () => {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const disk = join(dir, "capture.raw");
     rmSync(disk, { force: true });

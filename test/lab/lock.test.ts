@@ -1,5 +1,5 @@
 // withLock() between real processes: the lab's cache builders rely on it when bun test --parallel runs two workers.
-import { describe, expect, test } from "bun:test";
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,51 +21,42 @@ function child(path: string, log: string, tag: string, ms: number) {
 }
 
 describe("withLock()", () => {
+  let dir = "";
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "lock-"));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
   test("two processes never hold the same lock at once, and both get it", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "lock-"));
-    try {
-      const log = join(dir, "log");
-      writeFileSync(log, "");
-      const a = child(join(dir, "entry"), log, "a", 600);
-      const b = child(join(dir, "entry"), log, "b", 600);
-      expect([await a.exited, await b.exited]).toEqual([0, 0]);
-      const lines = readFileSync(log, "utf8").trim().split("\n");
-      expect(lines).toHaveLength(4);
-      // each "in" is followed by its own "out" before the other process gets in
-      expect(lines[0]!.split(" ")[0]).toBe(lines[1]!.split(" ")[0]!);
-      expect(lines.map((l) => l.split(" ")[1])).toEqual(["in", "out", "in", "out"]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const log = join(dir, "log");
+    writeFileSync(log, "");
+    const a = child(join(dir, "entry"), log, "a", 600);
+    const b = child(join(dir, "entry"), log, "b", 600);
+    expect([await a.exited, await b.exited]).toEqual([0, 0]);
+    const lines = readFileSync(log, "utf8").trim().split("\n");
+    expect(lines).toHaveLength(4);
+    // each "in" is followed by its own "out" before the other process gets in
+    expect(lines[0]!.split(" ")[0]).toBe(lines[1]!.split(" ")[0]!);
+    expect(lines.map((l) => l.split(" ")[1])).toEqual(["in", "out", "in", "out"]);
   });
 
   test("a lock left by a process that is gone is taken over; the lock is removed afterwards, also when the body throws", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "lock-"));
-    try {
-      const entry = join(dir, "entry");
-      const dead = Bun.spawn(["true"]);
-      await dead.exited;
-      mkdirSync(`${entry}.lock`);
-      writeFileSync(join(`${entry}.lock`, "pid"), String(dead.pid));
-      expect(await withLock(entry, () => 42)).toBe(42);
-      expect(() => readFileSync(join(`${entry}.lock`, "pid"))).toThrow();
-      await expect(withLock(entry, () => Promise.reject(new Error("build failed")))).rejects.toThrow("build failed");
-      expect(await withLock(entry, () => "again")).toBe("again");
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const entry = join(dir, "entry");
+    const dead = Bun.spawn(["true"]);
+    await dead.exited;
+    mkdirSync(`${entry}.lock`);
+    writeFileSync(join(`${entry}.lock`, "pid"), String(dead.pid));
+    expect(await withLock(entry, () => 42)).toBe(42);
+    expect(() => readFileSync(join(`${entry}.lock`, "pid"))).toThrow();
+    await expect(withLock(entry, () => Promise.reject(new Error("build failed")))).rejects.toThrow("build failed");
+    expect(await withLock(entry, () => "again")).toBe("again");
   });
 
   test("a lock whose owner never wrote its pid is taken over once it is 10 s old", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "lock-"));
-    try {
-      const entry = join(dir, "entry");
-      mkdirSync(`${entry}.lock`);
-      const old = new Date(Date.now() - 11_000);
-      utimesSync(`${entry}.lock`, old, old);
-      expect(await withLock(entry, () => "taken")).toBe("taken");
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const entry = join(dir, "entry");
+    mkdirSync(`${entry}.lock`);
+    const old = new Date(Date.now() - 11_000);
+    utimesSync(`${entry}.lock`, old, old);
+    expect(await withLock(entry, () => "taken")).toBe("taken");
   });
 });
