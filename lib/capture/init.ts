@@ -29,6 +29,7 @@ export interface CaptureInitConfig {
  * 47.7 MiB on 6.12 (112M, 100 s: 4–7× slower than at 256M, from paging Bun in), and was OOM-killed after 4–5
  * minutes of thrashing with 39.8 MiB (6.1, 96M) and 33.8 MiB (6.12, 96M), after which the init copied with dd.
  * (The unfiltered ELF copy it replaced needed ~60 MiB.) Below 46 MiB busybox dd copies /proc/vmcore whole at once.
+ * Measure again with `bun bench/collector_memory.ts 6.1 112M 96M`.
  */
 export const COLLECTOR_MIN_KIB = 47104;
 
