@@ -35,6 +35,8 @@ export function bunPath(): string {
 export async function sharedLibraries(exe: string): Promise<string[]> {
   const out = (await $`ldd ${exe}`.quiet().nothrow()).stdout.toString();
   const libs = new Set<string>();
+  const missing = [...out.matchAll(/^\s*(\S+) => not found/gm)].map((m) => m[1]!);
+  if (missing.length) throw new LabError(`${exe} needs ${missing.join(", ")}, which this machine lacks`, { hint: "run `kdump lab setup` (as root): it installs the peers' libraries" });
   for (const line of out.split("\n")) {
     const m = /=>\s+(\/\S+)/.exec(line) ?? /^\s+(\/\S+)\s+\(/.exec(line);
     if (m) libs.add(m[1]!);

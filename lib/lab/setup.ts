@@ -26,6 +26,18 @@ export const LAB_PACKAGES = [
   "file", // oracle: what file(1) says of a bzImage
 ];
 
+/** Peers the lab unpacks (lib/lab/peers.ts) rather than installs, so nothing of theirs runs at boot. */
+const UNPACKED_PEERS = ["kexec-tools"];
+
+/**
+ * The shared-library packages the unpacked peers depend on: their binaries are copied into lab guests with the
+ * host's copies of those libraries (bookworm's kexec-tools 2.0.25-3+deb12u3 links libxenctrl, for one).
+ */
+async function unpackedPeerLibraries(): Promise<string[]> {
+  const out = (await $`apt-cache depends --no-recommends --no-suggests ${UNPACKED_PEERS}`.quiet().nothrow()).stdout.toString();
+  return [...new Set([...out.matchAll(/^\s*\|?Depends:\s+(lib[^\s<>]+)/gm)].map((m) => m[1]!))].filter((n) => n !== "libc6");
+}
+
 /** Installs LAB_PACKAGES with apt-get (needs root) and fetches both kernel lines. */
 export async function labSetup(log: (line: string) => void = console.error): Promise<LabKernel[]> {
   if (process.getuid?.() !== 0) throw new LabError("lab setup installs Debian packages", { hint: "run it as root (sudo)" });
@@ -34,6 +46,12 @@ export async function labSetup(log: (line: string) => void = console.error): Pro
   log(`$ apt-get install -y ${LAB_PACKAGES.join(" ")}`);
   const r = await $`apt-get install -y -qq --no-install-recommends ${LAB_PACKAGES}`.env({ ...process.env, DEBIAN_FRONTEND: "noninteractive" }).quiet().nothrow();
   if (r.exitCode !== 0) throw new LabError("apt-get install failed", { hint: r.stderr.toString().trim().split("\n").pop() });
+  const libs = await unpackedPeerLibraries();
+  if (libs.length) {
+    log(`$ apt-get install -y ${libs.join(" ")}   # libraries of the peers the lab unpacks without installing`);
+    const l = await $`apt-get install -y -qq --no-install-recommends ${libs}`.env({ ...process.env, DEBIAN_FRONTEND: "noninteractive" }).quiet().nothrow();
+    if (l.exitCode !== 0) throw new LabError("apt-get install failed", { hint: l.stderr.toString().trim().split("\n").pop() });
+  }
   const kernels: LabKernel[] = [];
   for (const line of Object.keys(KERNEL_LINES)) {
     log(`fetching the Debian ${line} cloud kernel`);
