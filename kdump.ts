@@ -11,9 +11,9 @@ import { estimate, formatRecommendation, formatSetup, parseSizeOption, runPrinte
 import { shrinkReservation } from "./lib/boot/shrink.ts";
 import { SIZE_TABLES } from "./lib/boot/sizing.ts";
 import { analyze, analyzeCommands, printOutput } from "./lib/analyze/command.ts";
-import { FORMATS, formatCollect } from "./lib/capture/collect.ts";
+import { FORMATS, formatCollect } from "./lib/collect/collect.ts";
 import { COMPRESS_NAMES } from "./lib/dump/codecs/compress.ts";
-import { FAILURE_ACTIONS } from "./lib/capture/failure.ts";
+import { FAILURE_ACTIONS } from "./lib/collect/failure.ts";
 
 export * from "./lib/mod.ts";
 
@@ -205,7 +205,7 @@ export function cli(argv: string[]): Argv {
           .option("syscall", { choices: ["file", "load", "auto"] as const, default: "file" as const, describe: "kexec_file_load, our kexec_load (segments, elfcorehdr, purgatory; x86_64), or file then load on ENOSYS/ENOEXEC" }),
       (a) =>
         run(async () => {
-          const { load, formatLoad } = await import("./lib/capture/load.ts");
+          const { load, formatLoad } = await import("./lib/load/load.ts");
           const r = load(a);
           emit(a.json, r, () => formatLoad(r));
         }),
@@ -216,7 +216,7 @@ export function cli(argv: string[]): Argv {
       (y) => y.option("kexec", { type: "boolean", default: false, describe: "unload the kernel staged for `kdump exec`" }),
       (a) =>
         run(async () => {
-          (await import("./lib/capture/load.ts")).unload(a);
+          (await import("./lib/load/load.ts")).unload(a);
           console.log(a.kexec ? "unloaded: no kernel is staged" : "unloaded: a crash now is not captured");
         }),
     )
@@ -224,13 +224,13 @@ export function cli(argv: string[]): Argv {
       "trigger",
       "crash this machine now with sysrq 'c' to test the capture; refuses unless a capture kernel is loaded; asks first",
       (y) => y.option("yes", { type: "boolean", default: false, describe: "do not ask for the host name" }),
-      (a) => run(async () => (await import("./lib/capture/trigger.ts")).trigger(a)),
+      (a) => run(async () => (await import("./lib/load/trigger.ts")).trigger(a)),
     )
     .command(
       "exec",
       "reboot into the kernel staged with `kdump load --kexec`, skipping the firmware (like kexec -e); asks first",
       (y) => y.option("yes", { type: "boolean", default: false, describe: "do not ask for the host name" }),
-      (a) => run(async () => (await import("./lib/capture/trigger.ts")).execStaged(a)),
+      (a) => run(async () => (await import("./lib/load/trigger.ts")).execStaged(a)),
     )
     .command(
       "collect",
@@ -248,7 +248,7 @@ export function cli(argv: string[]): Argv {
           .option("yes", { type: "boolean", default: false, describe: "allow a reboot/halt/poweroff failure action outside a capture kernel" }),
       (a) =>
         run(async () => {
-          const { collect } = await import("./lib/capture/collect.ts");
+          const { collect } = await import("./lib/collect/collect.ts");
           const r = await collect({ ...a, failureAction: a.failureAction });
           // with --out - the dump is stdout: the summary goes to stderr
           if (a.out === "-") console.error(a.json ? JSON.stringify(r) : formatCollect(r));

@@ -1,7 +1,7 @@
 // How little memory the Bun collector needs in the capture kernel: for each crashkernel= size, a lab guest loads our
 // capture kernel with the busybox fallback turned off (kdump.collector_min_kb=0), crashes, and reports the capture
 // kernel's MemAvailable, whether the collector saved a filtered dump and how long it took, or whether it was
-// OOM-killed (the init then copies with dd). COLLECTOR_MIN_KIB in lib/capture/init.ts comes from these numbers.
+// OOM-killed (the init then copies with dd). COLLECTOR_MIN_KIB in lib/initramfs/init.ts comes from these numbers.
 // Run: bun bench/collector_memory.ts [6.1|6.12] [SIZE…]   (default: 6.1 112M 96M)
 import { fetchKernel } from "../lib/lab/kernels.ts";
 import { runGuest } from "../lib/lab/qemu.ts";

@@ -6,8 +6,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { buildInitramfs, initramfsCodec } from "../lib/capture/initramfs.ts";
-import { moduleIndex, resolveModules } from "../lib/capture/modules.ts";
+import { buildInitramfs, initramfsCodec } from "../lib/initramfs/initramfs.ts";
+import { moduleIndex, resolveModules } from "../lib/initramfs/modules.ts";
 import { fetchKernel, type LabKernel } from "../lib/lab/kernels.ts";
 import { runGuest } from "../lib/lab/qemu.ts";
 

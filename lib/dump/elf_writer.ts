@@ -3,7 +3,7 @@
 // p_memsz beyond p_filesz, which ELF readers (crash, makedumpfile, ours) read as zeros. Each kept page is stored
 // once; PT_LOADs that map the same frame (kernel text and the direct map) point at the same file bytes.
 import type { DumpNote } from "./dump.ts";
-import { testBit } from "./filter.ts";
+import { testBit } from "./bitmap.ts";
 import type { DumpSink } from "./sink.ts";
 
 const EHDR = 64;

@@ -3,7 +3,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { $ } from "bun";
-import { Cpio } from "../capture/cpio.ts";
+import { Cpio } from "../initramfs/cpio.ts";
 import { LabError } from "../errors.ts";
 import type { LabKernel } from "./kernels.ts";
 

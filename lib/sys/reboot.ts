@@ -1,5 +1,5 @@
 // reboot(2) with LINUX_REBOOT_CMD_KEXEC: jump into the kernel staged by kexec_file_load (no ON_CRASH), after sync(2).
-// Any Linux with CONFIG_KEXEC_CORE. Callers confirm first (lib/capture/exec.ts); nothing here asks.
+// Any Linux with CONFIG_KEXEC_CORE. Callers confirm first (lib/load/trigger.ts); nothing here asks.
 import { SyscallError } from "../errors.ts";
 import { errnoName, SYS, syscall, type SyscallResult } from "./libc.ts";
 

@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { $ } from "bun";
 import { buildOnce } from "../../lib/lab/lock.ts";
-import { collect, type CollectOptions, type CollectResult } from "../../lib/capture/collect.ts";
-import type { ExcludedCounts } from "../../lib/dump/filter.ts";
+import { collect, type CollectOptions, type CollectResult } from "../../lib/collect/collect.ts";
+import type { ExcludedCounts } from "../../lib/collect/filter.ts";
 
 /** makedumpfile's report: excluded pages by category, and what it kept. */
 export interface MakedumpfileCounts extends ExcludedCounts {

@@ -3,10 +3,10 @@
 //   corrupt KERNEL INITRD CMDLINE   load with kexec_load, then change one initrd byte after the purgatory
 //                                   recorded its digest: a crash must stop in the purgatory
 import { readFileSync } from "node:fs";
-import { planCrashImage } from "../../lib/capture/crash_image.ts";
-import { readCrashMachine } from "../../lib/capture/crash_machine.ts";
-import { corePhdrs } from "../../lib/capture/elfcorehdr.ts";
-import { loadState, loadWithKexecLoad } from "../../lib/capture/load_segments.ts";
+import { planCrashImage } from "../../lib/load/crash_image.ts";
+import { readCrashMachine } from "../../lib/load/crash_machine.ts";
+import { corePhdrs } from "../../lib/load/elfcorehdr.ts";
+import { loadState, loadWithKexecLoad } from "../../lib/load/load_segments.ts";
 
 const [mode, kernel, initrd, cmdline] = process.argv.slice(2) as [string, string, string, string];
 const hex = (x: bigint) => `0x${x.toString(16)}`;

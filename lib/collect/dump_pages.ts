@@ -1,0 +1,234 @@
+// The page-writing half of `kdump collect`: which kept pages go in which order (the log ring, then the kernel
+// image, then the rest, so a dump cut short still holds what matters most), in batches through the compression
+// pool into the kdump-compressed or ELF writer; and the size estimate behind the free-space check.
+import { formatBytes, type Progress } from "./progress.ts";
+import { KdumpError } from "../errors.ts";
+import { pageCompressor, type CompressName } from "../dump/codecs/compress.ts";
+import { isZeroPage, type CompressedBatch } from "../dump/codecs/batch.ts";
+import type { Dump } from "../dump/dump.ts";
+import { ElfDump } from "../dump/elf.ts";
+import { ElfWriter, type LoadSegment } from "../dump/elf_writer.ts";
+import { clearBit, countBits, testBit } from "../dump/bitmap.ts";
+import type { PageFilter } from "./filter.ts";
+import { KdumpWriter } from "../dump/kdump_writer.ts";
+import type { Utsname } from "../dump/kdump_compressed.ts";
+import type { PageReader } from "../dump/page_reader.ts";
+import { KERNEL_IMAGE_END, START_KERNEL_MAP } from "../kernel/pagetable.ts";
+import type { KernelView } from "../kernel/view.ts";
+import { CompressPool } from "./compress_pool.ts";
+import type { Output } from "./target.ts";
+
+const BATCH_PAGES = 256; // 1 MiB of input per batch
+
+/** Runs [pfn, count] of consecutive frames set in `bitmap` (default: the kept ones), at most `max` each, in order. */
+function* keptRuns(f: PageFilter, max: number, bitmap = f.dumpable): Generator<[number, number]> {
+  for (let pfn = 0; pfn < f.maxMapnr; ) {
+    if (!bitmap[pfn >>> 3]) {
+      pfn = (pfn | 7) + 1;
+      continue;
+    }
+    if (!testBit(bitmap, pfn)) {
+      pfn++;
+      continue;
+    }
+    let n = 1;
+    while (n < max && pfn + n < f.maxMapnr && testBit(bitmap, pfn + n)) n++;
+    yield [pfn, n];
+    pfn += n;
+  }
+}
+
+/** Index of each kept frame among the kept frames (its page_desc slot), by a count per 4096 frames. */
+function rankIndex(f: PageFilter): (pfn: number) => number {
+  const blocks = new Uint32Array(Math.ceil(f.maxMapnr / 4096) + 1);
+  for (let b = 0; b + 1 < blocks.length; b++) blocks[b + 1] = blocks[b]! + countBits(f.dumpable.subarray(b * 512, (b + 1) * 512));
+  return (pfn) => {
+    let r = blocks[pfn >>> 12]!;
+    for (let p = pfn & ~4095; p < pfn; p++) if (testBit(f.dumpable, p)) r++;
+    return r;
+  };
+}
+
+/**
+ * Frames to write before the rest, in this order, so a dump cut short (a full disk, a capture that dies) still
+ * holds them: the log ring (wherever it lives: log_buf_len= moves it out of the image), then the kernel image
+ * (its globals: tasks, modules, the page tables' top). Each bitmap holds only kept frames not in an earlier one.
+ */
+function firstFrames(f: PageFilter, dump: Dump, k: KernelView | null): Uint8Array[] {
+  const log = new Uint8Array(f.dumpable.length);
+  const image = new Uint8Array(f.dumpable.length);
+  const mark = (to: Uint8Array, paddr: number, len: number) => {
+    for (let pfn = Math.floor(paddr / f.pageSize); pfn < Math.ceil((paddr + len) / f.pageSize) && pfn < f.maxMapnr; pfn++)
+      if (testBit(f.dumpable, pfn) && !testBit(log, pfn)) to[pfn >>> 3]! |= 1 << (pfn & 7);
+  };
+  if (k) {
+    try {
+      const i = k.info;
+      const prb = k.u64(i.symbol("prb"));
+      const desc = prb + BigInt(i.offset("printk_ringbuffer.desc_ring"));
+      const text = prb + BigInt(i.offset("printk_ringbuffer.text_data_ring"));
+      const n = 2 ** k.u32(desc + BigInt(i.offset("prb_desc_ring.count_bits")));
+      const areas: [bigint, number][] = [
+        [k.u64(desc + BigInt(i.offset("prb_desc_ring.descs"))), n * i.size("prb_desc")],
+        [k.u64(desc + BigInt(i.offset("prb_desc_ring.infos"))), n * i.size("printk_info")],
+        [k.u64(text + BigInt(i.offset("prb_data_ring.data"))), 2 ** k.u32(text + BigInt(i.offset("prb_data_ring.size_bits")))],
+        [prb, i.size("printk_ringbuffer")],
+      ];
+      const ps = BigInt(f.pageSize);
+      for (const [va, len] of areas) for (let a = va & ~(ps - 1n); a < va + BigInt(len); a += ps) mark(log, Number(k.translate(a)), 1);
+    } catch {
+      // a kernel before 5.10 (log_buf) or a damaged ring: its pages go with the image or in frame order
+    }
+  }
+  if (dump instanceof ElfDump) for (const s of dump.segments) if (s.vaddr >= START_KERNEL_MAP && s.vaddr < KERNEL_IMAGE_END) mark(image, s.paddr, s.memsz);
+  return [log, image];
+}
+
+/**
+ * ELF has no shared zero page: zero pages are found first (makedumpfile reads them twice too) and taken out of
+ * the kept frames; the returned bitmap has them, for PT_LOADs that read them back as zeros.
+ */
+export function dropZeroPages(f: PageFilter, reader: PageReader): Uint8Array {
+  const zero = new Uint8Array(f.dumpable.length);
+  const buf = new Uint8Array(BATCH_PAGES * f.pageSize);
+  for (const [pfn, n] of keptRuns(f, BATCH_PAGES)) {
+    reader.read(pfn, n, buf);
+    for (let i = 0; i < n; i++)
+      if (isZeroPage(buf.subarray(i * f.pageSize, (i + 1) * f.pageSize)) && clearBit(f.dumpable, pfn + i)) {
+        zero[(pfn + i) >>> 3]! |= 1 << ((pfn + i) & 7);
+        f.excluded.zero++;
+      }
+  }
+  reader.bytesRead = 0;
+  return zero;
+}
+
+/**
+ * Compares the free space with the expected size: the headers and tables must fit, else it fails now; when the
+ * pages may not fit (estimated by compressing a sample of them) it warns and goes on: the log and the kernel
+ * image are written first, so a partial dump still holds them, and readers see it as incomplete.
+ */
+export function checkSpace(out: Output, f: PageFilter, kept: number, codec: CompressName, reader: PageReader, log: (l: string) => void): void {
+  if (out.free === null) return;
+  const ps = f.pageSize;
+  const meta = 3 * ps + Math.ceil(f.maxMapnr / 8) * 2 + kept * 24 + ps;
+  if (out.free < meta) throw new KdumpError(`not enough space at the target: ${formatBytes(out.free)} free, the headers alone need ${formatBytes(meta)}`, { hint: "free space or choose a bigger target" });
+  let sampled = 0;
+  let stored = 0;
+  const c = pageCompressor(codec);
+  const page = new Uint8Array(ps);
+  const step = Math.max(1, Math.floor(kept / 200));
+  let i = 0;
+  for (const [pfn] of keptRuns(f, 1)) {
+    if (i++ % step) continue;
+    reader.read(pfn, 1, page);
+    sampled++;
+    stored += isZeroPage(page) && f.level & 1 ? 0 : Math.min(ps, c.compress(page).length);
+  }
+  reader.bytesRead = 0;
+  const expected = meta + (sampled ? Math.ceil((stored / sampled) * kept) : kept * ps);
+  if (out.free < expected)
+    log(`kdump collect: warning: ${formatBytes(out.free)} free at the target, the dump is expected to take ${formatBytes(expected)}: it may end incomplete`);
+}
+
+export async function writeElf(out: Output, dump: Dump, f: PageFilter, zero: Uint8Array | null, reader: PageReader, progress: Progress): Promise<number> {
+  const ps = f.pageSize;
+  const segments: LoadSegment[] =
+    dump instanceof ElfDump
+      ? dump.segments.map((s) => ({ paddr: s.paddr, vaddr: s.vaddr, memsz: s.memsz }))
+      : dump.ranges.map((r) => ({ paddr: Number(r.start), vaddr: 0n, memsz: Number(r.end - r.start) }));
+  const w = new ElfWriter(out.sink, { segments, dumpable: f.dumpable, zero, maxMapnr: f.maxMapnr, pageSize: ps, notes: dump.notes });
+  await w.begin();
+  let done = 0;
+  const buf = new Uint8Array(BATCH_PAGES * ps);
+  for (const [pfn, n] of keptRuns(f, BATCH_PAGES)) {
+    reader.read(pfn, n, buf);
+    await w.writePages(buf.subarray(0, n * ps));
+    done += n;
+    progress.update(done, reader.bytesRead);
+  }
+  await w.finish();
+  return w.size;
+}
+
+export async function writeKdump(
+  out: Output,
+  dump: Dump,
+  f: PageFilter,
+  numDumpable: number,
+  codec: CompressName,
+  uts: Utsname,
+  timestamp: number,
+  k: KernelView | null,
+  reader: PageReader,
+  progress: Progress,
+  threads: number,
+): Promise<number> {
+  const ps = f.pageSize;
+  const w = new KdumpWriter(out.sink, {
+    pageSize: ps,
+    maxMapnr: f.maxMapnr,
+    present: f.present,
+    dumpable: f.dumpable,
+    numDumpable,
+    level: f.level,
+    codecFlag: pageCompressor(codec).flag,
+    utsname: uts,
+    timestamp,
+    nrCpus: dump.notes.filter((n) => n.name === "CORE" && n.type === 1).length,
+    physBase: k?.info.numbers.get("phys_base") ?? 0n,
+    notes: dump.notes,
+  });
+  await w.begin();
+  const pool = new CompressPool(threads, codec, ps, (f.level & 1) === 1);
+  try {
+    const queue: { batch: Promise<CompressedBatch>; segments: [number, number][] }[] = [];
+    let done = 0;
+    let batches = 0;
+    const drainOne = async () => {
+      const q = queue.shift()!;
+      const b = await q.batch;
+      await w.writeBatch(b, q.segments);
+      done += b.count;
+      progress.update(done, reader.bytesRead);
+      // batches are garbage once written: collecting every 8 MiB keeps the heap near its working set
+      if (++batches % 8 === 0) Bun.gc(false);
+    };
+    let buf = new Uint8Array(BATCH_PAGES * ps);
+    let fill = 0;
+    let segments: [number, number][] = [];
+    const flush = async () => {
+      if (!fill) return;
+      queue.push({ batch: pool.submit(buf.subarray(0, fill * ps), fill), segments });
+      buf = new Uint8Array(BATCH_PAGES * ps);
+      fill = 0;
+      segments = [];
+      if (queue.length >= pool.depth) await drainOne();
+    };
+    const rank = rankIndex(f);
+    const first = firstFrames(f, dump, k);
+    const rest = f.dumpable.map((b, i) => b & ~first.reduce((m, x) => m | x[i]!, 0));
+    for (const bitmap of [...first, rest]) {
+      for (let [pfn, n] of keptRuns(f, BATCH_PAGES, bitmap)) {
+        let r = rank(pfn);
+        while (n > 0) {
+          const take = Math.min(n, BATCH_PAGES - fill);
+          reader.read(pfn, take, buf, fill * ps);
+          segments.push([r, take]);
+          fill += take;
+          pfn += take;
+          r += take;
+          n -= take;
+          if (fill === BATCH_PAGES) await flush();
+        }
+      }
+    }
+    await flush();
+    while (queue.length) await drainOne();
+  } finally {
+    pool.close();
+  }
+  f.excluded.zero = w.zeroPages;
+  await w.finish();
+  return w.size;
+}

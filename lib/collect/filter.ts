@@ -1,0 +1,197 @@
+// Which page frames a filtered dump keeps, by makedumpfile's dump level (-d): bit 1 zero pages, 2 non-private
+// cache, 4 all cache, 8 user data (anonymous, hugetlb), 16 free (buddy); hwpoison and offline pages always go.
+// Decided from each frame's struct page in mem_map (lib/kernel/memmap.ts), as makedumpfile does, for 4.x–6.12+.
+import { UsageError } from "../errors.ts";
+import { memMapSections, pageLayout, type PageLayout } from "../kernel/memmap.ts";
+import type { KernelView } from "../kernel/view.ts";
+import type { Dump } from "../dump/dump.ts";
+import type { PageReader } from "../dump/page_reader.ts";
+import { clearBit, testBit } from "../dump/bitmap.ts";
+
+/** Dump level bits (makedumpfile's DL_EXCLUDE_*). */
+export const DL = { ZERO: 1, CACHE: 2, CACHE_PRIVATE: 4, USER: 8, FREE: 16 } as const;
+
+/** Page frames excluded, by reason: the categories of makedumpfile --message-level 31. */
+export interface ExcludedCounts {
+  /** Filled with zeros (level bit 1; found while the pages are copied). */
+  zero: number;
+  /** Page cache without private data (bit 2 or 4). */
+  cache: number;
+  /** Page cache with private data, e.g. buffer heads (bit 4). */
+  cachePrivate: number;
+  /** Anonymous and hugetlb pages of processes (bit 8). */
+  user: number;
+  /** Free pages in the buddy allocator (bit 16). */
+  free: number;
+  /** Pages with a hardware memory error (always). */
+  hwpoison: number;
+  /** Logically offline pages, e.g. ballooned (always). */
+  offline: number;
+}
+
+/** The result of filtering: bitmaps over page frames 0 … maxMapnr-1 (bit n%8 of byte n/8, as on disk). */
+export interface PageFilter {
+  /** The -d level applied. */
+  level: number;
+  /** Page size (4096). */
+  pageSize: number;
+  /** Frames the bitmaps describe: one past the highest frame of the dump. */
+  maxMapnr: number;
+  /** Frames the dump holds (the first bitmap of the kdump format). */
+  present: Uint8Array;
+  /** Frames kept (the second bitmap); zero pages are cleared from it only when the writer finds them. */
+  dumpable: Uint8Array;
+  /** Frames in the dump. */
+  presentPages: number;
+  /** Frames excluded so far, by reason. */
+  excluded: ExcludedCounts;
+  /** Why mem_map was not used (level has no mem_map bits, or the dump lacks what it needs), or null. */
+  memMapSkipped: string | null;
+}
+
+/**
+ * Decides which pages of `dump` a level-`level` dump keeps. Needs the kernel view for the mem_map bits
+ * (2, 4, 8, 16) and for hwpoison/offline pages; when the dump lacks what mem_map needs, it keeps those pages
+ * and says why in `memMapSkipped` (a capture must still save something).
+ * @example const f = filterPages(dump, 31, openKernel(dump)); f.excluded.free
+ */
+export function filterPages(dump: Dump, level: number, kernel: KernelView | null, reader: PageReader | null = null): PageFilter {
+  if (!Number.isInteger(level) || level < 0 || level > 31) throw new UsageError(`dump level ${level} is not 0–31`, { hint: "add the bits: 1 zero, 2 cache, 4 private cache, 8 user, 16 free; 31 drops all" });
+  const ps = dump.pageSize;
+  const ranges = dump.ranges;
+  const maxMapnr = ranges.length ? Number(ranges[ranges.length - 1]!.end / BigInt(ps)) : 0;
+  const present = new Uint8Array(Math.ceil(maxMapnr / 8));
+  let presentPages = 0;
+  for (const r of ranges) {
+    const end = Number(r.end / BigInt(ps));
+    for (let pfn = Number(r.start / BigInt(ps)); pfn < end; pfn++) present[pfn >>> 3]! |= 1 << (pfn & 7);
+    presentPages += end - Number(r.start / BigInt(ps));
+  }
+  const f: PageFilter = {
+    level,
+    pageSize: ps,
+    maxMapnr,
+    present,
+    dumpable: present.slice(),
+    presentPages,
+    excluded: { zero: 0, cache: 0, cachePrivate: 0, user: 0, free: 0, hwpoison: 0, offline: 0 },
+    memMapSkipped: null,
+  };
+  if (!kernel) f.memMapSkipped = "the dump has no VMCOREINFO";
+  else {
+    try {
+      excludeByMemMap(f, kernel, pageLayout(kernel.info), reader);
+    } catch (e) {
+      f.dumpable = present.slice();
+      f.excluded = { zero: 0, cache: 0, cachePrivate: 0, user: 0, free: 0, hwpoison: 0, offline: 0 };
+      f.memMapSkipped = e instanceof Error ? e.message : String(e);
+    }
+  }
+  return f;
+}
+
+type Reason = Exclude<keyof ExcludedCounts, "zero">;
+
+/** Walks mem_map section by section, as makedumpfile's __exclude_unnecessary_pages does. */
+function excludeByMemMap(f: PageFilter, k: KernelView, L: PageLayout, reader: PageReader | null): void {
+  const CHUNK = 8192; // struct pages read at once (512 KiB)
+  const ps = f.pageSize;
+  const buf = new Uint8Array(Math.ceil(((CHUNK + 1) * L.size) / ps) * ps + ps);
+  for (const sec of memMapSections(k, f.maxMapnr)) {
+    for (let base = sec.startPfn; base < sec.endPfn; base += CHUNK) {
+      const n = Math.min(CHUNK, sec.endPfn - base);
+      if (!anyBit(f.present, base, n)) continue;
+      // one struct page more, when the section has it, so a head at the chunk's end can see page[1]
+      const extra = base + n < sec.endPfn ? 1 : 0;
+      const v = readStructPages(k, reader, sec.vaddr + BigInt((base - sec.startPfn) * L.size), (n + extra) * L.size, buf);
+      for (let i = 0; i < n; i++) {
+        const pfn = base + i;
+        if (!testBit(f.present, pfn)) continue;
+        const r = classify(v, i * L.size, i + 1 < n + extra ? (i + 1) * L.size : -1, pfn, L, f.level);
+        if (!r) continue;
+        for (let p = pfn; p < pfn + r.pages && p < f.maxMapnr; p++) if (clearBit(f.dumpable, p)) f.excluded[r.reason]++;
+        i += r.pages - 1; // the rest of a free block or compound page is decided by its head
+      }
+    }
+  }
+}
+
+/**
+ * `length` bytes of struct pages at `vaddr`: page by page through the page tables, read in physically contiguous
+ * runs straight into `buf` when a PageReader is at hand (no garbage: mem_map is 1/64 of memory), else via the view.
+ */
+function readStructPages(k: KernelView, reader: PageReader | null, vaddr: bigint, length: number, buf: Uint8Array): DataView {
+  const ps = k.info.pageSize;
+  if (!reader || vaddr % BigInt(ps) !== 0n) {
+    const b = k.read(vaddr, length);
+    return new DataView(b.buffer, b.byteOffset, b.byteLength);
+  }
+  const pages = Math.ceil(length / ps);
+  let runPfn = -1;
+  let runLen = 0;
+  let runAt = 0;
+  for (let i = 0; i <= pages; i++) {
+    const pfn = i < pages ? Number(k.translate(vaddr + BigInt(i * ps)) / BigInt(ps)) : -1;
+    if (runLen && pfn === runPfn + runLen) {
+      runLen++;
+      continue;
+    }
+    if (runLen) reader.read(runPfn, runLen, buf, runAt * ps);
+    [runPfn, runLen, runAt] = [pfn, 1, i];
+  }
+  return new DataView(buf.buffer, buf.byteOffset, length);
+}
+
+/**
+ * Decides one struct page at `at` in `v` (page[1] at `next`, or -1): why it goes and how many frames go with
+ * it, or null to keep it. The order of the tests is makedumpfile's, so counts agree category by category.
+ */
+export function classify(v: DataView, at: number, next: number, pfn: number, L: PageLayout, level: number): { reason: Reason; pages: number } | null {
+  const lo = v.getUint32(at + L.flags, true);
+  const hi = v.getUint32(at + L.flags + 4, true);
+  const bit = (n: number) => n >= 0 && ((n < 32 ? lo >>> n : hi >>> (n - 32)) & 1) === 1;
+  const mapcount = v.getInt32(at + L.mapcount, true);
+  const anonMapping = (v.getUint32(at + L.mapping, true) & 1) === 1;
+  const tail = (v.getUint32(at + L.compoundHead, true) & 1) === 1;
+  const slab = bit(L.pgSlab) || (L.slabType !== null && mapcount === L.slabType);
+
+  let order = 0;
+  let hugetlb = false;
+  if ((lo & L.headMaskLo || hi & L.headMaskHi) && next >= 0) {
+    const flags1 = v.getUint32(next + L.flags, true);
+    order = L.order.kind === "byte" ? v.getUint8(next + L.order.offset) : flags1 & 0xff;
+    const h = L.hugetlb;
+    if (h.kind === "type") hugetlb = mapcount === h.value;
+    else if (h.kind === "flag") hugetlb = ((h.bit < 32 ? flags1 >>> h.bit : v.getUint32(next + L.flags + 4, true) >>> (h.bit - 32)) & 1) === 1;
+    else if (h.kind === "dtor") hugetlb = v.getUint8(next + h.offset) === h.value;
+    if (order >= 64 || pfn % 2 ** order !== 0) order = 0;
+  }
+  const pages = 2 ** order;
+
+  // tail pages of a compound page go (or stay) with their head
+  if (tail) return null;
+  if (level & DL.FREE && L.buddyType !== null && !slab && mapcount === L.buddyType) {
+    const privLo = v.getUint32(at + L.private, true);
+    const privHi = v.getUint32(at + L.private + 4, true);
+    if (privHi !== 0 || privLo >= L.maxOrder) return null; // not a buddy order: keep, as makedumpfile warns and keeps
+    return { reason: "free", pages: 2 ** privLo };
+  }
+  const anon = anonMapping && !slab;
+  const cachePage = bit(L.pgLru) || ((L.pgSwapbacked < 0 || bit(L.pgSwapbacked)) && bit(L.pgSwapcache));
+  if (level & DL.CACHE && cachePage && !bit(L.pgPrivate) && !anon) return { reason: "cache", pages };
+  if (level & DL.CACHE_PRIVATE && cachePage && !anon) return { reason: bit(L.pgPrivate) ? "cachePrivate" : "cache", pages };
+  if (level & DL.USER && (anon || hugetlb)) return { reason: "user", pages };
+  if (bit(L.pgHwpoison)) return { reason: "hwpoison", pages };
+  if (L.offlineType !== null && !slab && mapcount === L.offlineType) return { reason: "offline", pages };
+  return null;
+}
+
+function anyBit(bitmap: Uint8Array, start: number, n: number): boolean {
+  for (let pfn = start; pfn < start + n; pfn++) {
+    if ((pfn & 7) === 0 && pfn + 8 <= start + n) {
+      if (bitmap[pfn >>> 3]) return true;
+      pfn += 7;
+    } else if (testBit(bitmap, pfn)) return true;
+  }
+  return false;
+}

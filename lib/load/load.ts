@@ -1,0 +1,253 @@
+// `kdump load`: plan what goes into the crash reservation (kernel, our capture initramfs, command line, memory
+// needed against reserved), then load it with kexec_file_load; or stage a kernel for `kdump exec` (--kexec). x86_64.
+import { existsSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { UsageError } from "../errors.ts";
+import { kexecFileLoad, kexecFileUnload } from "../sys/kexec.ts";
+import { loadPlanWithKexecLoad, loadWithChoice, type SyscallChoice } from "./load_segments.ts";
+import { readBzImage, type BzImage } from "./bzimage.ts";
+import { captureCmdline, editCmdline, paramValue, splitCmdline } from "./cmdline.ts";
+import { readFlag, realHost, type HostSys } from "./host.ts";
+import { COLLECTOR_MIN_KIB } from "../initramfs/init.ts";
+import { buildInitramfs, initramfsCodec, type BuiltInitramfs } from "../initramfs/initramfs.ts";
+import { deviceModules, moduleIndex, mountOf, parseMountinfo, resolveModules } from "../initramfs/modules.ts";
+
+/** What the user asked for. */
+export interface LoadOptions {
+  /** Kernel image; default /boot/vmlinuz-RELEASE of the running kernel. */
+  kernel?: string;
+  /** Initramfs to load instead of building ours; with --kexec the default is the distro's /boot/initrd.img-RELEASE. */
+  initrd?: string;
+  /** The whole command line to use instead of deriving it from /proc/cmdline. */
+  cmdline?: string;
+  /** Parameters to append. */
+  append?: string[];
+  /** Parameter names to remove. */
+  remove?: string[];
+  /** Stage for `kdump exec` (normal kexec) instead of loading the crash kernel. */
+  kexec?: boolean;
+  /** Directory on the root filesystem that receives dumps (default /var/crash). */
+  target?: string;
+  /** More modules for the capture initramfs. */
+  modules?: string[];
+  /** /lib/modules/RELEASE of the kernel to load (default from its release). */
+  modulesDir?: string;
+  /** Where built initramfs images are cached (default /var/lib/kdump). */
+  cacheDir?: string;
+  /** kexec_file_load ("file", the default), our kexec_load path ("load"), or file falling back to load on ENOSYS/ENOEXEC ("auto"). */
+  syscall?: SyscallChoice;
+}
+
+/** What `kdump load` will do (and `--dry-run` prints). */
+export interface LoadPlan {
+  /** "crash": the capture kernel, started by a panic; "kexec": staged for `kdump exec`. */
+  mode: "crash" | "kexec";
+  /** Kernel image path. */
+  kernel: string;
+  /** Its setup header, or null when the file is not a bzImage (the kernel will refuse it with ENOEXEC). */
+  image: BzImage | null;
+  /** Initramfs path, or null for none. */
+  initrd: string | null;
+  /** Its size in bytes (0 for none). */
+  initrdBytes: number;
+  /** Our capture initramfs when we built it. */
+  initramfs: BuiltInitramfs | null;
+  /** Modules packed into it, in load order. */
+  modules: string[];
+  /** The new kernel's command line. */
+  cmdline: string;
+  /** Bytes reserved (/sys/kernel/kexec_crash_size); null when unknown. */
+  reserved: number | null;
+  /** Bytes the load itself places in the reservation: the kernel's init_size plus the initramfs. */
+  loadBytes: number;
+  /** Estimated bytes a capture with the Bun collector needs: the load, the unpacked initramfs, working memory. */
+  needBytes: number;
+  /** Estimated least bytes with which a capture still saves a dump (the busybox copy). */
+  minBytes: number;
+  /** Where dumps go (crash mode). */
+  target: string | null;
+  /** Things that will not stop the load but may stop a capture. */
+  warnings: string[];
+}
+
+const MiB = 1048576;
+/**
+ * Memory a capture needs besides the kernel's init_size and the initramfs (packed and unpacked): the capture
+ * kernel's own allocations (~8 MiB; in the lab MemAvailable was crashkernel= minus ~60 MiB on 6.1, ~66 on 6.12) and the
+ * MemAvailable our init wants before it runs the Bun collector (COLLECTOR_MIN_KIB).
+ */
+export const CAPTURE_WORKING_BYTES = 8 * MiB + COLLECTOR_MIN_KIB * 1024;
+
+/**
+ * Memory the capture kernel needs besides its image and initramfs to boot, load modules and copy /proc/vmcore
+ * with busybox dd. In the lab it ran out of memory while booting with 17 MiB left on 6.1 (crashkernel=72M) and
+ * 5 MiB on 6.12 (64M), and saved the dump with 25 MiB (6.1, 80M) and 13 MiB (6.12, 72M).
+ */
+export const CAPTURE_BOOT_BYTES = 24 * MiB;
+
+/** The running kernel's release. */
+function runningRelease(sys: HostSys): string {
+  const r = sys.read("/proc/sys/kernel/osrelease")?.trim();
+  if (!r) throw new UsageError("cannot read /proc/sys/kernel/osrelease", { hint: "is /proc mounted?" });
+  return r;
+}
+
+/** The boot CPU's APIC id (the first `apicid` in /proc/cpuinfo), as kdump-utils' get_bootcpu_apicid reads it. */
+export function bootCpuApicId(cpuinfo: string | null): number | undefined {
+  const m = cpuinfo ? /^apicid\s*:\s*(\d+)/m.exec(cpuinfo) : null;
+  return m ? Number(m[1]) : undefined;
+}
+
+/** The collector's runtime and entry: this Bun and this checkout's kdump.ts. */
+export function collectorPaths(): { bun: string; kdump: string } {
+  return { bun: process.execPath, kdump: join(import.meta.dir, "..", "..", "kdump.ts") };
+}
+
+/**
+ * Works out what to load; builds (or reuses) the capture initramfs. Loads nothing.
+ * @example formatPlan(planLoad({ target: "/var/crash" }))
+ */
+export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan {
+  const mode = o.kexec ? "kexec" : "crash";
+  const running = runningRelease(sys);
+  const kernel = o.kernel ?? `/boot/vmlinuz-${running}`;
+  if (!existsSync(kernel)) throw new UsageError(`kernel image ${kernel} not found`, { hint: "give one with --kernel" });
+  const image = readBzImage(kernel);
+  const release = image?.release || running;
+  const proc = sys.read("/proc/cmdline")?.trim() ?? "";
+  const warnings: string[] = [];
+  if (!image) warnings.push(`${kernel} is not a bzImage: kexec_file_load will refuse it`);
+  else if (!image.kernel64) warnings.push(`${kernel} has no 64-bit entry point: kexec_file_load will refuse it`);
+  const sizeText = sys.read("/sys/kernel/kexec_crash_size");
+  const reserved = sizeText === null ? null : Number(sizeText.trim());
+  let initrd: string | null = o.initrd ?? null;
+  let initramfs: BuiltInitramfs | null = null;
+  let modules: string[] = [];
+  let cmdline: string;
+  let target: string | null = null;
+  if (mode === "kexec") {
+    initrd ??= [`/boot/initrd.img-${release}`, `/boot/initramfs-${release}.img`].find((p) => existsSync(p)) ?? null;
+    cmdline = editCmdline(o.cmdline ?? proc, { remove: o.remove, append: o.append });
+  } else {
+    target = o.target ?? "/var/crash";
+    const mounts = parseMountinfo(sys.read("/proc/self/mountinfo") ?? "");
+    const rootMount = mountOf(mounts, "/");
+    if (!rootMount) throw new UsageError("cannot find the root filesystem in /proc/self/mountinfo", { hint: "is /proc mounted?" });
+    if (!paramValue(splitCmdline(proc), "root") && !rootMount.source.startsWith("/dev/"))
+      warnings.push(`the root filesystem (${rootMount.fstype} from ${rootMount.source}) is not on a block device the capture init can find: give it with --append kdump.root=UUID=…`);
+    const { bun, kdump } = collectorPaths();
+    for (const [what, p] of [["dump target", target], ["Bun runtime", bun], ["kdump.ts", kdump]] as const)
+      if (mountOf(mounts, p)?.mountpoint !== rootMount.mountpoint)
+        warnings.push(`the ${what} ${p} is not on the root filesystem, which is all the capture init mounts${what === "dump target" ? "" : ": the capture falls back to a busybox copy"}`);
+    if (!initrd) {
+      const idx = moduleIndex(o.modulesDir ?? `/lib/modules/${release}`);
+      const wanted = [...deviceModules(rootMount.majmin), rootMount.fstype, ...(o.modules ?? [])];
+      const resolved = resolveModules(wanted.filter((n) => idx.files.has(n.replace(/-/g, "_")) || (o.modules ?? []).includes(n)), idx);
+      modules = resolved.map((m) => m.name);
+      const config = sys.read(`/boot/config-${release}`) ?? sys.read(join(dirname(kernel), `config-${release}`));
+      initramfs = buildInitramfs({
+        release,
+        modules: resolved,
+        codec: initramfsCodec(config),
+        cacheDir: o.cacheDir,
+        init: { target, bun, kdump, rootWaitSeconds: 30 },
+      });
+      initrd = initramfs.path;
+    }
+    const root = rootMount.source.startsWith("/dev/") ? rootMount.source : undefined;
+    cmdline = o.cmdline ?? captureCmdline(proc, { remove: o.remove, append: o.append, root, bootCpuApicId: bootCpuApicId(sys.read("/proc/cpuinfo")) });
+  }
+  const initrdBytes = initrd ? statSync(initrd).size : 0;
+  const loadBytes = (image?.initSize ?? statSync(kernel).size) + initrdBytes;
+  const unpacked = initramfs?.cpioBytes ?? initrdBytes * 3;
+  const needBytes = loadBytes + unpacked + CAPTURE_WORKING_BYTES;
+  const minBytes = loadBytes + unpacked + CAPTURE_BOOT_BYTES;
+  if (image && cmdline.length > image.cmdlineMax) warnings.push(`the command line is ${cmdline.length} bytes; ${kernel} accepts ${image.cmdlineMax}`);
+  if (mode === "crash") {
+    if (!reserved) warnings.push("no memory is reserved (crashkernel= missing or too large for this machine): the load will fail");
+    else if (reserved < loadBytes) warnings.push(`${mib(loadBytes)} to load does not fit the ${mib(reserved)} reserved: the load will fail`);
+    else if (reserved < minBytes) warnings.push(`${mib(reserved)} reserved leaves the capture kernel too little to boot and save a dump (~${mib(minBytes)} needed): raise crashkernel=`);
+    else if (reserved < needBytes && !o.initrd)
+      warnings.push(`${mib(reserved)} reserved is below the ~${mib(needBytes)} the Bun collector needs: a capture copies /proc/vmcore whole with busybox dd instead`);
+  }
+  return { mode, kernel, image, initrd, initrdBytes, initramfs, modules, cmdline, reserved, loadBytes, needBytes, minBytes, target, warnings };
+}
+
+/**
+ * Loads a plan with kexec_file_load; for a crash kernel also sets kernel.panic_on_oops=1 (as Debian's kdump-tools
+ * does) so an oops is captured too. Throws KexecError with the errno explained.
+ */
+export function loadPlan(p: LoadPlan, sys: HostSys = realHost, syscall: SyscallChoice = "file"): { seconds: number } {
+  const start = performance.now();
+  loadWithChoice(syscall, () => kexecFileLoad(
+    { kernel: p.kernel, initrd: p.initrd, cmdline: p.cmdline, crash: p.mode === "crash" },
+    {
+      kernelBytes: p.image?.initSize,
+      initrdBytes: p.initrdBytes,
+      needBytes: p.needBytes,
+      reserved: p.reserved,
+      cmdlineMax: p.image ? p.image.cmdlineMax + 1 : undefined,
+      uid: sys.uid(),
+      loadDisabled: readFlag(sys, "/proc/sys/kernel/kexec_load_disabled") ?? undefined,
+      lockdown: /\[(\w+)\]/.exec(sys.read("/sys/kernel/security/lockdown") ?? "")?.[1] ?? null,
+    },
+    sys.kexec,
+  ), () => void loadPlanWithKexecLoad(p, sys.kexecLoad));
+  if (p.mode === "crash") sys.write("/proc/sys/kernel/panic_on_oops", "1");
+  return { seconds: (performance.now() - start) / 1000 };
+}
+
+/** What `kdump load` did. */
+export interface LoadResult {
+  /** The plan. */
+  plan: LoadPlan;
+  /** True when the kernel was loaded (false for --dry-run). */
+  loaded: boolean;
+  /** Seconds the kexec_file_load call took (0 for --dry-run). */
+  loadSeconds: number;
+}
+
+/**
+ * `kdump load`: plans, then loads unless `dryRun`.
+ * @example load({ dryRun: true }).plan.needBytes
+ */
+export function load(o: LoadOptions & { dryRun?: boolean } = {}, sys: HostSys = realHost): LoadResult {
+  const plan = planLoad(o, sys);
+  if (o.dryRun) return { plan, loaded: false, loadSeconds: 0 };
+  return { plan, loaded: true, loadSeconds: loadPlan(plan, sys, o.syscall).seconds };
+}
+
+/** The result as a person reads it. */
+export function formatLoad(r: LoadResult): string {
+  const done = r.loaded
+    ? r.plan.mode === "crash"
+      ? `loaded: a crash now boots the capture kernel (${r.loadSeconds.toFixed(2)} s); test it with \`kdump trigger\``
+      : `staged: \`kdump exec\` reboots into it (${r.loadSeconds.toFixed(2)} s)`
+    : "dry run: nothing loaded";
+  return `${formatPlan(r.plan)}\n${done}`;
+}
+
+/** Unloads the capture kernel, or the staged kexec kernel with `kexec`. Nothing loaded is not an error. */
+export function unload(o: { kexec?: boolean } = {}, sys: HostSys = realHost): void {
+  kexecFileUnload(!o.kexec, sys.kexec);
+}
+
+function mib(n: number): string {
+  return `${(n / MiB).toFixed(1)} MiB`;
+}
+
+/** The plan as a person reads it. */
+export function formatPlan(p: LoadPlan): string {
+  const lines = [
+    `mode:        ${p.mode === "crash" ? "capture kernel (loaded into the crashkernel= reservation, started by a panic)" : "kexec (staged for `kdump exec`)"}`,
+    `kernel:      ${p.kernel}${p.image ? ` (${p.image.release}, ${mib(p.image.fileBytes)} file, ${mib(p.image.initSize)} in memory)` : " (not a bzImage)"}`,
+    `initramfs:   ${p.initrd ? `${p.initrd} (${mib(p.initrdBytes)}${p.initramfs ? `, ${mib(p.initramfs.cpioBytes)} unpacked, ${p.initramfs.codec}, ${p.initramfs.built ? "built" : "cached"}` : ""})` : "none"}`,
+    ...(p.mode === "crash" ? [`modules:     ${p.modules.length ? p.modules.join(" ") : "(none: the target's drivers are built in)"}`, `dump target: ${p.target}`] : []),
+    `cmdline:     ${p.cmdline}`,
+    ...(p.mode === "crash"
+      ? [`memory:      ${mib(p.loadBytes)} to load, ~${mib(p.needBytes)} to capture with the collector (~${mib(p.minBytes)} with busybox dd); ${p.reserved ? mib(p.reserved) : "nothing"} reserved`]
+      : []),
+    ...p.warnings.map((w) => `warning:     ${w}`),
+  ];
+  return lines.join("\n");
+}

@@ -1,0 +1,100 @@
+// Loading a capture kernel through kexec_load (our own segments, elfcorehdr and purgatory) and the choice between
+// it and kexec_file_load for `kdump load --syscall file|load|auto`. x86_64; kexec_load needs no CONFIG_KEXEC_FILE.
+import { readFileSync } from "node:fs";
+import { UsageError } from "../errors.ts";
+import { KexecError } from "../sys/kexec.ts";
+import { kexecLoad, type KexecLoadCalls, type KexecLoadContext, libcKexecLoad } from "../sys/kexec_load.ts";
+import { type CrashImage, planCrashImage } from "./crash_image.ts";
+import { readCrashMachine } from "./crash_machine.ts";
+
+/** Which system call `kdump load` uses. */
+export type SyscallChoice = "file" | "load" | "auto";
+
+/** errnos of kexec_file_load after which `auto` tries kexec_load: no KEXEC_FILE, or an image it cannot parse. */
+export const FALLBACK_ERRNOS = ["ENOSYS", "ENOEXEC"];
+
+/**
+ * Loads a planned capture image with kexec_load (KEXEC_ON_CRASH | KEXEC_ARCH_X86_64). Throws KexecError.
+ * @example loadWithKexecLoad(planCrashImage({ kernel, initrd, cmdline, machine }))
+ */
+export function loadWithKexecLoad(plan: CrashImage, sys: KexecLoadCalls = libcKexecLoad, context: KexecLoadContext = {}): void {
+  kexecLoad(plan.entry, plan.segments, true, context, sys);
+}
+
+/** Where a capture kernel comes from. */
+export interface CaptureFiles {
+  /** The bzImage path. */
+  kernel: string;
+  /** The initramfs path, or null. */
+  initrd: string | null;
+  /** The capture command line (elfcorehdr= is added). */
+  cmdline: string;
+}
+
+/**
+ * Reads the machine and the files, lays the image out and loads it with kexec_load. Returns the plan.
+ * @example loadCaptureWithKexecLoad({ kernel: "/boot/vmlinuz-6.1.0-56-cloud-amd64", initrd: img, cmdline })
+ */
+export function loadCaptureWithKexecLoad(f: CaptureFiles, root = "", sys: KexecLoadCalls = libcKexecLoad): CrashImage {
+  const machine = readCrashMachine(root);
+  const plan = planCrashImage({
+    kernel: new Uint8Array(readFileSync(f.kernel)),
+    initrd: f.initrd ? new Uint8Array(readFileSync(f.initrd)) : null,
+    cmdline: f.cmdline,
+    machine,
+    kernelName: f.kernel,
+  });
+  loadWithKexecLoad(plan, sys, { ...loadState(root), reserved: machine.crash });
+  return plan;
+}
+
+/** Lockdown, uid and kexec_load_disabled, for error messages. */
+export function loadState(root = ""): KexecLoadContext {
+  const read = (p: string) => {
+    try {
+      return readFileSync(`${root}${p}`, "utf8");
+    } catch {
+      return null;
+    }
+  };
+  const lockdown = read("/sys/kernel/security/lockdown");
+  return {
+    lockdown: lockdown === null ? null : (/\[(\w+)\]/.exec(lockdown)?.[1] ?? null),
+    uid: process.getuid?.(),
+    loadDisabled: read("/proc/sys/kernel/kexec_load_disabled")?.trim() === "1",
+  };
+}
+
+/**
+ * Runs the load the choice asks for. `auto` tries kexec_file_load and falls back to kexec_load only when it failed
+ * with ENOSYS or ENOEXEC; a signature or lockdown refusal (EKEYREJECTED, ENOKEY, EBADMSG, EPERM) is thrown as is,
+ * since lockdown forbids kexec_load too. Returns the call that loaded.
+ * @example loadWithChoice("auto", () => kexecFileLoad(l), () => loadCaptureWithKexecLoad(f)) // "file"
+ */
+export function loadWithChoice(choice: SyscallChoice, viaFile: () => void, viaLoad: () => void): "file" | "load" {
+  if (choice === "load") {
+    viaLoad();
+    return "load";
+  }
+  try {
+    viaFile();
+    return "file";
+  } catch (e) {
+    if (choice === "auto" && e instanceof KexecError && FALLBACK_ERRNOS.includes(e.code)) {
+      viaLoad();
+      return "load";
+    }
+    throw e;
+  }
+}
+
+/**
+ * `kdump load --syscall load` for a plan of lib/load/load.ts: the capture kernel only (not --kexec). `calls` is the
+ * host's kexec_load; a fake host without one is refused, so no test reaches the kernel.
+ * @example loadPlanWithKexecLoad(plan, realHost.kexecLoad)
+ */
+export function loadPlanWithKexecLoad(p: { mode: "crash" | "kexec"; kernel: string; initrd: string | null; cmdline: string }, calls: KexecLoadCalls | undefined): CrashImage {
+  if (p.mode !== "crash") throw new UsageError("--syscall load loads capture kernels only", { hint: "stage a kernel for `kdump exec` with --syscall file" });
+  if (!calls) throw new UsageError("kexec_load is not available on this host", { hint: "use --syscall file" });
+  return loadCaptureWithKexecLoad({ kernel: p.kernel, initrd: p.initrd, cmdline: p.cmdline }, "", calls);
+}
