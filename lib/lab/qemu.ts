@@ -66,6 +66,16 @@ export async function findQemu(bin = "qemu-system-x86_64"): Promise<string> {
 }
 
 /**
+ * Every lab kernel's base command line. no_timer_check: on a busy 2-CPU host (several TCG guests and test workers)
+ * the kernel's early IO-APIC timer check can see too few ticks and panic with "IO-APIC + timer doesn't work!";
+ * QEMU's timer is sound, so the lab skips that check (the capture kernel inherits it from /proc/cmdline).
+ */
+export const LAB_CMDLINE = "console=ttyS0 root=/dev/vda rw panic=5 oops=panic loglevel=7 no_timer_check";
+
+/** The capture command line the lab passes to kexec-tools' `kexec -p` for fixture dumps and oracles. */
+export const LAB_CAPTURE_CMDLINE = "console=ttyS0 reset_devices nr_cpus=1 irqpoll panic=5 nokaslr no_timer_check";
+
+/**
  * Boots a guest, runs `job`, and returns when the guest powers off (or the time limit passes).
  * @example const r = await runGuest({ kernel, job: "kdump status --json" }); r.exitCode
  */
@@ -84,7 +94,7 @@ export async function runGuest(o: GuestOptions): Promise<GuestResult> {
     if (!existsSync(d.path)) await $`truncate -s ${d.sizeMiB}M ${d.path}`.quiet();
     drives.push(d.path);
   }
-  const cmdline = ["console=ttyS0", "root=/dev/vda", "rw", "panic=5", "oops=panic", "loglevel=7", o.cmdline ?? ""].join(" ").trim();
+  const cmdline = [LAB_CMDLINE, o.cmdline ?? ""].join(" ").trim();
   const args = [
     qemu, "-accel", "tcg", "-cpu", o.la57 === false ? "max,la57=off" : "max",
     "-smp", String(o.cpus ?? 2), "-m", String(o.memoryMiB ?? 1024),

@@ -10,10 +10,10 @@ import { analyze } from "../../lib/analyze/command.ts";
 import { bootInitramfs } from "../../lib/lab/bootinitrd.ts";
 import { fetchKernel } from "../../lib/lab/kernels.ts";
 import { labDir } from "../../lib/lab/labdir.ts";
-import { guestCopy, guestList, runGuest } from "../../lib/lab/qemu.ts";
+import { guestCopy, guestList, LAB_CAPTURE_CMDLINE, runGuest } from "../../lib/lab/qemu.ts";
 import { debugKernel } from "../kernel/_images.ts";
 
-const CAPTURE_CMDLINE = "console=ttyS0 reset_devices nr_cpus=1 irqpoll panic=5 nokaslr";
+const CAPTURE_CMDLINE = LAB_CAPTURE_CMDLINE;
 
 /**
  * The guest job, run on both boots: the first loads the capture kernel with a boot initramfs that runs this

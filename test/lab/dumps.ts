@@ -6,7 +6,7 @@ import { $ } from "bun";
 import { LabError } from "../../lib/errors.ts";
 import { fetchKernel, type LabKernel } from "../../lib/lab/kernels.ts";
 import { labDir } from "../../lib/lab/labdir.ts";
-import { runGuest } from "../../lib/lab/qemu.ts";
+import { LAB_CAPTURE_CMDLINE, runGuest } from "../../lib/lab/qemu.ts";
 import { buildOnce } from "../../lib/lab/lock.ts";
 
 /** What crash to make. */
@@ -41,7 +41,7 @@ export interface LabDump {
   kernel: LabKernel;
 }
 
-const CAPTURE_CMDLINE = "console=ttyS0 reset_devices nr_cpus=1 irqpoll panic=5 nokaslr";
+const CAPTURE_CMDLINE = LAB_CAPTURE_CMDLINE;
 
 /**
  * A real dump for `spec`, made once and cached.

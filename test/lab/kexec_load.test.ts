@@ -8,12 +8,12 @@ import { $ } from "bun";
 import { fetchKernel } from "../../lib/lab/kernels.ts";
 import { labDir } from "../../lib/lab/labdir.ts";
 import { kexecTools } from "../../lib/lab/peers.ts";
-import { runGuest } from "../../lib/lab/qemu.ts";
+import { LAB_CAPTURE_CMDLINE, runGuest } from "../../lib/lab/qemu.ts";
 import { debugKernel } from "../kernel/_images.ts";
 import { labDump } from "./dumps.ts";
 
 const JOB_SCRIPT = { "/opt/kdump/test/lab/_kexec_load_job.ts": join(import.meta.dir, "_kexec_load_job.ts") };
-const CMDLINE = "console=ttyS0 reset_devices nr_cpus=1 irqpoll panic=5 nokaslr";
+const CMDLINE = LAB_CAPTURE_CMDLINE;
 const LOAD = (syscall: string, kernel = "/boot/vmlinuz-$(uname -r)") =>
   `kdump load --syscall ${syscall} --kernel ${kernel} --initrd /lab/capture-dd.cpio --cmdline "${CMDLINE}"`;
 
