@@ -40,7 +40,7 @@ async function unpackedPeerLibraries(): Promise<string[]> {
 
 /** Installs LAB_PACKAGES with apt-get (needs root) and fetches both kernel lines. */
 export async function labSetup(log: (line: string) => void = console.error): Promise<LabKernel[]> {
-  if (process.getuid?.() !== 0) throw new LabError("lab setup installs Debian packages", { hint: "run it as root (sudo)" });
+  if (process.getuid?.() !== 0) throw new LabError("lab setup installs Debian packages", { hint: "run it in a root shell (su -, or sudo where installed)" });
   log("$ apt-get update");
   await $`apt-get update -qq`.quiet();
   log(`$ apt-get install -y ${LAB_PACKAGES.join(" ")}`);
