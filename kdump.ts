@@ -13,7 +13,7 @@ import { SIZE_TABLES } from "./lib/boot/sizing.ts";
 import { analyze, analyzeCommands, printOutput } from "./lib/analyze/command.ts";
 import { FORMATS, formatCollect } from "./lib/collect/collect.ts";
 import { COMPRESS_NAMES } from "./lib/dump/codecs/compress.ts";
-import { FAILURE_ACTIONS } from "./lib/collect/failure.ts";
+import { COLLECT_FAILURE_ACTIONS } from "./lib/collect/failure.ts";
 
 export * from "./lib/mod.ts";
 
@@ -242,7 +242,7 @@ export function cli(argv: string[]): Argv {
           .option("level", { type: "number", default: 31, describe: "dump level: 1 zero, 2 cache, 4 private cache, 8 user, 16 free pages (makedumpfile -d)" })
           .option("compress", { type: "string", choices: COMPRESS_NAMES, default: "zstd", describe: "page compression" })
           .option("format", { type: "string", choices: [...FORMATS], describe: "kdump (default), elf, or flat (default for -, raw devices and ssh)" })
-          .option("failure-action", { type: "string", choices: [...FAILURE_ACTIONS], default: "none", describe: "what to do when saving fails" })
+          .option("failure-action", { type: "string", choices: [...COLLECT_FAILURE_ACTIONS], default: "none", describe: "what to do when saving fails" })
           .option("threads", { type: "number", describe: "compression threads (default: one per CPU; 0 on one CPU)" })
           .option("host", { type: "string", describe: "host name for the folder (default: the crashed kernel's)" })
           .option("yes", { type: "boolean", default: false, describe: "allow a reboot/halt/poweroff failure action outside a capture kernel" }),

@@ -16,12 +16,14 @@ import { readPrintk } from "../kernel/printk.ts";
 import type { KernelView } from "../kernel/view.ts";
 import { defaultThreads } from "./compress_pool.ts";
 import { checkSpace, dropZeroPages, writeElf, writeKdump } from "./dump_pages.ts";
-import { parseFailureAction, realFailureSys, runFailureAction, type FailureAction, type FailureSys } from "./failure.ts";
+import { parseFailureAction, realFailureSys, runFailureAction, type CollectFailureAction, type FailureSys } from "./failure.ts";
 import { formatBytes, Progress, stderrPrinter } from "./progress.ts";
-import { openOutput, parseTarget, realTargetSys, type Output, type TargetSys } from "./target.ts";
+import { openOutput, realTargetSys, type Output, type TargetSys } from "./target.ts";
+import { parseTarget } from "../config/target.ts";
+import { OUTPUT_FORMATS } from "../config/settings.ts";
 
 /** Output formats: makedumpfile's kdump-compressed, ELF, or kdump-compressed in the flattened stream. */
-export const FORMATS = ["kdump", "elf", "flat"] as const;
+export const FORMATS = OUTPUT_FORMATS;
 
 /** What `kdump collect` takes. */
 export interface CollectOptions {
@@ -124,7 +126,7 @@ export async function collect(o: CollectOptions, sys: CollectSys = realCollectSy
   const streamTarget = target.kind === "stdout" || target.kind === "raw" || target.kind === "ssh";
   const format = o.format ?? (streamTarget ? "flat" : "kdump");
   if (!(FORMATS as readonly string[]).includes(format)) throw new UsageError(`unknown format ${format}`, { hint: `use one of: ${FORMATS.join(", ")}` });
-  const action: FailureAction = parseFailureAction(o.failureAction ?? "none");
+  const action: CollectFailureAction = parseFailureAction(o.failureAction ?? "none");
   const threads = o.threads ?? defaultThreads();
   if (!Number.isInteger(level) || level < 0 || level > 31) throw new UsageError(`dump level ${o.level} is not 0–31`, { hint: "add the bits: 1 zero, 2 cache, 4 private cache, 8 user, 16 free; 31 drops all" });
   if (!Number.isInteger(threads) || threads < 0 || threads > 64) throw new UsageError(`--threads ${o.threads} is not 0–64`);
