@@ -26,6 +26,7 @@ export * from "./config/kdump_tools.ts";
 export * from "./config/load.ts";
 export * from "./config/supported.ts";
 export * from "./config/format.ts";
+export * from "./config/capture_settings.ts";
 export * from "./dump/dump.ts";
 export * from "./dump/open.ts";
 export * from "./dump/find.ts";

@@ -15,7 +15,7 @@ export function unsupported(c: KdumpConfig, onRootFs?: (path: string) => boolean
   const at = (k: keyof KdumpConfig["settings"]): Origin => c.origins[k] ?? { file: "(default)", line: 0 };
   const t = c.settings.target;
   if (t.kind !== "dir")
-    out.push(new ConfigError(at("target"), `dump target ${formatTarget(t)} (${t.kind}) is not supported yet`, "the capture writes only to a directory on the root filesystem for now: use path /var/crash (kdump.conf) or KDUMP_COREDIR (kdump-tools)"));
+    out.push(new ConfigError(at("target"), `dump target ${formatTarget(t)} (${t.kind === "device" ? (t.fstype ?? "device") : t.kind}) is not supported yet`, "the capture writes only to a directory on the root filesystem for now: use path /var/crash (kdump.conf) or KDUMP_COREDIR (kdump-tools)"));
   else if (onRootFs && !onRootFs(t.path))
     out.push(new ConfigError(at("target"), `dump target ${t.path} is not on the root filesystem, which is all the capture mounts: not supported yet`, "choose a directory on the root filesystem"));
   if (c.settings.hostTag === "ip")

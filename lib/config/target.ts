@@ -41,7 +41,7 @@ export function parseTarget(out: string): Target {
 }
 
 /**
- * A target in the --out grammar (parseTarget reads it back), with the filesystem type in brackets for a device.
+ * A target in the --out grammar: parseTarget() reads it back (a device's filesystem type is left to the mount).
  * @example formatTarget({ kind: "nfs", server: "srv", export: "/export", sub: "/crash" })  // "nfs://srv/export:/crash"
  */
 export function formatTarget(t: Target): string {
@@ -49,7 +49,7 @@ export function formatTarget(t: Target): string {
     case "dir":
       return t.path;
     case "device":
-      return `${t.spec}${t.sub === "/" ? "" : `:${t.sub}`}${t.fstype ? ` (${t.fstype})` : ""}`;
+      return `${t.spec}${t.sub === "/" ? "" : `:${t.sub}`}`;
     case "raw":
       return t.device;
     case "nfs":
