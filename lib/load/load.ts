@@ -259,6 +259,7 @@ export function formatPlan(p: LoadPlan): string {
     `kernel:      ${p.kernel}${p.image ? ` (${p.image.release}, ${mib(p.image.fileBytes)} file, ${mib(p.image.initSize)} in memory)` : " (not a bzImage)"}`,
     `initramfs:   ${p.initrd ? `${p.initrd} (${mib(p.initrdBytes)}${p.initramfs ? `, ${mib(p.initramfs.cpioBytes)} unpacked, ${p.initramfs.codec}, ${p.initramfs.built ? "built" : "cached"}` : ""})` : "none"}`,
     ...(p.mode === "crash" ? [`modules:     ${p.modules.length ? p.modules.join(" ") : "(none: the target's drivers are built in)"}`, `dump target: ${p.target}`] : []),
+    ...(p.config ? [`config:      ${p.config.sources.length ? p.config.sources.join(", ") : "none (defaults)"}; \`kdump config\` shows each setting's file and line`] : []),
     `cmdline:     ${p.cmdline}`,
     ...(p.mode === "crash"
       ? [`memory:      ${mib(p.loadBytes)} to load, ~${mib(p.needBytes)} to capture with the collector (~${mib(p.minBytes)} with busybox dd); ${p.reserved ? mib(p.reserved) : "nothing"} reserved`]
