@@ -30,6 +30,8 @@ export interface GuestOptions {
   disks?: { path: string; sizeMiB: number }[];
   /** What the root filesystem holds besides the defaults. */
   rootfs?: RootfsOptions;
+  /** Stops the guest as soon as this is true of the console so far (e.g. a shell prompt that would wait forever). */
+  until?: (console: string) => boolean;
   /** Called with each console line as it arrives (progress display). */
   onLine?: (line: string) => void;
   /** The qemu binary (default qemu-system-x86_64 on PATH). */
@@ -141,6 +143,7 @@ async function watch(args: string[], o: GuestOptions, dir: string, rootImage: st
       const s = decoder.decode(chunk.subarray(0, n), { stream: true }).replace(/\r/g, "");
       text += s;
       partial += s;
+      if (o.until?.(text)) proc.kill("SIGKILL");
       const lines = partial.split("\n");
       partial = lines.pop()!;
       for (const line of lines) {
