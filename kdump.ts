@@ -7,7 +7,7 @@ import { resolve } from "node:path";
 import { existsSync } from "node:fs";
 import { errorLine, UsageError } from "./lib/errors.ts";
 import { formatStatus, readStatus } from "./lib/boot/status.ts";
-import { estimate, formatRecommendation, formatSetup, parseSizeOption, runPrinted, setup } from "./lib/boot/setup.ts";
+import { estimate, formatRecommendation, parseSizeOption, printSetup, runPrinted, setup } from "./lib/boot/setup.ts";
 import { shrinkReservation } from "./lib/boot/shrink.ts";
 import { SIZE_TABLES } from "./lib/boot/sizing.ts";
 import { analyze, analyzeCommands, printOutput } from "./lib/analyze/command.ts";
@@ -140,7 +140,7 @@ export function cli(argv: string[]): Argv {
         run(async () => {
           if (a.remove && a.size) throw new UsageError("--remove and --size do not go together", { hint: "give one" });
           const r = await setup({ ...a, dryRun: a.dryRun }, (cmd) => runPrinted(cmd, a.json ? console.error : console.log));
-          emit(a.json, r, () => formatSetup(r));
+          printSetup(r, a.json);
         }),
     )
     .command(

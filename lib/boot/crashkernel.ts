@@ -1,6 +1,7 @@
 // The crashkernel= parameter as a typed value: parse and print every form the kernel accepts (size[@offset],
-// range lists start-[end]:size,...[@offset], size,high / size,low, and size,cma from 6.16) and resolve it
-// against a RAM size the way kernel/crash_reserve.c (crash_core.c before 6.9) does.
+// range lists start-[end]:size,...[@offset], size,high / size,low, and size,cma from 6.16; and RHEL 8's legacy
+// `auto`, read so setup can replace it) and resolve it against a RAM size the way kernel/crash_reserve.c
+// (crash_core.c before 6.9) does.
 import { ConfigSyntaxError } from "./parse_error.ts";
 
 /** One `start-[end]:size` entry of a range list. */
@@ -24,7 +25,9 @@ export type CrashkernelArg =
   /** crashkernel=256M,low: the low part that goes with ,high */
   | { kind: "low"; size: number }
   /** crashkernel=256M,cma: extra capture memory lent to CMA while not needed (6.16+) */
-  | { kind: "cma"; size: number };
+  | { kind: "cma"; size: number }
+  /** crashkernel=auto: RHEL 7/8 kernels' own table; RHEL 9 and upstream kernels reserve nothing for it */
+  | { kind: "auto" };
 
 /** Where a value came from, for error messages. Columns are 1-based. */
 export interface TextPosition {
@@ -80,6 +83,7 @@ export function parseCrashkernel(value: string, pos: TextPosition = BARE): Crash
   const size = (i: number): { value: number; end: number } => parseSize(value, i) ?? fail(i, "a size (like 256M) expected");
   const endOfValue = (i: number) => i === value.length || fail(i, `unexpected "${value[i]}"`);
   if (value === "") fail(0, "empty value");
+  if (value === "auto") return { kind: "auto" };
 
   const suffix = /,(high|low|cma)$/.exec(value);
   if (suffix) {
@@ -141,6 +145,8 @@ export function formatCrashkernel(arg: CrashkernelArg): string {
       return `${formatSize(arg.size)}${at(arg.offset)}`;
     case "ranges":
       return arg.ranges.map((r) => `${formatSize(r.start)}-${r.end === null ? "" : formatSize(r.end)}:${formatSize(r.size)}`).join(",") + at(arg.offset);
+    case "auto":
+      return "auto";
     default:
       return `${formatSize(arg.size)},${arg.kind}`;
   }
@@ -162,7 +168,7 @@ export interface CrashkernelWord {
  */
 export function crashkernelWords(cmdline: string, pos: TextPosition = { source: "command line", line: 1, column: 1 }): CrashkernelWord[] {
   const out: CrashkernelWord[] = [];
-  for (const m of cmdline.matchAll(/(?<=^|\s)crashkernel=(\S*)/g)) {
+  for (const m of cmdline.matchAll(/(?<=^|[ \t\n\v\f\r])crashkernel=([^ \t\n\v\f\r]*)/g)) {
     const valueAt = m.index! + "crashkernel=".length;
     out.push({ arg: parseCrashkernel(m[1]!, { ...pos, column: pos.column + valueAt }), start: m.index!, end: m.index! + m[0].length });
   }
@@ -177,11 +183,13 @@ export function crashkernelWords(cmdline: string, pos: TextPosition = { source: 
  */
 export function withCrashkernel(cmdline: string, args: CrashkernelArg[]): string {
   const added = args.map((a) => `crashkernel=${formatCrashkernel(a)}`).join(" ");
-  const body = cmdline.trim();
-  if (body === "") return added || cmdline;
-  const lead = cmdline.slice(0, cmdline.indexOf(body));
-  const trail = cmdline.slice(lead.length + body.length);
-  const parts = body.split(/(\s+)/); // word, separator, word, ...
+  const lead = /^[ \t\n\v\f\r]*/.exec(cmdline)![0];
+  if (lead.length === cmdline.length) return added || cmdline;
+  let end = cmdline.length;
+  while (" \t\n\v\f\r".includes(cmdline[end - 1]!)) end--; // a loop, not /\s*$/, which is quadratic on long space runs
+  const trail = cmdline.slice(end);
+  const body = cmdline.slice(lead.length, end);
+  const parts = body.split(/([ \t\n\v\f\r]+)/); // word, separator, word, ... (the kernel's isspace(), not \s: bytes 0x85 and 0xa0 are not spaces)
   const out: string[] = [];
   let placed = false;
   for (let i = 0; i < parts.length; i += 2) {
@@ -230,6 +238,8 @@ export function resolveCrashkernel(args: CrashkernelArg[], systemRam: number): R
   const cma = last("cma");
   if (cma) r.cma = cma.size;
   const main = last("size", "ranges");
+  if (last("auto") && !main && !last("high"))
+    return { ...r, problem: "crashkernel=auto is RHEL 7/8 kernels' own table; other kernels reserve nothing for it: give a size (kdump setup replaces it)" };
   if (main?.kind === "size") {
     r.size = main.size;
     r.base = main.offset;
