@@ -36,6 +36,9 @@ export interface Assignment {
   append?: boolean;
 }
 
+/** Characters that end an unquoted shell word (blanks and the control operators setup must see). */
+const WORD_END = new Set([" ", "\t", "\r", "\n", ";", "&", "|"]);
+
 const NAME = /(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)(\+?)=/y;
 
 /** Parses shell text into its assignments. Throws ConfigSyntaxError (line, column) on an unterminated quote. */
@@ -110,14 +113,17 @@ export function parseShellAssignments(text: string, source: string): Assignment[
     let literal: string | null = "";
     let k = at;
     let plainStart = -1;
-    let plain = "";
+    let plain = ""; // the unescaped text of the plain piece, up to `plainFrom`
+    let plainFrom = -1;
     const flush = () => {
-      if (plainStart >= 0) segments.push({ quote: "plain", start: plainStart, end: k, raw: text.slice(plainStart, k) });
-      if (literal !== null) literal += plain;
+      if (plainStart >= 0) {
+        segments.push({ quote: "plain", start: plainStart, end: k, raw: text.slice(plainStart, k) });
+        if (literal !== null) literal += plain + text.slice(plainFrom, k);
+      }
       plainStart = -1;
       plain = "";
     };
-    while (k < text.length && !/[ \t\r\n;&|]/.test(text[k]!)) {
+    while (k < text.length && !WORD_END.has(text[k]!)) {
       const c = text[k]!;
       if (c === "'") {
         flush();
@@ -146,15 +152,16 @@ export function parseShellAssignments(text: string, source: string): Assignment[
         k = e;
         continue;
       }
-      if (plainStart < 0) plainStart = k;
+      if (plainStart < 0) plainStart = plainFrom = k;
       if (c === "\\") {
-        plain += text[k + 1] === "\n" ? "" : (text[k + 1] ?? "");
-        k += 2;
+        plain += text.slice(plainFrom, k) + (text[k + 1] === "\n" ? "" : (text[k + 1] ?? ""));
+        k = Math.min(k + 2, text.length);
+        plainFrom = k;
       } else if (c === "`") (literal = null), (k = skipBacktick(k));
       else if (c === "$" && text[k + 1] === "(") (literal = null), (k = skipSubst(k));
       else if (c === "$" && text[k + 1] === "{") (literal = null), (k = skipBrace(k));
       else if (c === "$" && /[A-Za-z_0-9@*#?$!-]/.test(text[k + 1] ?? "")) (literal = null), k++;
-      else (plain += c), k++;
+      else k++;
     }
     flush();
     return { segments, end: k, literal };

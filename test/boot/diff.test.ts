@@ -4,6 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { unifiedDiff } from "../../lib/boot/diff.ts";
 
+// Tests that run sh, patch or bun, or fetch Debian's packages on first use (apt-get download): slower than Bun's
+// 5 s default on a loaded 2-CPU machine.
+const SLOW = 60000;
+
 // GNU patch is the oracle: applying our diff to `before` must give exactly `after`.
 async function patched(before: string | null, diff: string): Promise<string | null> {
   const dir = mkdtempSync(join(tmpdir(), "diff-"));
@@ -36,7 +40,7 @@ describe("unifiedDiff()", () => {
     const d = unifiedDiff("/f", before, after);
     expect(d.startsWith(before === null ? "--- /dev/null\n+++ b/f\n" : "--- a/f\n")).toBe(true);
     expect(await patched(before, d)).toBe(after);
-  });
+  }, SLOW);
 
   test("is empty when nothing changes", () => {
     expect(unifiedDiff("/f", grub, grub)).toBe("");
