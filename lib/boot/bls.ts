@@ -78,11 +78,12 @@ export function planBlsEntries(entries: BlsEntry[], args: CrashkernelArg[]): Fil
     }
     if (holder === undefined && args.length) {
       const crlf = e.text.includes("\r\n");
-      const line = `options ${args.map((a) => `crashkernel=${formatCrashkernel(a)}`).join(" ")}${crlf ? "\r" : ""}`;
+      const line = `options ${args.map((a) => `crashkernel=${formatCrashkernel(a)}`).join(" ")}`;
+      const eol = crlf ? "\r\n" : "\n";
       const end = e.text.length;
-      // A new last line: after the final newline, or after a newline added to an unterminated last line.
-      if (end === 0 || e.text.endsWith("\n")) edits.push({ start: end, end, text: `${line}\n` });
-      else edits.push({ start: end, end, text: `${crlf ? "\r\n" : "\n"}${line}` });
+      // A new last line: after the final newline, or after a line end given to an unterminated last line.
+      if (end === 0 || e.text.endsWith("\n")) edits.push({ start: end, end, text: `${line}${eol}` });
+      else edits.push({ start: end, end, text: `${eol}${line}` });
     }
     if (edits.length) changes.push({ path: e.path, before: e.text, after: applyEdits(e.text, edits), edits });
   }

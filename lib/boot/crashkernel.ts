@@ -178,31 +178,39 @@ export function crashkernelWords(cmdline: string, pos: TextPosition = { source: 
 /**
  * A command line whose crashkernel= words are replaced by `args`: the first one's place takes them, the others
  * go, and without any they are appended (an empty `args` removes them). Other words and spacing stay as they were,
- * so replacing a value by itself changes nothing.
+ * so replacing a value by itself changes nothing. Blanks are the kernel's isspace() (not \s: bytes 0x85 and 0xa0
+ * are not blanks); with `continuation`, a backslash-newline (inside a shell's double quotes) counts as a blank too.
+ * Linear in the length of the line.
  * @example withCrashkernel("ro crashkernel=128M quiet", [parseCrashkernel("256M")]) // "ro crashkernel=256M quiet"
  */
-export function withCrashkernel(cmdline: string, args: CrashkernelArg[]): string {
+export function withCrashkernel(cmdline: string, args: CrashkernelArg[], continuation = false): string {
   const added = args.map((a) => `crashkernel=${formatCrashkernel(a)}`).join(" ");
-  const lead = /^[ \t\n\v\f\r]*/.exec(cmdline)![0];
-  if (lead.length === cmdline.length) return added || cmdline;
-  let end = cmdline.length;
-  while (" \t\n\v\f\r".includes(cmdline[end - 1]!)) end--; // a loop, not /\s*$/, which is quadratic on long space runs
-  const trail = cmdline.slice(end);
-  const body = cmdline.slice(lead.length, end);
-  const parts = body.split(/([ \t\n\v\f\r]+)/); // word, separator, word, ... (the kernel's isspace(), not \s: bytes 0x85 and 0xa0 are not spaces)
+  const parts = cmdline.split(continuation ? /((?:[ \t\n\v\f\r]|\\\n)+)/ : /([ \t\n\v\f\r]+)/); // word, blanks, word, ...
+  let first = 0;
+  let last = parts.length - 1;
+  const lead = parts.length > 1 && parts[0] === "" ? parts[1]! : "";
+  if (lead) first = 2;
+  const trail = last > first && parts[last] === "" ? parts[last - 1]! : "";
+  if (trail) last -= 2;
+  if (first > last || (first === last && parts[first] === "")) return added || cmdline;
   const out: string[] = [];
   let placed = false;
-  for (let i = 0; i < parts.length; i += 2) {
+  let kept = -1; // index in parts of the last word kept
+  // In shell double quotes a word ending in an odd run of backslashes escapes what follows: keep its own blank after it.
+  const escapes = (i: number) => continuation && i >= 0 && /(^|[^\\])(\\\\)*\\$/.test(parts[i]!);
+  for (let i = first; i <= last; i += 2) {
     let w = parts[i]!;
     if (w.startsWith("crashkernel=")) {
       if (placed || !added) continue;
       placed = true;
       w = added;
     }
-    if (out.length) out.push(parts[i - 1]!);
+    if (out.length) out.push(escapes(kept) ? parts[kept + 1]! : parts[i - 1]!);
     out.push(w);
+    kept = i;
   }
   if (!placed && added) out.push(out.length ? " " : "", added);
+  else if (kept >= 0 && kept < last && escapes(kept)) out.push(parts[kept + 1]!);
   return lead + out.join("") + trail;
 }
 

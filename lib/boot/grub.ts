@@ -117,23 +117,56 @@ export function grubCrashkernel(files: GrubFile[]): PlacedCrashkernel[] {
   });
 }
 
-/** The new source text of an assignment's value with its crashkernel= words replaced by `args`. */
+const CRASH_WORD = /(^|[ \t\n\v\f\r])crashkernel=/;
+const BLANK_END = /[ \t\n\v\f\r]$/;
+const BLANK_START = /^[ \t\n\v\f\r]/;
+
+/**
+ * The new source text of an assignment's value with its crashkernel= words replaced by `args`. A value of several
+ * pieces ("a"'b') is edited piece by piece: the words go where the first one was, or into a new `" …"` piece at the
+ * end; a piece left blank by a removal goes. A word setup cannot edit alone (unquoted with escapes, in $'…', or glued
+ * to the next piece) stops it with the file, line and column.
+ */
 function editedValue(f: Found, args: CrashkernelArg[]): string {
   const { a, file } = f;
   const source = file.text.slice(a.valueStart, a.valueEnd);
   const added = args.map((x) => `crashkernel=${formatCrashkernel(x)}`).join(" ");
   const segs = a.segments;
+  const refuse = (): never => {
+    const { line, column } = f.at(a.valueStart);
+    throw new ConfigSyntaxError(file.path, line, column, `${a.name}'s value mixes quoting in a way setup will not rewrite`, {
+      hint: `write it as one double-quoted string, e.g. ${a.name}="quiet", and run again; nothing was changed`,
+    });
+  };
   if (segs.length === 0) return added ? `"${added}"` : source;
   if (segs.length === 1) {
     const s = segs[0]!;
     if (s.quote === "single") return `'${withCrashkernel(s.raw, args)}'`;
     // A plain value reads the same double-quoted unless it has escapes or a tilde (expanded only unquoted).
-    if (s.quote === "double" || (s.quote === "plain" && !/[\\~]/.test(s.raw))) return `"${withCrashkernel(s.raw, args)}"`;
-  } else if (!source.includes("crashkernel=")) return added ? `${source}" ${added}"` : source;
-  const { line, column } = f.at(a.valueStart);
-  throw new ConfigSyntaxError(file.path, line, column, `${a.name}'s value mixes quoting in a way setup will not rewrite`, {
-    hint: `write it as one double-quoted string, e.g. ${a.name}="quiet", and run again; nothing was changed`,
-  });
+    if (s.quote === "double" || (s.quote === "plain" && !/[\\~]/.test(s.raw))) return `"${withCrashkernel(s.raw, args, true)}"`;
+    if (!CRASH_WORD.test(s.raw) && !added) return source;
+    if (!CRASH_WORD.test(s.raw)) return `${source}" ${added}"`;
+    return refuse();
+  }
+  const pieces: string[] = [];
+  let holder = -1;
+  for (const [i, s] of segs.entries()) {
+    const own = file.text.slice(s.start, s.end);
+    if (!CRASH_WORD.test(s.raw)) {
+      pieces.push(own);
+      continue;
+    }
+    const gluedBefore = /^crashkernel=/.test(s.raw) && i > 0 && !BLANK_END.test(segs[i - 1]!.raw);
+    const gluedAfter = /crashkernel=[^ \t\n\v\f\r]*$/.test(s.raw) && i + 1 < segs.length && !BLANK_START.test(segs[i + 1]!.raw);
+    if ((s.quote !== "single" && s.quote !== "double") || gluedBefore || gluedAfter) return refuse();
+    const q = s.quote === "single" ? "'" : '"';
+    const raw = withCrashkernel(s.raw, holder < 0 && added ? args : [], s.quote === "double");
+    if (holder < 0 && added) holder = i;
+    if (i > 0 && raw.trim() === "" && !added) continue; // a piece that only held the words (as setup adds them) goes
+    pieces.push(`${q}${raw}${q}`);
+  }
+  if (holder < 0 && added) pieces.push(`" ${added}"`);
+  return pieces.join("");
 }
 
 function eolOf(text: string): string {

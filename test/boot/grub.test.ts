@@ -99,7 +99,8 @@ describe("planGrubDefaults() on hostile files", () => {
   test.each([
     ['A=1\nGRUB_CMDLINE_LINUX="quiet\n', "/etc/default/grub:2:20:", "unterminated"],
     ['GRUB_CMDLINE_LINUX="quiet crashkernel=2G-64G;256M,64G-:512M"\n', "/etc/default/grub:1:45:", '":" expected'],
-    ["GRUB_CMDLINE_LINUX=a\\ b\n", "/etc/default/grub:1:20:", "mixes quoting"],
+    ["GRUB_CMDLINE_LINUX=a\\ crashkernel=1M\n", "/etc/default/grub:1:20:", "mixes quoting"],
+    ["GRUB_CMDLINE_LINUX=\"quiet\"'crashkernel=1M'\n", "/etc/default/grub:1:20:", "mixes quoting"], // glued: the word is quietcrashkernel=1M
   ])("refuses a malformed file with its line and column: %p", (text, where, what) => {
     let err: unknown;
     try {
@@ -111,6 +112,19 @@ describe("planGrubDefaults() on hostile files", () => {
     expect((err as Error).message).toStartWith(where);
     expect((err as Error).message).toContain(what);
   });
+
+  // The fuzzer's cases (test/boot/fuzz_config.ts): a value of several pieces is edited piece by piece, idempotently.
+  test.each([
+    ["GRUB_CMDLINE_LINUX=a\\ b\n", 'GRUB_CMDLINE_LINUX=a\\ b" crashkernel=256M"\n'],
+    ["GRUB_CMDLINE_LINUX=\"console=ttyS0\"'quiet'\n", "GRUB_CMDLINE_LINUX=\"console=ttyS0\"'quiet'\" crashkernel=256M\"\n"],
+    ["GRUB_CMDLINE_LINUX=\"a \"'crashkernel=1M b'\n", "GRUB_CMDLINE_LINUX=\"a \"'crashkernel=256M b'\n"],
+  ])("edits a value of several pieces and a second run changes nothing: %p", async (before, after) => {
+    const [c] = planGrubDefaults([main(before)], V256);
+    expect(c!.after).toBe(after);
+    expect(planGrubDefaults([main(after)], V256)).toEqual([]);
+    const [off] = planGrubDefaults([main(after)], []);
+    expect((await sourced([{ text: off!.after }], ["GRUB_CMDLINE_LINUX"])).GRUB_CMDLINE_LINUX).toBe((await sourced([{ text: before }], ["GRUB_CMDLINE_LINUX"])).GRUB_CMDLINE_LINUX!.replace(/ ?crashkernel=1M/, ""));
+  }, SLOW);
 
   test("applyChanges() refuses a read-only file and changes nothing, the other file included", () => {
     const dir = mkdtempSync(join(tmpdir(), "grub-ro-"));

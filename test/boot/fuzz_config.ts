@@ -1,0 +1,379 @@
+// The config fuzzer (issue 18): hostile /etc/default/grub, grub.d drop-ins in kdump-tools' style, BLS entries and
+// /etc/kernel/cmdline, each run through setup's edit three times (set crashkernel=, set it again, --remove), with
+// bash as the oracle: `bash -n` on every result, every other variable sourcing unchanged, and no byte changed
+// outside the edited values. `npm run fuzz:config -- --cases 2000 [--seed N]` prints a table.
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { KdumpError } from "../../lib/errors.ts";
+import { parseShellAssignments } from "../../lib/boot/shell_assign.ts";
+import { setup } from "../../lib/boot/setup.ts";
+
+/** What one case ended as. */
+export type Outcome =
+  | "ok" // every check passed
+  | "clean error" // setup refused with a one-line KdumpError and changed nothing
+  | "input not shell" // bash -n rejects the generated input itself: only the byte checks apply
+  | "bytes changed outside" // a byte outside an edited value changed
+  | "not idempotent" // the second run changed something
+  | "bash -n fails" // a result does not parse in bash
+  | "other variable changed" // sourcing gives another variable a different value
+  | "crashkernel wrong" // the sourced or parsed command line does not hold exactly the asked crashkernel=
+  | "other words changed" // a word other than crashkernel= changed in an edited value
+  | "stack trace" // setup threw something that is not a KdumpError
+  | "slow"; // one setup run took more than 5 s
+
+/** A seeded PRNG (mulberry32): the same seed gives the same cases. */
+function rng(seed: number) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const int = (n: number) => Math.floor(next() * n);
+  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
+  return { next, int, pick, chance: (p: number) => next() < p };
+}
+type Rng = ReturnType<typeof rng>;
+
+const SIZES = ["256M", "192M@16M", "128M-:320M", "1G,high 128M,low"];
+const CK = ["crashkernel=128M", "crashkernel=384M-:128M", "crashkernel=auto", "crashkernel=2G-64G:256M,64G-:512M", "crashkernel=64M@16M", "crashkernel=512M,high"];
+const WORDS = ["quiet", "splash", "ro", "console=ttyS0,115200", "root=UUID=0b6f6a3c", "nomodeset", "x=caf\xe9", "\xff\xfe", "mitigations=off", "a=b=c"];
+const BLANKS = [" ", "  ", "\t", " \t "];
+
+/** Words of a command-line value: normal words, odd bytes, and crashkernel= words. */
+function words(r: Rng, crash: boolean): string {
+  const n = r.int(5);
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) out.push(r.pick(WORDS));
+  if (crash) for (let i = r.int(3); i >= 0; i--) out.splice(r.int(out.length + 1), 0, r.pick(CK));
+  return out.map((w, i) => (i ? r.pick(BLANKS) : "") + w).join("");
+}
+
+const TARGETS = ["GRUB_CMDLINE_LINUX", "GRUB_CMDLINE_LINUX_DEFAULT"] as const;
+
+/** One shell statement of a defaults file (GRUB's or kdump-tools'), possibly several lines. */
+function statement(r: Rng): string {
+  const v = r.pick(TARGETS);
+  const w = () => words(r, r.chance(0.6));
+  switch (r.int(30)) {
+    case 0: return `${v}="${w()}"`;
+    case 1: return `${v}='${w()}'`;
+    case 2: return `${v}=${r.pick(["quiet", "ro", "crashkernel=128M", ""])}`;
+    case 3: return `export ${v}="${w()}"`;
+    case 4: return `${v}="$${v} ${w()}"`;
+    case 5: return `${v}="\${${v}} ${w()}"`;
+    case 6: return `${v}+=" ${w()}"`;
+    case 7: return `${v}="${w()} \\\n ${w()}"`; // a continuation inside double quotes
+    case 8: return `${v}="a \\"q\\" ${w()}"`;
+    case 9: return `${v}="${w()}"'${w()}'`; // mixed quoting
+    case 10: return `${v}=a\\ b`; // an escaped blank
+    case 11: return `if true; then ${v}="${w()}"; fi`;
+    case 12: return `# ${v}="crashkernel=1M ${w()}" commented out`;
+    case 13: return `cat >/dev/null <<EOF\n${v}="crashkernel=9M"\nEOF`; // a here-document is not an assignment
+    case 14: return `: <<-'X'\n\t${v}="in here-doc crashkernel=7M"\n\tX`;
+    case 15: return `KDUMP_CMDLINE_APPEND="irqpoll nr_cpus=1 ${r.pick(CK)}"`; // crashkernel= in another variable stays
+    case 16: return `USE_KDUMP=${r.int(2)}; KDUMP_COREDIR="/var/crash" MAKEDUMP_ARGS="-c -d 31"`;
+    case 17: return `GRUB_DEFAULT=${r.int(5)} GRUB_TIMEOUT=${r.int(10)}`;
+    case 18: return `X_${r.int(9)}=$'tab\\there \\'q\\''`;
+    case 19: return `Y_${r.int(9)}=\`echo back tick\``;
+    case 20: return `Z_${r.int(9)}="$(echo "nested $(echo deep)")"`;
+    case 21: return `W_${r.int(9)}=\${UNSET:-def\xe9}`;
+    case 22: return `# comment caf\xe9 \xff ${r.chance(0.3) ? "\0 nul" : ""}`;
+    case 23: return `# ${"long ".repeat(2000 + r.int(20000))}`; // a huge line
+    case 24: return `HUGE_${r.int(9)}="${"w ".repeat(1000 + r.int(10000))}"`;
+    case 25: return `${v}="${w()}" ; OTHER_${r.int(9)}=after`;
+    case 26: return `FOO_${r.int(9)}=bar\\\nbaz`; // a continuation outside quotes
+    case 27: return `GRUB_ENABLE_CRYPTODISK=y # trailing ${v}="crashkernel=3M"`;
+    case 28: return `${v}=~/not-a-tilde-${r.int(9)}`;
+    default: return `V_${r.int(50)}='caf\xe9 ${r.int(1000)}'`;
+  }
+}
+
+/** A hostile shell file: statements with duplicates, odd blank lines, maybe CRLF, maybe no final newline. */
+function shellFile(r: Rng): string {
+  const n = 1 + r.int(r.chance(0.05) ? 3000 : 25);
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) lines.push(r.chance(0.1) ? "" : `${r.chance(0.1) ? r.pick(BLANKS) : ""}${statement(r)}`);
+  let text = lines.join("\n") + (r.chance(0.8) ? "\n" : "");
+  if (r.chance(0.15)) text = text.replaceAll("\n", "\r\n");
+  return text;
+}
+
+/** A BLS entry: title, linux, options lines (none, one or several), junk. */
+function blsEntry(r: Rng): string {
+  const lines = [`title Linux ${r.int(9)} caf\xe9`, "version 6.12.0", "linux /vmlinuz-6.12.0"];
+  for (let i = r.int(4); i > 0; i--) lines.splice(1 + r.int(lines.length), 0, `${r.pick(["", " ", "\t"])}options${r.pick(BLANKS)}${r.chance(0.2) ? "$kernelopts " : ""}${words(r, r.chance(0.6))}${r.pick(["", " ", "\t", " \t"])}`);
+  if (r.chance(0.2)) lines.push(`# options crashkernel=1M commented`);
+  if (r.chance(0.1)) lines.push(`initrd /initrd \xff\0`);
+  let text = lines.join("\n") + (r.chance(0.8) ? "\n" : "");
+  if (r.chance(0.15)) text = text.replaceAll("\n", "\r\n");
+  return text;
+}
+
+/** /etc/kernel/cmdline: one line usually, sometimes several, blank or CRLF. */
+function cmdlineFile(r: Rng): string {
+  const n = r.chance(0.8) ? 1 : 2 + r.int(3);
+  const lines = Array.from({ length: n }, () => `${r.chance(0.2) ? " " : ""}${words(r, r.chance(0.5))}`);
+  let text = lines.join("\n") + (r.chance(0.7) ? "\n" : "");
+  if (r.chance(0.1)) text = text.replaceAll("\n", "\r\n");
+  return text;
+}
+
+/** A generated box: its kind and files (path on the box → bytes as a byte string). */
+interface Box {
+  kind: "grub" | "systemd-boot";
+  files: Record<string, string>;
+}
+
+function makeBox(r: Rng): Box {
+  if (r.chance(0.6)) {
+    const files: Record<string, string> = { "/etc/default/grub": shellFile(r) };
+    for (let i = r.int(3); i > 0; i--) files[`/etc/default/grub.d/${r.pick(["kdump-tools", "50-cloud", "zz", "a b"])}.cfg`] = shellFile(r);
+    return { kind: "grub", files };
+  }
+  const files: Record<string, string> = { "/boot/loader/loader.conf": "timeout 3\n" };
+  for (let i = 1 + r.int(3); i > 0; i--) files[`/boot/loader/entries/m-${r.int(99)}.conf`] = blsEntry(r);
+  if (r.chance(0.8)) files["/etc/kernel/cmdline"] = cmdlineFile(r);
+  return { kind: "systemd-boot", files };
+}
+
+function writeBox(root: string, box: Box): void {
+  for (const [p, text] of Object.entries(box.files)) {
+    mkdirSync(join(root, p, ".."), { recursive: true });
+    writeFileSync(join(root, p), Buffer.from(text, "latin1"));
+  }
+}
+
+function readFiles(root: string, box: Box): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of Object.keys(box.files)) out[p] = readFileSync(join(root, p)).toString("latin1");
+  const entries = join(root, "etc/kernel/cmdline");
+  try {
+    out["/etc/kernel/cmdline"] = readFileSync(entries).toString("latin1");
+  } catch {
+    /* absent */
+  }
+  return out;
+}
+
+const SPACE = /[ \t\n\v\f\r]+/;
+const noCrash = (ws: string[]) => ws.filter((w) => w && !w.startsWith("crashkernel="));
+const crashWords = (ws: string[]) => ws.filter((w) => w.startsWith("crashkernel="));
+
+/** Runs bash on the states of a grub box: `bash -n` of each file, then sources them in order and prints `set`. */
+async function bashStates(dir: string, states: Record<string, string>[], paths: string[]): Promise<{ parses: boolean[]; sets: string[] }> {
+  const script: string[] = ["export LC_ALL=C"];
+  states.forEach((files, s) => {
+    const ps = paths.filter((p) => files[p] !== undefined);
+    for (const p of ps) writeFileSync(join(dir, `s${s}-${ps.indexOf(p)}`), Buffer.from(files[p]!, "latin1"));
+    script.push(`ok=1; for f in ${ps.map((_, i) => `s${s}-${i}`).join(" ")}; do bash -n "$f" 2>/dev/null || ok=0; done; echo "@@parse $ok"`);
+    script.push(`echo "@@set"; ( ${ps.map((_, i) => `. ./s${s}-${i}`).join("; ")}; set ) 2>/dev/null; echo "@@end"`);
+  });
+  writeFileSync(join(dir, "run.sh"), script.join("\n") + "\n");
+  const p = Bun.spawn(["timeout", "20", "env", "-i", "PATH=/usr/bin:/bin", "bash", "--norc", "--noprofile", "run.sh"], { cwd: dir, stdout: "pipe", stderr: "ignore", stdin: "ignore" });
+  const out = Buffer.from(await new Response(p.stdout).arrayBuffer()).toString("latin1");
+  await p.exited;
+  const parses = [...out.matchAll(/^@@parse (\d)$/gm)].map((m) => m[1] === "1");
+  const sets = [...out.matchAll(/^@@set\n([\s\S]*?)^@@end$/gm)].map((m) => m[1]!);
+  return { parses, sets };
+}
+
+const VOLATILE = /^(BASH[A-Z_]*|PIPESTATUS|_|LINENO|RANDOM|SRANDOM|SECONDS|EPOCHREALTIME|EPOCHSECONDS|PPID|SHLVL|PWD|OLDPWD|HISTCMD|COLUMNS|LINES|ok|f|GRUB_CMDLINE_LINUX|GRUB_CMDLINE_LINUX_DEFAULT)=/;
+/** `set` output without bash's own changing variables and the two edited ones. */
+const others = (set: string) => set.split("\n").filter((l) => !VOLATILE.test(l)).join("\n");
+/** A variable's value from `set` output (bash prints it quoted: evaluate through bash's own quoting rules). */
+function valueOf(set: string, name: string): string {
+  const line = set.split("\n").find((l) => l.startsWith(`${name}=`));
+  if (!line) return "";
+  const v = line.slice(name.length + 1);
+  if (v.startsWith("$'")) return v.slice(2, -1).replace(/\\(n|t|r|'|\\|x[0-9a-fA-F]{1,2}|[0-7]{1,3})/g, (_m, e: string) => ({ n: "\n", t: "\t", r: "\r", "'": "'", "\\": "\\" })[e] ?? (e[0] === "x" ? String.fromCharCode(parseInt(e.slice(1), 16)) : String.fromCharCode(parseInt(e, 8))));
+  if (v.startsWith("'")) return v.slice(1, -1).replaceAll("'\\''", "'");
+  return v;
+}
+const cmdline = (set: string) => `${valueOf(set, "GRUB_CMDLINE_LINUX")} ${valueOf(set, "GRUB_CMDLINE_LINUX_DEFAULT")}`.split(SPACE).filter(Boolean);
+
+/** The byte check for a shell file: outside the values of GRUB_CMDLINE_LINUX(_DEFAULT), `after` keeps `before`. */
+function shellBytesKept(before: string, after: string, path: string, main: boolean): boolean {
+  let spans;
+  try {
+    spans = parseShellAssignments(before, path).filter((a) => (TARGETS as readonly string[]).includes(a.name));
+  } catch {
+    return before === after;
+  }
+  // Cut points: each value span, and where setup may add a line (after a _DEFAULT line, at the end of the main file).
+  const cuts: { at: number; end: number; insert: boolean }[] = spans.map((a) => ({ at: a.valueStart, end: a.valueEnd, insert: false }));
+  if (main) {
+    for (const a of spans.filter((x) => x.name === "GRUB_CMDLINE_LINUX_DEFAULT")) {
+      const nl = before.indexOf("\n", a.valueEnd);
+      if (nl >= 0) cuts.push({ at: nl + 1, end: nl + 1, insert: true });
+    }
+    cuts.push({ at: before.length, end: before.length, insert: true });
+  }
+  cuts.sort((x, y) => x.at - y.at || Number(x.insert) - Number(y.insert));
+  let prevInsert = false;
+  let pos = 0;
+  let from = 0;
+  for (const c of cuts) {
+    const keep = before.slice(from, c.at);
+    const at = from === 0 ? (after.startsWith(keep) ? 0 : -1) : after.indexOf(keep, pos);
+    if (at < 0) return false;
+    if (from > 0 && !gapOk(after.slice(pos, at), prevInsert)) return false;
+    pos = at + keep.length;
+    from = Math.max(from, c.end);
+    prevInsert = c.insert;
+  }
+  const tail = before.slice(from);
+  if (!after.endsWith(tail) || after.length - tail.length < pos) return false;
+  return gapOk(after.slice(pos, after.length - tail.length), prevInsert);
+}
+/** What may stand where a value was (anything without a new line but what the value had) or where a line is added. */
+function gapOk(gap: string, insert: boolean): boolean {
+  if (!insert) return true;
+  return gap === "" || /^(\r?\n)?GRUB_CMDLINE_LINUX="[^"\n]*"\r?\n$/.test(gap);
+}
+
+/** Words of the lines setup edits in a BLS entry or /etc/kernel/cmdline, and the rest of the file, for comparing. */
+function lineParts(text: string, bls: boolean): { rest: string[]; words: string[][] } {
+  const rest: string[] = [];
+  const words: string[][] = [];
+  for (const line of text.split("\n")) {
+    // The edited value is the options line's argument (the whole line of /etc/kernel/cmdline): its words are compared
+    // apart, blanks between and around them are the editor's to set.
+    const m = bls ? /^([ \t]*options)[ \t]+([^]*)$/.exec(line) : /^()([^]*)$/.exec(line);
+    if (!m) rest.push(line);
+    else {
+      rest.push(`${m[1]}<words>`);
+      words.push(m[2]!.split(SPACE).filter(Boolean));
+    }
+  }
+  return { rest, words };
+}
+
+/** Runs one case; returns its outcome and, for a failure, what differed. */
+export async function runCase(seed: number, scratch: string, keep = false): Promise<{ outcome: Outcome; detail?: string; kind: Box["kind"]; seconds: number }> {
+  const r = rng(seed);
+  const box = makeBox(r);
+  const size = r.pick(SIZES);
+  const asked = size.split(" ").map((w) => `crashkernel=${w}`);
+  const root = join(scratch, `c${seed}`);
+  const t0 = performance.now();
+  let slowest = 0;
+  writeBox(root, box);
+  const states: Record<string, string>[] = [readFiles(root, box)];
+  const run = async (o: { size?: string; remove?: boolean }): Promise<Outcome | null> => {
+    const t = performance.now();
+    try {
+      await setup({ root, ...o }, async () => {});
+    } catch (e) {
+      if (!(e instanceof KdumpError)) return "stack trace";
+      const now = readFiles(root, box);
+      return JSON.stringify(now) === JSON.stringify(states.at(-1)) && !(existsSync(join(root, "etc")) ? readdirSync(join(root, "etc"), { recursive: true }) : []).some((f) => String(f).includes("kdump-tmp")) ? "clean error" : "bytes changed outside";
+    } finally {
+      slowest = Math.max(slowest, (performance.now() - t) / 1000);
+    }
+    states.push(readFiles(root, box));
+    return null;
+  };
+  const finish = (outcome: Outcome, detail?: string) => {
+    if (keep) states.forEach((st, i) => writeFileSync(join(scratch, `c${seed}.state${i}.json`), JSON.stringify(st, null, 1)));
+    else rmSync(root, { recursive: true, force: true });
+    return { outcome: slowest > 5 && outcome === "ok" ? ("slow" as const) : outcome, detail, kind: box.kind, seconds: (performance.now() - t0) / 1000 };
+  };
+  const stop = (await run({ size })) ?? (await run({ size })) ?? (await run({ remove: true }));
+  if (stop === "stack trace") return finish(stop, `seed ${seed}`);
+  if (stop === "clean error") return finish(states.length === 1 ? "clean error" : "not idempotent", `seed ${seed}: refused on run ${states.length}`);
+  if (stop) return finish(stop, `seed ${seed}`);
+  const [s0, s1, s2, s3] = states as [Record<string, string>, Record<string, string>, Record<string, string>, Record<string, string>];
+  if (JSON.stringify(s1) !== JSON.stringify(s2)) return finish("not idempotent", `seed ${seed}`);
+  if (box.kind === "grub") {
+    const paths = Object.keys(box.files);
+    for (const [a, b] of [[s0, s1], [s2, s3]] as const)
+      for (const p of paths) if (!shellBytesKept(a[p]!, b[p]!, p, p === "/etc/default/grub")) return finish("bytes changed outside", `seed ${seed}: ${p}`);
+    const dir = join(scratch, `b${seed}`);
+    mkdirSync(dir);
+    try {
+      const { parses, sets } = await bashStates(dir, [s0, s1, s3], paths);
+      if (sets.length !== 3) return finish("stack trace", `seed ${seed}: bash printed ${sets.length} states`);
+      if (!parses[0]) return finish("input not shell");
+      if (!parses[1] || !parses[2]) return finish("bash -n fails", `seed ${seed}`);
+      if (others(sets[0]!) !== others(sets[1]!) || others(sets[0]!) !== others(sets[2]!)) return finish("other variable changed", `seed ${seed}`);
+      const [w0, w1, w3] = sets.map((s) => cmdline(s!)) as [string[], string[], string[]];
+      if (crashWords(w1).join(" ") !== asked.join(" ") || crashWords(w3).length) return finish("crashkernel wrong", `seed ${seed}: ${crashWords(w1).join(" ")} / ${crashWords(w3).join(" ")}`);
+      if (noCrash(w0).join(" ") !== noCrash(w1).join(" ") || noCrash(w0).join(" ") !== noCrash(w3).join(" ")) return finish("other words changed", `seed ${seed}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  } else {
+    for (const [a, b, set] of [[s0, s1, true], [s2, s3, false]] as const) {
+      for (const p of Object.keys(b)) {
+        const bls = p.startsWith("/boot/loader/entries/");
+        if (!bls && p !== "/etc/kernel/cmdline") {
+          if (a[p] !== b[p]) return finish("bytes changed outside", `seed ${seed}: ${p}`);
+          continue;
+        }
+        if (a[p] === undefined) continue; // created from /proc/cmdline
+        const x = lineParts(a[p]!, bls);
+        const y = lineParts(b[p]!, bls);
+        const restY = [...y.rest];
+        if (y.words.length === x.words.length + 1) restY.splice(restY.lastIndexOf("options<words>"), 1); // the line setup adds
+        const norm = (rs: string[]) => rs.map((l, i) => (i === rs.length - 1 ? l.replace(/\r$/, "") : l)).join("\n"); // an unterminated last line gains its end
+        if (norm(restY) !== norm(x.rest)) return finish("bytes changed outside", `seed ${seed}: ${p}: ${JSON.stringify(norm(x.rest))} became ${JSON.stringify(norm(restY))}`);
+        if (noCrash(x.words.flat()).join(" ") !== noCrash(y.words.flat()).join(" ")) return finish("other words changed", `seed ${seed}: ${p}`);
+        const ck = crashWords(y.words.flat());
+        if (set ? bls && ck.join(" ") !== asked.join(" ") : ck.length) return finish("crashkernel wrong", `seed ${seed}: ${p}: ${ck.join(" ")}`);
+      }
+    }
+  }
+  return finish("ok");
+}
+
+/** Runs `cases` cases from `seed` on; returns the count per outcome and the first failures. */
+export async function fuzzConfig(o: { cases: number; seed?: number; onCase?: (i: number) => void }): Promise<{ counts: Record<string, number>; failures: string[]; seconds: number; slowest: number; peakRssMiB: number }> {
+  const scratch = mkdtempSync(join(tmpdir(), "fuzz-config-"));
+  const counts: Record<string, number> = {};
+  const failures: string[] = [];
+  const t0 = performance.now();
+  let slowest = 0;
+  let peak = 0;
+  try {
+    for (let i = 0; i < o.cases; i++) {
+      const c = await runCase((o.seed ?? 1) + i, scratch);
+      const key = `${c.outcome} (${c.kind})`;
+      counts[key] = (counts[key] ?? 0) + 1;
+      if (!["ok", "clean error", "input not shell"].includes(c.outcome) && failures.length < 20) failures.push(`${c.outcome}: ${c.detail ?? ""}`);
+      slowest = Math.max(slowest, c.seconds);
+      peak = Math.max(peak, process.memoryUsage().rss);
+      o.onCase?.(i);
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  return { counts, failures, seconds: (performance.now() - t0) / 1000, slowest, peakRssMiB: Math.round(peak / 2 ** 20) };
+}
+
+/** The outcomes as a table. */
+export function formatFuzz(r: Awaited<ReturnType<typeof fuzzConfig>>, cases: number): string {
+  const rows = Object.entries(r.counts).sort((a, b) => b[1] - a[1]);
+  return [
+    `config fuzz: ${cases} cases in ${r.seconds.toFixed(1)} s (slowest case ${r.slowest.toFixed(2)} s, peak RSS ${r.peakRssMiB} MiB)`,
+    "outcome (box)                            cases",
+    ...rows.map(([k, n]) => `${k.padEnd(40)} ${String(n).padStart(5)}`),
+    ...(r.failures.length ? ["", "first failures (rerun one with --cases 1 --seed N):", ...r.failures] : []),
+  ].join("\n");
+}
+
+if (import.meta.main) {
+  const arg = (name: string, d: number) => {
+    const i = process.argv.indexOf(`--${name}`);
+    return i > 0 ? Number(process.argv[i + 1]) : d;
+  };
+  const cases = arg("cases", 200);
+  const r = await fuzzConfig({ cases, seed: arg("seed", 1), onCase: (i) => (i + 1) % 100 === 0 && process.stderr.write(`fuzz:config: ${i + 1}/${cases}\n`) });
+  console.log(formatFuzz(r, cases));
+  const bad = Object.entries(r.counts).filter(([k]) => !/^(ok|clean error|input not shell) /.test(k));
+  process.exit(bad.length ? 1 : 0);
+}
