@@ -169,13 +169,14 @@ export function parseShellAssignments(text: string, source: string): Assignment[
 
   let line = 1;
   let atStatement = true;
-  const heredocs: { delim: string; strip: boolean }[] = []; // <<WORD seen on this line: bodies follow the newline
+  const heredocs: { delim: string; strip: boolean; at: number }[] = []; // <<WORD seen on this line: bodies follow the newline
   // Skips the bodies of the pending here-documents; `i` is just past a newline. Returns the new offset.
   const skipHeredocs = (from: number): number => {
     let k = from;
     for (const h of heredocs.splice(0)) {
       for (;;) {
-        if (k >= text.length) return k; // bash warns and ends the document at the end of the file
+        // bash ends it at the end of the file with a warning, and a line added there would be inside it.
+        if (k >= text.length) return fail(h.at, `unterminated here-document: no line "${h.delim}" ends it`);
         const nl = text.indexOf("\n", k);
         const end = nl < 0 ? text.length : nl;
         const body = text.slice(k, end);
@@ -186,7 +187,11 @@ export function parseShellAssignments(text: string, source: string): Assignment[
     }
     return k;
   };
-  while (i < text.length) {
+  while (i < text.length || heredocs.length) {
+    if (i >= text.length) {
+      i = skipHeredocs(i); // a here-document opened on the last line, with no newline after it: an error
+      continue;
+    }
     const c = text[i]!;
     if (c === "\n") {
       line++;
@@ -226,7 +231,7 @@ export function parseShellAssignments(text: string, source: string): Assignment[
             line += countNewlines(text, i, d.end);
             i = Math.max(d.end, i);
           }
-          if (delimWord !== "") heredocs.push({ delim: delimWord.replace(/\\(.)/g, "$1").replace(/['"]/g, ""), strip: h[1] === "-" });
+          if (delimWord !== "") heredocs.push({ delim: delimWord.replace(/\\(.)/g, "$1").replace(/['"]/g, ""), strip: h[1] === "-", at: end - lexeme.length });
         }
       }
     }

@@ -196,44 +196,39 @@ function valueOf(set: string, name: string): string {
 }
 const cmdline = (set: string) => `${valueOf(set, "GRUB_CMDLINE_LINUX")} ${valueOf(set, "GRUB_CMDLINE_LINUX_DEFAULT")}`.split(SPACE).filter(Boolean);
 
-/** The byte check for a shell file: outside the values of GRUB_CMDLINE_LINUX(_DEFAULT), `after` keeps `before`. */
-function shellBytesKept(before: string, after: string, path: string, main: boolean): boolean {
-  let spans;
+/** The bytes of a shell file outside the values of GRUB_CMDLINE_LINUX(_DEFAULT) (null when it does not parse). */
+function outside(text: string, path: string): string[] | null {
   try {
-    spans = parseShellAssignments(before, path).filter((a) => (TARGETS as readonly string[]).includes(a.name));
-  } catch {
-    return before === after;
-  }
-  // Cut points: each value span, and where setup may add a line (after a _DEFAULT line, at the end of the main file).
-  const cuts: { at: number; end: number; insert: boolean }[] = spans.map((a) => ({ at: a.valueStart, end: a.valueEnd, insert: false }));
-  if (main) {
-    for (const a of spans.filter((x) => x.name === "GRUB_CMDLINE_LINUX_DEFAULT")) {
-      const nl = before.indexOf("\n", a.valueEnd);
-      if (nl >= 0) cuts.push({ at: nl + 1, end: nl + 1, insert: true });
+    const spans = parseShellAssignments(text, path).filter((a) => (TARGETS as readonly string[]).includes(a.name));
+    const out: string[] = [];
+    let at = 0;
+    for (const a of spans) {
+      out.push(text.slice(at, a.valueStart));
+      at = a.valueEnd;
     }
-    cuts.push({ at: before.length, end: before.length, insert: true });
+    out.push(text.slice(at));
+    return out;
+  } catch {
+    return null;
   }
-  cuts.sort((x, y) => x.at - y.at || Number(x.insert) - Number(y.insert));
-  let prevInsert = false;
-  let pos = 0;
-  let from = 0;
-  for (const c of cuts) {
-    const keep = before.slice(from, c.at);
-    const at = from === 0 ? (after.startsWith(keep) ? 0 : -1) : after.indexOf(keep, pos);
-    if (at < 0) return false;
-    if (from > 0 && !gapOk(after.slice(pos, at), prevInsert)) return false;
-    pos = at + keep.length;
-    from = Math.max(from, c.end);
-    prevInsert = c.insert;
-  }
-  const tail = before.slice(from);
-  if (!after.endsWith(tail) || after.length - tail.length < pos) return false;
-  return gapOk(after.slice(pos, after.length - tail.length), prevInsert);
 }
-/** What may stand where a value was (anything without a new line but what the value had) or where a line is added. */
-function gapOk(gap: string, insert: boolean): boolean {
-  if (!insert) return true;
-  return gap === "" || /^(\r?\n)?GRUB_CMDLINE_LINUX="[^"\n]*"\r?\n$/.test(gap);
+
+/**
+ * The byte check for a shell file: outside the values of GRUB_CMDLINE_LINUX(_DEFAULT), `after` keeps `before`, but
+ * for one line setup may add (`GRUB_CMDLINE_LINUX="crashkernel=…"`, with a line end before it at an unterminated end).
+ * The values are found by parsing both texts (the parser is checked against bash by the other checks).
+ */
+function shellBytesKept(before: string, after: string, path: string): boolean {
+  const x = outside(before, path);
+  if (x === null) return before === after;
+  const same = (t: string) => JSON.stringify(outside(t, path)) === JSON.stringify(x);
+  if (same(after)) return true;
+  for (const m of after.matchAll(/(^|\n)(GRUB_CMDLINE_LINUX="crashkernel=[^"\n]*"\r?\n)/g)) {
+    const at = m.index! + m[1]!.length;
+    const without = after.slice(0, at) + after.slice(at + m[2]!.length);
+    if (same(without) || (at === without.length && same(without.replace(/\r?\n$/, "")))) return true;
+  }
+  return false;
 }
 
 /** Words of the lines setup edits in a BLS entry or /etc/kernel/cmdline, and the rest of the file, for comparing. */
@@ -262,6 +257,7 @@ export async function runCase(seed: number, scratch: string, keep = false): Prom
   const root = join(scratch, `c${seed}`);
   const t0 = performance.now();
   let slowest = 0;
+  let refusal = "";
   writeBox(root, box);
   const states: Record<string, string>[] = [readFiles(root, box)];
   const run = async (o: { size?: string; remove?: boolean }): Promise<Outcome | null> => {
@@ -270,6 +266,7 @@ export async function runCase(seed: number, scratch: string, keep = false): Prom
       await setup({ root, ...o }, async () => {});
     } catch (e) {
       if (!(e instanceof KdumpError)) return "stack trace";
+      refusal = e.message.replace(/^[^:]*:\d+:\d+: /, "").replace(/[A-Z_]+('s)? /, "").replace(/"[^"]*"|crashkernel=\S*/g, "…").slice(0, 60);
       const now = readFiles(root, box);
       return JSON.stringify(now) === JSON.stringify(states.at(-1)) && !(existsSync(join(root, "etc")) ? readdirSync(join(root, "etc"), { recursive: true }) : []).some((f) => String(f).includes("kdump-tmp")) ? "clean error" : "bytes changed outside";
     } finally {
@@ -285,14 +282,15 @@ export async function runCase(seed: number, scratch: string, keep = false): Prom
   };
   const stop = (await run({ size })) ?? (await run({ size })) ?? (await run({ remove: true }));
   if (stop === "stack trace") return finish(stop, `seed ${seed}`);
-  if (stop === "clean error") return finish(states.length === 1 ? "clean error" : "not idempotent", `seed ${seed}: refused on run ${states.length}`);
+  if (stop === "clean error") return finish(states.length === 1 ? "clean error" : "not idempotent", states.length === 1 ? refusal : `seed ${seed}: refused on run ${states.length}: ${refusal}`);
   if (stop) return finish(stop, `seed ${seed}`);
   const [s0, s1, s2, s3] = states as [Record<string, string>, Record<string, string>, Record<string, string>, Record<string, string>];
   if (JSON.stringify(s1) !== JSON.stringify(s2)) return finish("not idempotent", `seed ${seed}`);
   if (box.kind === "grub") {
-    const paths = Object.keys(box.files);
+    // grub-mkconfig sources /etc/default/grub, then grub.d/*.cfg in glob (C collation) order.
+    const paths = Object.keys(box.files).sort((x, y) => (x === "/etc/default/grub" ? -1 : y === "/etc/default/grub" ? 1 : x < y ? -1 : x > y ? 1 : 0));
     for (const [a, b] of [[s0, s1], [s2, s3]] as const)
-      for (const p of paths) if (!shellBytesKept(a[p]!, b[p]!, p, p === "/etc/default/grub")) return finish("bytes changed outside", `seed ${seed}: ${p}`);
+      for (const p of paths) if (!shellBytesKept(a[p]!, b[p]!, p)) return finish("bytes changed outside", `seed ${seed}: ${p}`);
     const dir = join(scratch, `b${seed}`);
     mkdirSync(dir);
     try {
@@ -332,9 +330,10 @@ export async function runCase(seed: number, scratch: string, keep = false): Prom
 }
 
 /** Runs `cases` cases from `seed` on; returns the count per outcome and the first failures. */
-export async function fuzzConfig(o: { cases: number; seed?: number; onCase?: (i: number) => void }): Promise<{ counts: Record<string, number>; failures: string[]; seconds: number; slowest: number; peakRssMiB: number }> {
+export async function fuzzConfig(o: { cases: number; seed?: number; onCase?: (i: number) => void }): Promise<{ counts: Record<string, number>; refusals: Record<string, number>; failures: string[]; seconds: number; slowest: number; peakRssMiB: number }> {
   const scratch = mkdtempSync(join(tmpdir(), "fuzz-config-"));
   const counts: Record<string, number> = {};
+  const refusals: Record<string, number> = {};
   const failures: string[] = [];
   const t0 = performance.now();
   let slowest = 0;
@@ -345,6 +344,7 @@ export async function fuzzConfig(o: { cases: number; seed?: number; onCase?: (i:
       const key = `${c.outcome} (${c.kind})`;
       counts[key] = (counts[key] ?? 0) + 1;
       if (!["ok", "clean error", "input not shell"].includes(c.outcome) && failures.length < 20) failures.push(`${c.outcome}: ${c.detail ?? ""}`);
+      if (c.outcome === "clean error") refusals[c.detail!] = (refusals[c.detail!] ?? 0) + 1;
       slowest = Math.max(slowest, c.seconds);
       peak = Math.max(peak, process.memoryUsage().rss);
       o.onCase?.(i);
@@ -352,7 +352,7 @@ export async function fuzzConfig(o: { cases: number; seed?: number; onCase?: (i:
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
-  return { counts, failures, seconds: (performance.now() - t0) / 1000, slowest, peakRssMiB: Math.round(peak / 2 ** 20) };
+  return { counts, refusals, failures, seconds: (performance.now() - t0) / 1000, slowest, peakRssMiB: Math.round(peak / 2 ** 20) };
 }
 
 /** The outcomes as a table. */
@@ -362,6 +362,9 @@ export function formatFuzz(r: Awaited<ReturnType<typeof fuzzConfig>>, cases: num
     `config fuzz: ${cases} cases in ${r.seconds.toFixed(1)} s (slowest case ${r.slowest.toFixed(2)} s, peak RSS ${r.peakRssMiB} MiB)`,
     "outcome (box)                            cases",
     ...rows.map(([k, n]) => `${k.padEnd(40)} ${String(n).padStart(5)}`),
+    "",
+    "clean errors by reason (kdump: FILE:LINE:COLUMN: …)",
+    ...Object.entries(r.refusals).sort((a, b) => b[1] - a[1]).map(([k, n]) => `  ${k.padEnd(62)} ${String(n).padStart(5)}`),
     ...(r.failures.length ? ["", "first failures (rerun one with --cases 1 --seed N):", ...r.failures] : []),
   ].join("\n");
 }
