@@ -176,14 +176,18 @@ function eolOf(text: string): string {
 /**
  * The file changes that make the defaults pass exactly `args` as crashkernel= (an empty list removes it):
  * crashkernel= words leave every GRUB_CMDLINE_LINUX(_DEFAULT) assignment, and `args` go into the last
- * assignment of GRUB_CMDLINE_LINUX that does not just add to it (a new line in /etc/default/grub when there is none).
+ * assignment of GRUB_CMDLINE_LINUX that does not just add to it, else the last that adds to it (a new line in
+ * /etc/default/grub when there is none).
  */
 export function planGrubDefaults(files: GrubFile[], args: CrashkernelArg[]): FileChange[] {
   const main = files.find((f) => f.path === GRUB_DEFAULTS);
   if (!main) throw new KdumpError(`${GRUB_DEFAULTS} not found`, { hint: "is GRUB installed? (apt-get install grub-pc or grub-efi-amd64)" });
   const found = assignments(files);
   for (const f of found) wordsIn(f); // a malformed value stops here, before anything is planned
-  const target = args.length ? found.filter((f) => f.a.name === TARGET_VAR && !refersTo(f.a, TARGET_VAR, f.file.text)).at(-1) : undefined;
+  // The words go into the last assignment that sets GRUB_CMDLINE_LINUX afresh; when every one adds to it
+  // ("$GRUB_CMDLINE_LINUX x", +=), into the last of those, so the words before it stay (a fresh line would drop them).
+  const own = found.filter((f) => f.a.name === TARGET_VAR);
+  const target = args.length ? (own.filter((f) => !refersTo(f.a, TARGET_VAR, f.file.text)).at(-1) ?? own.at(-1)) : undefined;
   const edits = new Map<GrubFile, Edit[]>();
   const edit = (file: GrubFile, start: number, end: number, text: string) => {
     if (file.text.slice(start, end) === text) return;

@@ -301,7 +301,11 @@ export async function runCase(seed: number, scratch: string, keep = false): Prom
       if (others(sets[0]!) !== others(sets[1]!) || others(sets[0]!) !== others(sets[2]!)) return finish("other variable changed", `seed ${seed}`);
       const [w0, w1, w3] = sets.map((s) => cmdline(s!)) as [string[], string[], string[]];
       if (crashWords(w1).join(" ") !== asked.join(" ") || crashWords(w3).length) return finish("crashkernel wrong", `seed ${seed}: ${crashWords(w1).join(" ")} / ${crashWords(w3).join(" ")}`);
-      if (noCrash(w0).join(" ") !== noCrash(w1).join(" ") || noCrash(w0).join(" ") !== noCrash(w3).join(" ")) return finish("other words changed", `seed ${seed}`);
+      for (const w of [w1, w3]) {
+        const [a, b] = [noCrash(w0), noCrash(w)];
+        const k = a.findIndex((x, i) => x !== b[i]);
+        if (k >= 0 || a.length !== b.length) return finish("other words changed", `seed ${seed}: word ${k}: ${JSON.stringify(a.slice(k, k + 3))} became ${JSON.stringify(b.slice(k, k + 3))}`);
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

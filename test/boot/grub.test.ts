@@ -126,6 +126,17 @@ describe("planGrubDefaults() on hostile files", () => {
     expect((await sourced([{ text: off!.after }], ["GRUB_CMDLINE_LINUX"])).GRUB_CMDLINE_LINUX).toBe((await sourced([{ text: before }], ["GRUB_CMDLINE_LINUX"])).GRUB_CMDLINE_LINUX!.replace(/ ?crashkernel=1M/, ""));
   }, SLOW);
 
+  // The fuzzer's seed 540: with only `GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX nomodeset"`, a new fresh line after it
+  // dropped nomodeset from every menu entry. The words go into the assignment that adds.
+  test("puts the words into the last assignment that adds to GRUB_CMDLINE_LINUX when none sets it afresh", async () => {
+    const before = 'GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX nomodeset"\n# x\n';
+    const [c] = planGrubDefaults([main(before)], V256);
+    expect(c!.after).toBe('GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX nomodeset crashkernel=256M"\n# x\n');
+    expect((await sourced([{ text: c!.after }], ["GRUB_CMDLINE_LINUX"])).GRUB_CMDLINE_LINUX).toBe(" nomodeset crashkernel=256M");
+    expect(planGrubDefaults([main(c!.after)], V256)).toEqual([]);
+    expect(planGrubDefaults([main(c!.after)], [])[0]!.after).toBe(before);
+  }, SLOW);
+
   test("applyChanges() refuses a read-only file and changes nothing, the other file included", () => {
     const dir = mkdtempSync(join(tmpdir(), "grub-ro-"));
     try {
