@@ -7,7 +7,7 @@ import { resolve } from "node:path";
 import { existsSync } from "node:fs";
 import { errorLine, UsageError } from "./lib/errors.ts";
 import { formatStatus, readStatus } from "./lib/boot/status.ts";
-import { estimate, formatRecommendation, formatSetup, parseSizeOption, runPrinted, setup } from "./lib/boot/setup.ts";
+import { estimate, formatRecommendation, parseSizeOption, printSetup, runPrinted, setup } from "./lib/boot/setup.ts";
 import { shrinkReservation } from "./lib/boot/shrink.ts";
 import { SIZE_TABLES } from "./lib/boot/sizing.ts";
 import { analyze, analyzeCommands, printOutput } from "./lib/analyze/command.ts";
@@ -114,7 +114,7 @@ export function cli(argv: string[]): Argv {
           .option("kernel", { type: "string", describe: "capture kernel image to estimate from" })
           .option("initrd", { type: "string", describe: "capture initramfs to estimate from" })
           .option("table", { type: "string", choices: SIZE_TABLES.map((t) => t.name), describe: "distro table (default: kdump-utils for this CPU)" })
-          .option("rehearsal", { type: "string", describe: "rehearsal result JSON (default: .lab/rehearse-min.json, else the newest .lab/rehearse-min-RELEASE.json from `kdump rehearse --find-min`)" })
+          .option("rehearsal", { type: "string", describe: "rehearsal result JSON (default: .lab/rehearse-min.json, else .lab/rehearse-min-RELEASE.json for this kernel, else the newest; applied only for the same kernel release and RAM, captured by the collector)" })
           .option("root", { type: "string", default: "", describe: "read /proc/iomem of the system at DIR" }),
       (a) =>
         run(() => {
@@ -135,12 +135,12 @@ export function cli(argv: string[]): Argv {
           .option("kernel", { type: "string", describe: "capture kernel image, for the estimate" })
           .option("initrd", { type: "string", describe: "capture initramfs, for the estimate" })
           .option("table", { type: "string", choices: SIZE_TABLES.map((t) => t.name), describe: "distro table for the estimate" })
-          .option("rehearsal", { type: "string", describe: "rehearsal result JSON (default: .lab/rehearse-min.json, else the newest .lab/rehearse-min-RELEASE.json from `kdump rehearse --find-min`)" }),
+          .option("rehearsal", { type: "string", describe: "rehearsal result JSON (default: .lab/rehearse-min.json, else .lab/rehearse-min-RELEASE.json for this kernel, else the newest; applied only for the same kernel release and RAM, captured by the collector)" }),
       (a) =>
         run(async () => {
           if (a.remove && a.size) throw new UsageError("--remove and --size do not go together", { hint: "give one" });
           const r = await setup({ ...a, dryRun: a.dryRun }, (cmd) => runPrinted(cmd, a.json ? console.error : console.log));
-          emit(a.json, r, () => formatSetup(r));
+          printSetup(r, a.json);
         }),
     )
     .command(

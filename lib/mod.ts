@@ -9,6 +9,7 @@ export * from "./boot/image_size.ts";
 export * from "./boot/shell_assign.ts";
 export * from "./boot/diff.ts";
 export * from "./boot/file_change.ts";
+export * from "./boot/box_file.ts";
 export * from "./boot/grub.ts";
 export * from "./boot/bls.ts";
 export * from "./boot/kernel_cmdline.ts";

@@ -1,7 +1,7 @@
 // Runbook: reserve crash memory in the boot loader (Debian/Ubuntu GRUB, Fedora/RHEL GRUB with BLS, systemd-boot).
 // Run as root: `kdump recipes/setup-grub.ts [--dry-run] [--remove] [--size 256M] [--kernel K --initrd I] [--root DIR]`.
 // --dry-run prints the diff and the commands and changes nothing; --root edits a system installed at DIR.
-import { applyChanges, commandFor, commandLine, detectBootloader, estimate, formatRecommendation, parseSizeOption, planBoot, planDiff, planSummary, readStatus } from "kdump";
+import { applyChanges, commandFor, commandLine, detectBootloader, estimate, formatRecommendation, parseSizeOption, planBoot, planDiff, planSummary, readStatus, textToBytes } from "kdump";
 
 const root: string = argv.root ?? "";
 const dryRun: boolean = argv["dry-run"] ?? false;
@@ -19,10 +19,10 @@ if (args === null) {
   args = [r.value];
 }
 
-// 3. Plan the edit and show it as a unified diff.
+// 3. Plan the edit and show it as a unified diff (the files' own bytes, so non-UTF-8 bytes show as they are).
 const plan = planBoot(args, root, bootloader);
 echo(planSummary(plan));
-echo(planDiff(plan));
+process.stdout.write(textToBytes(planDiff(plan)));
 for (const note of plan.notes) echo(`note: ${note}`);
 
 // 4. On a dry run, stop here: show what would run.

@@ -3,8 +3,8 @@
 // through /sys/kernel/kexec_crash_size, which any kernel with kexec allows while no capture kernel is loaded).
 import { configuredCrashkernel } from "./bootloader.ts";
 import { crashkernelWords, formatCrashkernel, formatSize } from "./crashkernel.ts";
-import { findRehearsal } from "./setup.ts";
-import { readRehearsal } from "./sizing.ts";
+import { boxIdentity, findRehearsal } from "./setup.ts";
+import { readRehearsal, rehearsalApplies } from "./sizing.ts";
 
 /** The boot-configuration part of `kdump status`. */
 export interface BootState {
@@ -16,8 +16,12 @@ export interface BootState {
   shrink: { to: number; command: string } | null;
 }
 
-/** Compares the boot loader's crashkernel= with /proc/cmdline's and the reservation with the rehearsal's need. */
-export function bootState(root: string, cmdline: string, crashSize: number | null, rehearsal = findRehearsal()): BootState {
+/**
+ * Compares the boot loader's crashkernel= with /proc/cmdline's and the reservation with the rehearsal's need (only a
+ * rehearsal of this kernel release and RAM whose capture the collector saved: see rehearsalApplies()).
+ */
+export function bootState(root: string, cmdline: string, crashSize: number | null, rehearsal?: string | null, box = boxIdentity(root)): BootState {
+  rehearsal ??= findRehearsal(box.release);
   let configured: string[] | null = null;
   try {
     configured = configuredCrashkernel(root).map((w) => formatCrashkernel(w.arg));
@@ -43,7 +47,7 @@ export function bootState(root: string, cmdline: string, crashSize: number | nul
   } catch {
     measured = null;
   }
-  if (measured && crashSize) {
+  if (measured && crashSize && rehearsalApplies(measured, box).applies) {
     const to = Math.ceil((measured.minimum * 1.25) / 2 ** 24) * 2 ** 24;
     if (to < crashSize) shrink = { to, command: `kdump shrink ${formatSize(to)} --yes   (or: echo ${to} > /sys/kernel/kexec_crash_size)` };
   }

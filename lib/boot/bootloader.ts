@@ -1,9 +1,8 @@
 // The boot loader of a box, detected from its files, behind one interface: what crashkernel= it passes now,
 // a plan to make it pass another value (file changes shown as a unified diff, commands to run after), and
 // applying that plan atomically. Debian/Ubuntu GRUB, Fedora/RHEL GRUB with BLS entries (grubby), systemd-boot.
-import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { KdumpError } from "../errors.ts";
+import { boxExists, listBoxDir, readBoxBytes } from "./box_file.ts";
 import { blsCrashkernel, grubbyCommand, planBlsEntries, readBlsEntries } from "./bls.ts";
 import { type CrashkernelArg, formatCrashkernel } from "./crashkernel.ts";
 import { applyChanges, changesDiff, type FileChange } from "./file_change.ts";
@@ -39,20 +38,20 @@ export interface BootPlan {
   notes: string[];
 }
 
-const anyOf = (root: string, paths: string[]) => paths.some((p) => existsSync(join(root, p)));
+const anyOf = (root: string, paths: string[]) => paths.some((p) => boxExists(root, p));
 const LOADER_CONF = ["/boot/loader/loader.conf", "/efi/loader/loader.conf", "/boot/efi/loader/loader.conf"];
 const GRUBBY = ["/usr/sbin/grubby", "/usr/bin/grubby", "/sbin/grubby"];
 
 /** Detects the boot loader of the box under `root` from its configuration files. */
 export function detectBootloader(root = ""): Bootloader {
-  const loaderConf = LOADER_CONF.find((p) => existsSync(join(root, p)));
+  const loaderConf = LOADER_CONF.find((p) => boxExists(root, p));
   if (loaderConf) return { kind: "systemd-boot", evidence: `${loaderConf} exists` };
   const entries = readBlsEntries(root, ["/boot/loader/entries"]);
-  const grubby = GRUBBY.find((p) => existsSync(join(root, p)));
-  const bls = existsSync(join(root, "/etc/default/grub")) && /^\s*GRUB_ENABLE_BLSCFG=["']?true/m.test(readFileSync(join(root, "/etc/default/grub"), "utf8"));
+  const grubby = GRUBBY.find((p) => boxExists(root, p));
+  const bls = /^[ \t]*GRUB_ENABLE_BLSCFG=["']?true/m.test(readBoxBytes(root, "/etc/default/grub") ?? "");
   if (entries.length && (grubby || bls))
     return { kind: "grub-bls", evidence: `${entries.length} entries in /boot/loader/entries${grubby ? `, ${grubby}` : ", GRUB_ENABLE_BLSCFG=true"}` };
-  if (existsSync(join(root, "/etc/default/grub"))) return { kind: "grub", evidence: "/etc/default/grub exists" };
+  if (boxExists(root, "/etc/default/grub")) return { kind: "grub", evidence: "/etc/default/grub exists" };
   throw new KdumpError(`no supported boot loader found${root ? ` under ${root}` : ""}`, {
     hint: "setup knows GRUB (/etc/default/grub), GRUB with BLS entries (/boot/loader/entries) and systemd-boot (loader/loader.conf); add crashkernel= to your boot loader's kernel command line by hand",
   });
@@ -78,10 +77,7 @@ export function configuredCrashkernel(root = "", bootloader = detectBootloader(r
 /** Plans the changes that make the boot loader pass exactly `args` (empty: remove crashkernel=). Nothing is written. */
 export function planBoot(args: CrashkernelArg[], root = "", bootloader = detectBootloader(root)): BootPlan {
   const plan: BootPlan = { bootloader, root, args, changes: [], commands: [], preview: [], notes: [] };
-  const procCmdline = (() => {
-    const p = join(root, "/proc/cmdline");
-    return existsSync(p) ? readFileSync(p, "utf8") : "";
-  })();
+  const procCmdline = readBoxBytes(root, "/proc/cmdline") ?? "";
   if (bootloader.kind === "grub") {
     plan.changes = planGrubDefaults(readGrubDefaults(root), args);
     const regen = grubRegenerateCommand(root);
@@ -91,7 +87,7 @@ export function planBoot(args: CrashkernelArg[], root = "", bootloader = detectB
     const entries = planBlsEntries(readBlsEntries(root, ["/boot/loader/entries"]), args);
     const own: FileChange[] = [];
     // New kernels take their command line from these, so they keep the setting too.
-    if (existsSync(join(root, "/etc/default/grub"))) own.push(...planGrubDefaults(readGrubDefaults(root), args));
+    if (boxExists(root, "/etc/default/grub")) own.push(...planGrubDefaults(readGrubDefaults(root), args));
     const kc = readKernelCmdline(root);
     if (kc !== null) own.push(...[planKernelCmdline(kc, args, procCmdline)].filter((c): c is FileChange => c !== null));
     const grubby = anyOf(root, GRUBBY);
@@ -105,8 +101,7 @@ export function planBoot(args: CrashkernelArg[], root = "", bootloader = detectB
     const kc = planKernelCmdline(readKernelCmdline(root), args, procCmdline);
     plan.changes = [...(kc ? [kc] : []), ...entries];
     if (kc && kc.before === null) plan.notes.push(`${KERNEL_CMDLINE} did not exist: created from /proc/cmdline, as kernel-install would use it`);
-    const ukiDirs = ["/boot/EFI/Linux", "/efi/EFI/Linux", "/boot/efi/EFI/Linux"].map((d) => join(root, d)).filter((d) => existsSync(d));
-    if (ukiDirs.some((d) => readdirSync(d).some((f) => f.endsWith(".efi"))))
+    if (["/boot/EFI/Linux", "/efi/EFI/Linux", "/boot/efi/EFI/Linux"].some((d) => listBoxDir(root, d).some((f) => f.endsWith(".efi"))))
       plan.notes.push("unified kernel images (EFI/Linux/*.efi) embed their command line: rebuild them (kernel-install add) after this change");
   }
   if (!plan.preview.length) plan.preview = plan.changes;

@@ -1,6 +1,7 @@
 // The crashkernel= parameter as a typed value: parse and print every form the kernel accepts (size[@offset],
-// range lists start-[end]:size,...[@offset], size,high / size,low, and size,cma from 6.16) and resolve it
-// against a RAM size the way kernel/crash_reserve.c (crash_core.c before 6.9) does.
+// range lists start-[end]:size,...[@offset], size,high / size,low, and size,cma from 6.16; and RHEL 8's legacy
+// `auto`, read so setup can replace it) and resolve it against a RAM size the way kernel/crash_reserve.c
+// (crash_core.c before 6.9) does.
 import { ConfigSyntaxError } from "./parse_error.ts";
 
 /** One `start-[end]:size` entry of a range list. */
@@ -24,7 +25,9 @@ export type CrashkernelArg =
   /** crashkernel=256M,low: the low part that goes with ,high */
   | { kind: "low"; size: number }
   /** crashkernel=256M,cma: extra capture memory lent to CMA while not needed (6.16+) */
-  | { kind: "cma"; size: number };
+  | { kind: "cma"; size: number }
+  /** crashkernel=auto: RHEL 7/8 kernels' own table; RHEL 9 and upstream kernels reserve nothing for it */
+  | { kind: "auto" };
 
 /** Where a value came from, for error messages. Columns are 1-based. */
 export interface TextPosition {
@@ -80,6 +83,7 @@ export function parseCrashkernel(value: string, pos: TextPosition = BARE): Crash
   const size = (i: number): { value: number; end: number } => parseSize(value, i) ?? fail(i, "a size (like 256M) expected");
   const endOfValue = (i: number) => i === value.length || fail(i, `unexpected "${value[i]}"`);
   if (value === "") fail(0, "empty value");
+  if (value === "auto") return { kind: "auto" };
 
   const suffix = /,(high|low|cma)$/.exec(value);
   if (suffix) {
@@ -141,6 +145,8 @@ export function formatCrashkernel(arg: CrashkernelArg): string {
       return `${formatSize(arg.size)}${at(arg.offset)}`;
     case "ranges":
       return arg.ranges.map((r) => `${formatSize(r.start)}-${r.end === null ? "" : formatSize(r.end)}:${formatSize(r.size)}`).join(",") + at(arg.offset);
+    case "auto":
+      return "auto";
     default:
       return `${formatSize(arg.size)},${arg.kind}`;
   }
@@ -162,7 +168,7 @@ export interface CrashkernelWord {
  */
 export function crashkernelWords(cmdline: string, pos: TextPosition = { source: "command line", line: 1, column: 1 }): CrashkernelWord[] {
   const out: CrashkernelWord[] = [];
-  for (const m of cmdline.matchAll(/(?<=^|\s)crashkernel=(\S*)/g)) {
+  for (const m of cmdline.matchAll(/(?<=^|[ \t\n\v\f\r])crashkernel=([^ \t\n\v\f\r]*)/g)) {
     const valueAt = m.index! + "crashkernel=".length;
     out.push({ arg: parseCrashkernel(m[1]!, { ...pos, column: pos.column + valueAt }), start: m.index!, end: m.index! + m[0].length });
   }
@@ -172,29 +178,39 @@ export function crashkernelWords(cmdline: string, pos: TextPosition = { source: 
 /**
  * A command line whose crashkernel= words are replaced by `args`: the first one's place takes them, the others
  * go, and without any they are appended (an empty `args` removes them). Other words and spacing stay as they were,
- * so replacing a value by itself changes nothing.
+ * so replacing a value by itself changes nothing. Blanks are the kernel's isspace() (not \s: bytes 0x85 and 0xa0
+ * are not blanks); with `continuation`, a backslash-newline (inside a shell's double quotes) counts as a blank too.
+ * Linear in the length of the line.
  * @example withCrashkernel("ro crashkernel=128M quiet", [parseCrashkernel("256M")]) // "ro crashkernel=256M quiet"
  */
-export function withCrashkernel(cmdline: string, args: CrashkernelArg[]): string {
+export function withCrashkernel(cmdline: string, args: CrashkernelArg[], continuation = false): string {
   const added = args.map((a) => `crashkernel=${formatCrashkernel(a)}`).join(" ");
-  const body = cmdline.trim();
-  if (body === "") return added || cmdline;
-  const lead = cmdline.slice(0, cmdline.indexOf(body));
-  const trail = cmdline.slice(lead.length + body.length);
-  const parts = body.split(/(\s+)/); // word, separator, word, ...
+  const parts = cmdline.split(continuation ? /((?:[ \t\n\v\f\r]|\\\n)+)/ : /([ \t\n\v\f\r]+)/); // word, blanks, word, ...
+  let first = 0;
+  let last = parts.length - 1;
+  const lead = parts.length > 1 && parts[0] === "" ? parts[1]! : "";
+  if (lead) first = 2;
+  const trail = last > first && parts[last] === "" ? parts[last - 1]! : "";
+  if (trail) last -= 2;
+  if (first > last || (first === last && parts[first] === "")) return added || cmdline;
   const out: string[] = [];
   let placed = false;
-  for (let i = 0; i < parts.length; i += 2) {
+  let kept = -1; // index in parts of the last word kept
+  // In shell double quotes a word ending in an odd run of backslashes escapes what follows: keep its own blank after it.
+  const escapes = (i: number) => continuation && i >= 0 && /(^|[^\\])(\\\\)*\\$/.test(parts[i]!);
+  for (let i = first; i <= last; i += 2) {
     let w = parts[i]!;
     if (w.startsWith("crashkernel=")) {
       if (placed || !added) continue;
       placed = true;
       w = added;
     }
-    if (out.length) out.push(parts[i - 1]!);
+    if (out.length) out.push(escapes(kept) ? parts[kept + 1]! : parts[i - 1]!);
     out.push(w);
+    kept = i;
   }
   if (!placed && added) out.push(out.length ? " " : "", added);
+  else if (kept >= 0 && kept < last && escapes(kept)) out.push(parts[kept + 1]!);
   return lead + out.join("") + trail;
 }
 
@@ -230,6 +246,8 @@ export function resolveCrashkernel(args: CrashkernelArg[], systemRam: number): R
   const cma = last("cma");
   if (cma) r.cma = cma.size;
   const main = last("size", "ranges");
+  if (last("auto") && !main && !last("high"))
+    return { ...r, problem: "crashkernel=auto is RHEL 7/8 kernels' own table; other kernels reserve nothing for it: give a size (kdump setup replaces it)" };
   if (main?.kind === "size") {
     r.size = main.size;
     r.base = main.offset;

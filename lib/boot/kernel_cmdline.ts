@@ -1,19 +1,18 @@
 // /etc/kernel/cmdline: the command line kernel-install (systemd 240+) writes into the entries and unified kernel
 // images it makes for each new kernel (used by systemd-boot, and by Fedora's 20-grub.install). Without the file,
-// kernel-install copies /proc/cmdline, so creating it from there keeps what the box boots with today.
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+// kernel-install copies /proc/cmdline, so creating it from there keeps what the box boots with today. The file is
+// edited as bytes (see box_file.ts): only crashkernel= words change.
+import { readBoxBytes } from "./box_file.ts";
 import { type CrashkernelArg, crashkernelWords, withCrashkernel } from "./crashkernel.ts";
-import type { FileChange } from "./file_change.ts";
+import { applyEdits, type Edit, type FileChange } from "./file_change.ts";
 import type { PlacedCrashkernel } from "./grub.ts";
 
 /** The file kernel-install reads. */
 export const KERNEL_CMDLINE = "/etc/kernel/cmdline";
 
-/** The text of /etc/kernel/cmdline under `root`, or null when absent. */
+/** The bytes of /etc/kernel/cmdline under `root` (a byte string), or null when absent. */
 export function readKernelCmdline(root = ""): string | null {
-  const p = join(root, KERNEL_CMDLINE);
-  return existsSync(p) ? readFileSync(p, "utf8") : null;
+  return readBoxBytes(root, KERNEL_CMDLINE);
 }
 
 /** The crashkernel= words of the file's text (kernel-install joins its lines with spaces). */
@@ -45,8 +44,15 @@ export function planKernelCmdline(text: string | null, args: CrashkernelArg[], p
   }
   kernelCmdlineCrashkernel(text); // a malformed value stops here
   const lines = text.split("\n");
-  const first = lines.findIndex((l) => /(^|\s)crashkernel=/.test(l));
-  const holder = first >= 0 ? first : Math.max(0, lines.findLastIndex((l) => l.trim() !== ""));
-  const after = lines.map((l, i) => (/(^|\s)crashkernel=/.test(l) || i === holder ? withCrashkernel(l.replace(/\r$/, ""), i === holder ? args : []) + (l.endsWith("\r") ? "\r" : "") : l)).join("\n");
-  return after === text ? null : { path: KERNEL_CMDLINE, before: text, after };
+  const first = lines.findIndex((l) => /(^|[ \t\n\v\f\r])crashkernel=/.test(l));
+  const holder = first >= 0 ? first : Math.max(0, lines.findLastIndex((l) => /[^ \t\n\v\f\r]/.test(l)));
+  const edits: Edit[] = [];
+  for (let i = 0, at = 0; i < lines.length; at += lines[i]!.length + 1, i++) {
+    const l = lines[i]!;
+    if (!(/(^|[ \t\n\v\f\r])crashkernel=/.test(l) || i === holder)) continue;
+    const body = l.endsWith("\r") ? l.slice(0, -1) : l;
+    const words = withCrashkernel(body, i === holder ? args : []);
+    if (words !== body) edits.push({ start: at, end: at + body.length, text: words });
+  }
+  return edits.length ? { path: KERNEL_CMDLINE, before: text, after: applyEdits(text, edits), edits } : null;
 }

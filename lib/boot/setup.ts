@@ -1,19 +1,24 @@
 // `kdump setup` and `kdump estimate` as library calls: gather the sizing evidence of a box (RAM, capture kernel
 // and initramfs, rehearsal result), choose a crashkernel= value, plan the boot loader edit and apply it.
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { release as osRelease } from "node:os";
 import { join } from "node:path";
 import { KdumpError, UsageError } from "../errors.ts";
 import { applyBootPlan, type BootPlan, commandFor, detectBootloader, planBoot, planDiff, planSummary } from "./bootloader.ts";
-import { BACKUP_SUFFIX } from "./file_change.ts";
+import { displayText, textToBytes, utf8Bytes } from "./box_file.ts";
+import { BACKUP_SUFFIX, type FileChange } from "./file_change.ts";
 import { type CrashkernelArg, crashkernelWords, formatCrashkernel, parseCrashkernel, resolveCrashkernel } from "./crashkernel.ts";
-import { defaultTable, estimateCapture, readRehearsal, type Recommendation, recommend, sizeTable, systemRam } from "./sizing.ts";
+import { type BoxIdentity, defaultTable, estimateCapture, readRehearsal, type Recommendation, recommend, sizeTable, systemRam } from "./sizing.ts";
 
 /** The lab directory, where `kdump rehearse --find-min` leaves rehearse-min-RELEASE.json. */
 const LAB = process.env.KDUMP_LAB_DIR ?? join(import.meta.dir, "..", "..", ".lab");
 /** A rehearsal result that applies to any kernel, read first when present (the hook for a result made elsewhere). */
 export const REHEARSAL_RESULT = join(LAB, "rehearse-min.json");
 
-/** The rehearsal result to use: REHEARSAL_RESULT, else the one for `release`, else the newest; null when none. */
+/**
+ * The rehearsal result to read: REHEARSAL_RESULT, else the one for `release`, else the newest; null when none.
+ * Whether its minimum applies to the box is recommend()'s decision (same kernel and RAM, collector path).
+ */
 export function findRehearsal(release = ""): string | null {
   if (existsSync(REHEARSAL_RESULT)) return REHEARSAL_RESULT;
   if (release && existsSync(join(LAB, `rehearse-min-${release}.json`))) return join(LAB, `rehearse-min-${release}.json`);
@@ -44,6 +49,13 @@ export function readRam(root = ""): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
+/** The kernel release and RAM of the box under `root` (this box's when the root has no /proc). */
+export function boxIdentity(root = ""): BoxIdentity {
+  const p = existsSync(join(root, "/proc/sys/kernel/osrelease")) ? join(root, "/proc/sys/kernel/osrelease") : "/proc/sys/kernel/osrelease";
+  const release = existsSync(p) ? readFileSync(p, "utf8").trim() : osRelease();
+  return { release, ram: readRam(root) };
+}
+
 /** Gathers the evidence and recommends a value (what `kdump estimate` prints). */
 export function estimate(o: SizingOptions = {}): Recommendation {
   const table = o.table ? sizeTable(o.table) : defaultTable();
@@ -51,8 +63,9 @@ export function estimate(o: SizingOptions = {}): Recommendation {
   if (!o.kernel !== !o.initrd) throw new UsageError("--kernel and --initrd go together", { hint: "give the capture kernel image and its initramfs" });
   for (const f of [o.kernel, o.initrd]) if (f && !existsSync(f)) throw new UsageError(`${f} not found`, { hint: "give the path of the capture kernel image or initramfs" });
   const est = o.kernel && o.initrd ? estimateCapture(readFileSync(o.kernel), readFileSync(o.initrd)) : null;
-  const rehearsal = o.rehearsal ?? findRehearsal();
-  return recommend({ ram: readRam(o.root), table, estimate: est, measured: rehearsal ? readRehearsal(rehearsal) : null });
+  const box = boxIdentity(o.root);
+  const rehearsal = o.rehearsal ?? findRehearsal(box.release);
+  return recommend({ ram: box.ram, release: box.release, table, estimate: est, measured: rehearsal ? readRehearsal(rehearsal) : null });
 }
 
 /** Options of `kdump setup`. */
@@ -106,6 +119,9 @@ export async function setup(o: SetupOptions, run: (cmd: string[]) => Promise<voi
     if (r?.problem) throw new UsageError(`crashkernel=${args.map(formatCrashkernel).join(" crashkernel=")} reserves nothing on this box: ${r.problem}`, { hint: "choose a size below the RAM that a range covers" });
   }
   const plan = planBoot(args, root, detectBootloader(root));
+  const auto = plan.preview.filter((c) => c.before !== null && /(^|[ \t\n"'])crashkernel=auto([ \t\r\n"']|$)/.test(c.before)).map((c) => c.path);
+  if (auto.length)
+    plan.notes.push(`crashkernel=auto in ${auto.join(", ")} is RHEL 7/8's legacy value (RHEL 9 and upstream kernels reserve nothing for it): ${o.remove ? "removed" : "replaced"}`);
   const value = args.map((a) => formatCrashkernel(a));
   const proc = join(root, "/proc/cmdline");
   const active = existsSync(proc) ? crashkernelWords(readFileSync(proc, "utf8")).map((w) => formatCrashkernel(w.arg)) : [];
@@ -131,7 +147,7 @@ export function formatRecommendation(r: Recommendation): string {
   return [
     `table:     ${size(r.table.bytes)}   (${r.table.name}: crashkernel=${r.table.value})`,
     `estimate:  ${size(r.estimate?.bytes)}${r.estimate ? "" : "   (give --kernel and --initrd of the capture kernel)"}`,
-    `measured:  ${size(r.measured?.minimum)}${r.measured ? "" : "   (no rehearsal result: run `kdump rehearse --find-min`)"}`,
+    `measured:  ${size(r.measured?.minimum)}${r.measured ? (r.measuredApplies ? "" : "   (not applied to this box: see below)") : "   (no rehearsal result: run `kdump rehearse --find-min`)"}`,
     `chosen:    ${r.value ? `crashkernel=${formatCrashkernel(r.value)}` : "none"}${r.from ? ` (from the ${r.from === "measured" ? "measurement" : r.from})` : ""}`,
     "",
     ...r.reasoning.map((l) => `- ${l}`),
@@ -151,15 +167,39 @@ export async function runPrinted(cmd: string[], print: (line: string) => void = 
   if (code !== 0) throw new KdumpError(`${commandLine(cmd)} failed with exit code ${code}`, { hint: `the files were changed (backups: FILE${BACKUP_SUFFIX}); fix the error above and run the command again` });
 }
 
-/** What setup did, as text: the plan, the diff, the notes, the advice. */
+/**
+ * What setup did, as a byte string (see box_file.ts): the plan, the diff with the files' own bytes (non-UTF-8
+ * ones included, so it applies with patch), the notes, the advice. Print it with printSetup().
+ */
 export function formatSetup(r: SetupResult): string {
-  return [
+  const text = (lines: string[]) => utf8Bytes(lines.join("\n"));
+  const head = text([
     `boot loader: ${r.plan.bootloader.kind} (${r.plan.bootloader.evidence})`,
     planSummary(r.plan),
     ...(r.recommendation ? ["", formatRecommendation(r.recommendation), ""] : []),
-    ...(r.diff ? [r.diff.trimEnd()] : []),
+  ]);
+  const tail = text([
     ...r.plan.commands.map((c) => `${r.applied ? "ran" : "would run"}: ${commandLine(commandFor(r.plan, c))}`),
     ...r.plan.notes.map((n) => `note: ${n}`),
     setupAdvice(r),
-  ].join("\n");
+  ]);
+  return `${head}\n${r.diff}${tail}`;
+}
+
+/** A file change as JSON shows it: the texts as UTF-8 when they are, else latin1 with `encoding` saying so. */
+function changeJson(c: FileChange) {
+  const before = c.before === null ? null : displayText(c.before);
+  const after = displayText(c.after);
+  return { path: c.path, before: before?.text ?? null, after: after.text, encoding: before?.encoding === "latin1" || after.encoding === "latin1" ? "latin1" : "utf-8" };
+}
+
+/** Prints what setup did: the exact bytes of formatSetup(), or with `json` the result with texts made readable. */
+export function printSetup(r: SetupResult, json = false): void {
+  if (!json) {
+    process.stdout.write(textToBytes(`${formatSetup(r)}\n`));
+    return;
+  }
+  const diff = displayText(r.diff);
+  const plan = { ...r.plan, changes: r.plan.changes.map(changeJson), preview: r.plan.preview.map(changeJson) };
+  console.log(JSON.stringify({ ...r, plan, diff: diff.text, diffEncoding: diff.encoding }, (_k, v) => (typeof v === "bigint" ? "0x" + v.toString(16) : v), 2));
 }

@@ -1,12 +1,13 @@
 // Reads the variable assignments of a file the shell sources (/etc/default/grub, /etc/default/grub.d/*.cfg,
-// /etc/default/kdump-tools): POSIX quoting ('…', "…", \x, $(…), `…`, ${…}) and comments, with the exact
-// position of every value so an editor can change one value and leave every other byte alone.
+// /etc/default/kdump-tools): POSIX quoting ('…', "…", \x, $(…), `…`, ${…}), bash's $'…' and +=, comments and
+// here-documents, with the exact position of every value so an editor can change one value and leave every other
+// byte alone. One pass over the text: linear in its size.
 import { syntaxErrorAt } from "./parse_error.ts";
 
 /** One quoted or unquoted piece of a shell word. */
 export interface Segment {
-  /** How the piece is quoted: 'single', "double", or plain (unquoted). */
-  quote: "single" | "double" | "plain";
+  /** How the piece is quoted: 'single', "double", $'ansi-c' (bash), or plain (unquoted). */
+  quote: "single" | "double" | "ansi" | "plain";
   /** Offset of the piece's first character (the opening quote, if any). */
   start: number;
   /** Offset just past the piece (past the closing quote, if any). */
@@ -31,9 +32,14 @@ export interface Assignment {
   segments: Segment[];
   /** The value as the shell would assign it, or null when it expands a variable or runs a command. */
   literal: string | null;
+  /** True for bash's NAME+=value, which adds to the earlier value. */
+  append?: boolean;
 }
 
-const NAME = /(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)=/y;
+/** Characters that end an unquoted shell word (blanks and the control operators setup must see). */
+const WORD_END = new Set([" ", "\t", "\r", "\n", ";", "&", "|"]);
+
+const NAME = /(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)(\+?)=/y;
 
 /** Parses shell text into its assignments. Throws ConfigSyntaxError (line, column) on an unterminated quote. */
 export function parseShellAssignments(text: string, source: string): Assignment[] {
@@ -72,6 +78,14 @@ export function parseShellAssignments(text: string, source: string): Assignment[
     const close = text.indexOf("}", at);
     return close < 0 ? fail(at, 'unterminated "${": no matching "}"') : close + 1;
   };
+  // A $'…' string (bash) whose "$" is at `at`: backslash escapes, including \', until the closing quote.
+  const skipAnsi = (at: number): number => {
+    for (let k = at + 2; k < text.length; k++) {
+      if (text[k] === "\\") k++;
+      else if (text[k] === "'") return k + 1;
+    }
+    return fail(at, "unterminated $' (ANSI-C quote)");
+  };
   const skipSingle = (at: number): number => {
     const close = text.indexOf("'", at + 1);
     return close < 0 ? fail(at, "unterminated ' (single quote)") : close + 1;
@@ -99,14 +113,17 @@ export function parseShellAssignments(text: string, source: string): Assignment[
     let literal: string | null = "";
     let k = at;
     let plainStart = -1;
-    let plain = "";
+    let plain = ""; // the unescaped text of the plain piece, up to `plainFrom`
+    let plainFrom = -1;
     const flush = () => {
-      if (plainStart >= 0) segments.push({ quote: "plain", start: plainStart, end: k, raw: text.slice(plainStart, k) });
-      if (literal !== null) literal += plain;
+      if (plainStart >= 0) {
+        segments.push({ quote: "plain", start: plainStart, end: k, raw: text.slice(plainStart, k) });
+        if (literal !== null) literal += plain + text.slice(plainFrom, k);
+      }
       plainStart = -1;
       plain = "";
     };
-    while (k < text.length && !/[ \t\r\n;&|]/.test(text[k]!)) {
+    while (k < text.length && !WORD_END.has(text[k]!)) {
       const c = text[k]!;
       if (c === "'") {
         flush();
@@ -127,15 +144,24 @@ export function parseShellAssignments(text: string, source: string): Assignment[
         k = d.end;
         continue;
       }
-      if (plainStart < 0) plainStart = k;
+      if (c === "$" && text[k + 1] === "'") {
+        flush();
+        const e = skipAnsi(k);
+        segments.push({ quote: "ansi", start: k, end: e, raw: text.slice(k + 2, e - 1) });
+        literal = null; // escapes not decoded here
+        k = e;
+        continue;
+      }
+      if (plainStart < 0) plainStart = plainFrom = k;
       if (c === "\\") {
-        plain += text[k + 1] === "\n" ? "" : (text[k + 1] ?? "");
-        k += 2;
+        plain += text.slice(plainFrom, k) + (text[k + 1] === "\n" ? "" : (text[k + 1] ?? ""));
+        k = Math.min(k + 2, text.length);
+        plainFrom = k;
       } else if (c === "`") (literal = null), (k = skipBacktick(k));
       else if (c === "$" && text[k + 1] === "(") (literal = null), (k = skipSubst(k));
       else if (c === "$" && text[k + 1] === "{") (literal = null), (k = skipBrace(k));
       else if (c === "$" && /[A-Za-z_0-9@*#?$!-]/.test(text[k + 1] ?? "")) (literal = null), k++;
-      else (plain += c), k++;
+      else k++;
     }
     flush();
     return { segments, end: k, literal };
@@ -143,12 +169,35 @@ export function parseShellAssignments(text: string, source: string): Assignment[
 
   let line = 1;
   let atStatement = true;
-  while (i < text.length) {
+  const heredocs: { delim: string; strip: boolean; at: number }[] = []; // <<WORD seen on this line: bodies follow the newline
+  // Skips the bodies of the pending here-documents; `i` is just past a newline. Returns the new offset.
+  const skipHeredocs = (from: number): number => {
+    let k = from;
+    for (const h of heredocs.splice(0)) {
+      for (;;) {
+        // bash ends it at the end of the file with a warning, and a line added there would be inside it.
+        if (k >= text.length) return fail(h.at, `unterminated here-document: no line "${h.delim}" ends it`);
+        const nl = text.indexOf("\n", k);
+        const end = nl < 0 ? text.length : nl;
+        const body = text.slice(k, end);
+        k = nl < 0 ? text.length : nl + 1;
+        line++;
+        if ((h.strip ? body.replace(/^\t+/, "") : body) === h.delim) break;
+      }
+    }
+    return k;
+  };
+  while (i < text.length || heredocs.length) {
+    if (i >= text.length) {
+      i = skipHeredocs(i); // a here-document opened on the last line, with no newline after it: an error
+      continue;
+    }
     const c = text[i]!;
     if (c === "\n") {
       line++;
       i++;
       atStatement = true;
+      if (heredocs.length) i = skipHeredocs(i);
     } else if (c === " " || c === "\t" || c === "\r") i++;
     else if (c === ";" || c === "&" || c === "|") (i++, (atStatement = true));
     else if (c === "#") {
@@ -159,17 +208,31 @@ export function parseShellAssignments(text: string, source: string): Assignment[
       const m = atStatement ? NAME.exec(text) : null;
       if (m) {
         const w = word(i + m[0].length);
-        out.push({ name: m[1]!, line, start: i, valueStart: i + m[0].length, valueEnd: w.end, segments: w.segments, literal: w.literal });
+        out.push({ name: m[1]!, line, start: i, valueStart: i + m[0].length, valueEnd: w.end, segments: w.segments, literal: w.literal, ...(m[2] ? { append: true } : {}) });
         line += countNewlines(text, i, w.end);
         i = w.end;
         // `A=1 B=2` assigns both; `A=1 cmd` runs cmd: either way the next word may be an assignment.
       } else {
         const w = word(i);
         const end = Math.max(w.end, i + 1);
+        const lexeme = text.slice(i, end);
         // After these keywords a new command (possibly an assignment) starts.
-        atStatement = /^(then|else|elif|do|if|while|until|\{|\(|!)$/.test(text.slice(i, end));
+        atStatement = /^(then|else|elif|do|if|while|until|\{|\(|!)$/.test(lexeme);
         line += countNewlines(text, i, end);
         i = end;
+        // A here-document: <<WORD or <<-WORD (the word may follow after blanks, quoted or not); not <<< (a string).
+        const h = /^[0-9]*<<(-?)(.*)$/s.exec(lexeme);
+        if (h && !lexeme.includes("<<<")) {
+          let delimWord = h[2]!;
+          if (delimWord === "") {
+            while (text[i] === " " || text[i] === "\t") i++;
+            const d = word(i);
+            delimWord = text.slice(i, d.end);
+            line += countNewlines(text, i, d.end);
+            i = Math.max(d.end, i);
+          }
+          if (delimWord !== "") heredocs.push({ delim: delimWord.replace(/\\(.)/g, "$1").replace(/['"]/g, ""), strip: h[1] === "-", at: end - lexeme.length });
+        }
       }
     }
   }
@@ -182,7 +245,8 @@ function countNewlines(text: string, from: number, to: number): number {
   return n;
 }
 
-/** True when a value's text expands `$name` or `${name}` (the value adds to the variable's earlier value). */
+/** True when a value adds to the variable's earlier value: it expands `$name` or `${name}`, or is NAME+=value. */
 export function refersTo(a: Assignment, name: string, text: string): boolean {
+  if (a.append && a.name === name) return true;
   return new RegExp(`\\$(\\{${name}\\}|${name}(?![A-Za-z0-9_]))`).test(text.slice(a.valueStart, a.valueEnd));
 }

@@ -75,30 +75,65 @@ export function estimateCapture(kernel: Uint8Array, initrd: Uint8Array): Estimat
   return { kernel: k, initrd: i, initrdTerm, runtime, bytes: Math.ceil(raw / (16 * M)) * 16 * M };
 }
 
+/** How a rehearsal's capture saved the dump: our collector (filtered, compressed) or the busybox dd fallback. */
+export type CapturePath = "collector" | "dd" | "unknown";
+
 /** What a lab rehearsal found (`kdump rehearse --find-min` writes .lab/rehearse-min-RELEASE.json). */
 export interface RehearsalResult {
-  /** The smallest reservation (bytes) with which the guest captured a dump. */
+  /** The smallest reservation (bytes) with which the guest captured a dump through `via`. */
   minimum: number;
+  /** The path that capture took: a dd-fallback pass proves the dd path only; "unknown" for files that do not say. */
+  via: CapturePath;
   /** The capture kernel's release. */
   kernel?: string;
   /** The guest's RAM in MiB. */
   memoryMiB?: number;
   /** When it was measured (ISO 8601). */
   measured?: string;
+  /** The smallest reservation that captured only through the dd fallback, when the rehearsal saw one. */
+  ddMinimum?: number;
 }
 
 /**
  * Reads a rehearsal result file; null when absent or when the rehearsal found no size that captured. The
- * minimum is `minimumMiB` (what the rehearsal writes) or `minimum` (bytes, or a size like "192M").
+ * minimum is `minimumMiB` (what the rehearsal writes: the collector's) or `minimum` (bytes, or a size like "192M");
+ * `ddMinimumMiB` is the dd fallback's. `path` says which path `minimum` was measured on ("unknown" when absent).
  */
 export function readRehearsal(path: string): RehearsalResult | null {
   if (!existsSync(path)) return null;
-  const j = JSON.parse(readFileSync(path, "utf8")) as Omit<RehearsalResult, "minimum"> & { minimum?: number | string; minimumMiB?: number | null };
-  if (j.minimumMiB === null) return null;
+  type File = Omit<RehearsalResult, "minimum" | "via" | "ddMinimum"> & { minimum?: number | string; minimumMiB?: number | null; ddMinimumMiB?: number | null; path?: string };
+  const j = JSON.parse(readFileSync(path, "utf8")) as File;
+  const dd = typeof j.ddMinimumMiB === "number" ? j.ddMinimumMiB * M : undefined;
+  if (j.minimumMiB === null && dd === undefined) return null;
+  const base = { kernel: j.kernel, memoryMiB: j.memoryMiB, measured: j.measured, ...(dd === undefined ? {} : { ddMinimum: dd }) };
+  if (j.minimumMiB === null) return { ...base, minimum: dd!, via: "dd" };
   const minimum =
     typeof j.minimumMiB === "number" ? j.minimumMiB * M : typeof j.minimum === "number" ? j.minimum : resolveCrashkernel([parseCrashkernel(String(j.minimum))], Number.MAX_SAFE_INTEGER).size;
   if (!(minimum > 0)) throw new Error(`${path}: "minimumMiB" or "minimum" must be a positive size`);
-  return { kernel: j.kernel, memoryMiB: j.memoryMiB, measured: j.measured, minimum };
+  const via: CapturePath = j.path === "collector" || j.path === "dd" ? j.path : "unknown";
+  return { ...base, minimum, via };
+}
+
+/** The box a reservation is for: its kernel release and RAM. */
+export interface BoxIdentity {
+  /** The running kernel's release ("" when unknown). */
+  release: string;
+  /** System RAM in bytes (0 when unknown). */
+  ram: number;
+}
+
+/**
+ * Whether a rehearsal's minimum applies to `box`: the same kernel release, the same RAM rounded up to 128 MiB (as
+ * the kernel matches ranges), and measured on the collector's path. Else the reason it is evidence only.
+ */
+export function rehearsalApplies(r: RehearsalResult, box: BoxIdentity): { applies: boolean; why: string } {
+  const round = (b: number) => Math.ceil(b / (128 * M)) * 128 * M;
+  if (r.via === "dd") return { applies: false, why: "it captured only through the busybox dd fallback (an unfiltered copy), which says nothing of the collector's need" };
+  if (r.via === "unknown") return { applies: false, why: "the result does not say whether the collector or the busybox dd fallback saved the dump: rehearse again (`kdump rehearse --find-min`)" };
+  if (!r.kernel || r.kernel !== box.release) return { applies: false, why: `it was measured on kernel ${r.kernel ?? "(not recorded)"}, this box runs ${box.release || "an unknown kernel"}` };
+  if (!r.memoryMiB || !box.ram || round(r.memoryMiB * M) !== round(box.ram))
+    return { applies: false, why: `it was measured with ${r.memoryMiB ? formatSize(round(r.memoryMiB * M)) : "an unrecorded amount of"} RAM, this box has ${box.ram ? formatSize(round(box.ram)) : "an unknown amount"}` };
+  return { applies: true, why: "same kernel release and RAM, captured by the collector" };
 }
 
 /** The three kinds of evidence side by side, and the value chosen. */
@@ -109,8 +144,10 @@ export interface Recommendation {
   table: SizeTable & { bytes: number };
   /** The estimate from a capture kernel and initramfs, when given. */
   estimate: Estimate | null;
-  /** The rehearsal's measured minimum, when a result exists. */
+  /** The rehearsal's measured minimum, when a result exists (applied or only shown: see `measuredApplies`). */
   measured: RehearsalResult | null;
+  /** True when the measured minimum was used: same kernel release, same RAM, captured by the collector. */
+  measuredApplies: boolean;
   /** The crashkernel= value chosen, or null when no evidence gives a size for this RAM. */
   value: CrashkernelArg | null;
   /** Which evidence chose it. */
@@ -120,24 +157,32 @@ export interface Recommendation {
 }
 
 /**
- * Chooses a reservation: a measured minimum (+25% headroom) beats an estimate, which beats the table; the
- * table's range list is used as it is (it follows RAM changes), a measured or estimated size as one size.
+ * Chooses a reservation: a measured minimum (+25% headroom) that applies to this box (`release`, `ram`: see
+ * rehearsalApplies) beats an estimate, which beats the table; a measurement that does not apply is shown only.
+ * The table's range list is used as it is (it follows RAM changes), a measured or estimated size as one size.
  */
-export function recommend(o: { ram: number; table?: SizeTable; estimate?: Estimate | null; measured?: RehearsalResult | null }): Recommendation {
+export function recommend(o: { ram: number; release?: string; table?: SizeTable; estimate?: Estimate | null; measured?: RehearsalResult | null }): Recommendation {
   const table = o.table ?? defaultTable();
   const tableArg = parseCrashkernel(table.value);
   const tableBytes = o.ram > 0 ? resolveCrashkernel([tableArg], o.ram).size : 0;
   const why: string[] = [`RAM: ${o.ram ? formatSize(Math.ceil(o.ram / (128 * M)) * 128 * M) : "unknown"} (System RAM in /proc/iomem, rounded up to 128M as the kernel matches ranges)`];
   why.push(`table ${table.name} (${table.source}): crashkernel=${table.value} gives ${tableBytes ? formatSize(tableBytes) : "nothing"} here`);
-  const r: Recommendation = { ram: o.ram, table: { ...table, bytes: tableBytes }, estimate: o.estimate ?? null, measured: o.measured ?? null, value: null, from: null, reasoning: why };
+  const r: Recommendation = { ram: o.ram, table: { ...table, bytes: tableBytes }, estimate: o.estimate ?? null, measured: o.measured ?? null, measuredApplies: false, value: null, from: null, reasoning: why };
   if (r.estimate) {
     const e = r.estimate;
     why.push(
       `estimate: kernel ${mib(e.kernel.bytes)} (${e.kernel.from}) + modules ${mib(e.initrd.modules)} (${e.initrd.moduleCount} in the initramfs) + initramfs ${mib(e.initrdTerm)} (max of 3 × ${mib(e.initrd.bytes)} file, file + 2 × ${e.initrd.unpacked === null ? "?" : mib(e.initrd.unpacked)} unpacked) + runtime ${mib(e.runtime)} = ${formatSize(e.bytes)}`,
     );
   }
-  if (r.measured) why.push(`measured: a rehearsal captured with ${formatSize(r.measured.minimum)}${r.measured.kernel ? ` (${r.measured.kernel}${r.measured.memoryMiB ? `, ${r.measured.memoryMiB} MiB guest` : ""})` : ""}`);
   if (r.measured) {
+    const m = r.measured;
+    const fit = rehearsalApplies(m, { release: o.release ?? "", ram: o.ram });
+    r.measuredApplies = fit.applies;
+    const by = m.via === "collector" ? " by the collector" : m.via === "dd" ? " only by the busybox dd fallback" : "";
+    const dd = m.via === "collector" && m.ddMinimum ? `; the dd fallback alone captured with ${formatSize(m.ddMinimum)}` : "";
+    why.push(`measured: a rehearsal captured${by} with ${formatSize(m.minimum)}${m.kernel ? ` (${m.kernel}${m.memoryMiB ? `, ${m.memoryMiB} MiB guest` : ""})` : ""}${dd}${fit.applies ? "" : `: shown, not applied: ${fit.why}`}`);
+  }
+  if (r.measured && r.measuredApplies) {
     const bytes = Math.ceil((r.measured.minimum * 1.25) / (16 * M)) * 16 * M;
     r.value = { kind: "size", size: bytes, offset: null };
     r.from = "measured";

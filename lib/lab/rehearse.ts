@@ -1,5 +1,6 @@
 // A rehearsal of the whole kdump pipeline in a throwaway QEMU guest, through the recipes a user runs on a
 // server: load → trigger → (capture kernel) collect → boot again → analyze. Reports each phase, or why it failed.
+import { CAPTURE_LOG } from "../initramfs/init.ts";
 import type { LabKernel } from "./kernels.ts";
 import { runGuest } from "./qemu.ts";
 
@@ -42,6 +43,8 @@ export interface RehearseReport {
   dumpBytes: number;
   /** Path of the dump in the guest. */
   dumpPath: string | null;
+  /** Who saved it in the capture kernel: our collector, or the busybox dd fallback (a pass for the dd path only). */
+  savedBy: "collector" | "dd" | null;
   /** The panic task's backtrace as analyze printed it. */
   bt: string[];
   /** The log's crash lines (panic, Oops, BUG, sysrq), as analyze read them from the dump. */
@@ -127,6 +130,7 @@ export async function rehearse(o: RehearseOptions): Promise<RehearseReport> {
     phases,
     dumpBytes: dumpLine ? Number(dumpLine[1]) : 0,
     dumpPath: dumpLine ? dumpLine[2]! : null,
+    savedBy: savedBy(r.console),
     bt: prefixed("BT"),
     panic: prefixed("PANIC"),
     logTail: prefixed("LOG"),
@@ -136,6 +140,12 @@ export async function rehearse(o: RehearseOptions): Promise<RehearseReport> {
   report.reason = failure(r, report, kernelBanners);
   report.passed = report.reason === undefined;
   return report;
+}
+
+/** Who saved the dump, from the capture init's console lines (lib/initramfs/init.ts); null when neither did. */
+export function savedBy(text: string): "collector" | "dd" | null {
+  if (text.includes(`${CAPTURE_LOG} saved by the collector`)) return "collector";
+  return new RegExp(`${CAPTURE_LOG} saved \\S+ by busybox dd`).test(text) ? "dd" : null;
 }
 
 /** Why a rehearsal failed, judged from what it left; undefined when every stage did its work. */
@@ -167,12 +177,14 @@ function mib(size: string): number {
 }
 
 /**
- * Bisects the smallest crashkernel= (in `stepMiB` steps) with which a rehearsal still captures and analyzes a dump.
- * Starts from `high`, which must pass; returns every trial and the minimum.
+ * Bisects the smallest crashkernel= (in `stepMiB` steps) with which a rehearsal still captures and analyzes a dump
+ * through our collector (a pass through the busybox dd fallback counts as a failure of the collector's path).
+ * Starts from `high`, which must pass; returns every trial, the minimum, and the smallest size the dd fallback
+ * alone passed with (or null).
  */
 export async function findMinimum(
   o: RehearseOptions & { low?: number; high?: number; stepMiB?: number },
-): Promise<{ minimumMiB: number | null; trials: RehearseReport[] }> {
+): Promise<{ minimumMiB: number | null; ddMinimumMiB: number | null; trials: RehearseReport[] }> {
   const step = o.stepMiB ?? 16;
   let hi = o.high ?? (o.crashkernel ? mib(o.crashkernel) : 384);
   let lo = o.low ?? 64; // assumed to fail; verified only if the bisection reaches it
@@ -180,16 +192,20 @@ export async function findMinimum(
   const attempt = async (size: number) => {
     const r = await rehearse({ ...o, crashkernel: `${size}M` });
     trials.push(r);
-    return r.passed;
+    return r.passed && r.savedBy === "collector";
   };
-  if (!(await attempt(hi))) return { minimumMiB: null, trials };
+  const ddMinimum = () => {
+    const dd = trials.filter((t) => t.passed && t.savedBy === "dd").map((t) => mib(t.crashkernel));
+    return dd.length ? Math.min(...dd) : null;
+  };
+  if (!(await attempt(hi))) return { minimumMiB: null, ddMinimumMiB: ddMinimum(), trials };
   while (hi - lo > step) {
     const mid = Math.round((lo + hi) / 2 / step) * step;
     if (mid <= lo || mid >= hi) break;
     if (await attempt(mid)) hi = mid;
     else lo = mid;
   }
-  return { minimumMiB: hi, trials };
+  return { minimumMiB: hi, ddMinimumMiB: ddMinimum(), trials };
 }
 
 /** The report as text: one line per phase, then the bt and the verdict. */

@@ -36,13 +36,23 @@ export async function rehearseMain(a: RehearseArgs): Promise<number> {
   const opts = { kernel, crashkernel: a.crashkernel, cpus: a.cpus, memoryMiB: a.memory, onPhase: progress, onLine: a.verbose ? (l: string) => process.stderr.write(`  | ${l}\n`) : undefined };
   if (a.findMin) {
     const r = await findMinimum(opts);
-    const result = { kernel: kernel.release, minimumMiB: r.minimumMiB, measured: new Date().toISOString(), trials: r.trials.map((t) => ({ crashkernel: t.crashkernel, passed: t.passed, reason: t.reason, seconds: t.seconds })) };
+    // minimumMiB is the collector's path (see findMinimum); `kdump estimate` applies it only to this kernel and RAM.
+    const result = {
+      kernel: kernel.release,
+      memoryMiB: a.memory,
+      path: "collector",
+      minimumMiB: r.minimumMiB,
+      ddMinimumMiB: r.ddMinimumMiB,
+      measured: new Date().toISOString(),
+      trials: r.trials.map((t) => ({ crashkernel: t.crashkernel, passed: t.passed, savedBy: t.savedBy, reason: t.reason, seconds: t.seconds })),
+    };
     mkdirSync(labDir(), { recursive: true });
     writeFileSync(join(labDir(), `rehearse-min-${kernel.release}.json`), JSON.stringify(result, null, 2));
     if (a.json) console.log(JSON.stringify(result, null, 2));
     else {
-      for (const t of result.trials) console.log(`crashkernel=${t.crashkernel.padEnd(6)} ${t.passed ? "captured" : `failed: ${t.reason}`} (${t.seconds} s)`);
-      console.log(r.minimumMiB === null ? `no capture even at crashkernel=${a.crashkernel}` : `smallest crashkernel= that captured on ${kernel.release}: ${r.minimumMiB}M`);
+      for (const t of result.trials) console.log(`crashkernel=${t.crashkernel.padEnd(6)} ${t.passed ? `captured by ${t.savedBy ?? "?"}` : `failed: ${t.reason}`} (${t.seconds} s)`);
+      console.log(r.minimumMiB === null ? `no capture by the collector even at crashkernel=${a.crashkernel}` : `smallest crashkernel= the collector captured with on ${kernel.release}: ${r.minimumMiB}M`);
+      if (r.ddMinimumMiB !== null) console.log(`the busybox dd fallback alone captured with ${r.ddMinimumMiB}M (an unfiltered copy: a pass for the dd path only)`);
     }
     return r.minimumMiB === null ? 1 : 0;
   }

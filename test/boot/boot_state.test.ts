@@ -46,12 +46,22 @@ describe("configured versus active", () => {
   });
 
   test("offers to shrink a reservation larger than the rehearsal's minimum plus 25%, and only then", () => {
-    const root = tree({ "/etc/default/grub": 'GRUB_CMDLINE_LINUX="crashkernel=512M"\n', "/r.json": JSON.stringify({ minimum: "160M" }) });
+    const box = { release: "6.1.0-56-cloud-amd64", ram: 1023.6 * M };
+    const result = (over: object) => JSON.stringify({ minimum: "160M", path: "collector", kernel: box.release, memoryMiB: 1024, ...over });
+    const root = tree({
+      "/etc/default/grub": 'GRUB_CMDLINE_LINUX="crashkernel=512M"\n',
+      "/r.json": result({}),
+      "/other-kernel.json": result({ kernel: "6.12.117+deb12-cloud-amd64" }),
+      "/other-ram.json": result({ memoryMiB: 4096 }),
+      "/dd.json": result({ path: "dd" }),
+    });
     try {
-      const s = bootState(root, "crashkernel=512M", 512 * M, join(root, "r.json"));
+      const s = bootState(root, "crashkernel=512M", 512 * M, join(root, "r.json"), box);
       expect(s.shrink).toEqual({ to: 208 * M, command: `kdump shrink 208M --yes   (or: echo ${208 * M} > /sys/kernel/kexec_crash_size)` });
-      expect(bootState(root, "crashkernel=512M", 208 * M, join(root, "r.json")).shrink).toBeNull();
-      expect(bootState(root, "crashkernel=512M", 512 * M, join(root, "absent.json")).shrink).toBeNull();
+      expect(bootState(root, "crashkernel=512M", 208 * M, join(root, "r.json"), box).shrink).toBeNull();
+      expect(bootState(root, "crashkernel=512M", 512 * M, join(root, "absent.json"), box).shrink).toBeNull();
+      // Issue 12: another kernel's, another RAM size's or a dd-fallback rehearsal is no reason to shrink.
+      for (const f of ["other-kernel.json", "other-ram.json", "dd.json"]) expect([f, bootState(root, "crashkernel=512M", 512 * M, join(root, f), box).shrink]).toEqual([f, null]);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

@@ -7,6 +7,10 @@ import { formatCrashkernel, parseCrashkernel } from "../../lib/boot/crashkernel.
 import { ConfigSyntaxError } from "../../lib/boot/parse_error.ts";
 import { KdumpError } from "../../lib/errors.ts";
 
+// Tests that run sh, patch or bun, or fetch Debian's packages on first use (apt-get download): slower than Bun's
+// 5 s default on a loaded 2-CPU machine.
+const SLOW = 60000;
+
 // Fedora's files are not in the Debian registry: these fixtures are written by hand after a Fedora 41 /
 // RHEL 10 install (anaconda's /etc/default/grub, a kernel's BLS entry and the rescue entry).
 const FEDORA_GRUB = `GRUB_TIMEOUT=5
@@ -73,7 +77,7 @@ describe("Fedora/RHEL GRUB with BLS entries", () => {
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
-  });
+  }, SLOW);
 
   test("with grubby: runs `grubby --update-kernel=ALL --args=…` (under chroot for --root) and previews its edits", async () => {
     const root = fedora({ "/usr/sbin/grubby": "#!/bin/sh\n" });
@@ -89,7 +93,7 @@ describe("Fedora/RHEL GRUB with BLS entries", () => {
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
-  });
+  }, SLOW);
 
   test("adds an options line to an entry without one, and notes RHEL 8's $kernelopts", () => {
     const root = fedora({
@@ -140,7 +144,7 @@ describe("systemd-boot", () => {
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
-  });
+  }, SLOW);
 });
 
 test("detectBootloader() names what it looked for when it finds nothing", () => {

@@ -4,6 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { debianGrubDefaults, grubSandbox, kdumpToolsGrubCfg } from "../boot/fixtures.ts";
 
+// Tests that run sh, patch or bun, or fetch Debian's packages on first use (apt-get download): slower than Bun's
+// 5 s default on a loaded 2-CPU machine.
+const SLOW = 60000;
+
 const KDUMP = join(import.meta.dir, "..", "..", "kdump.ts");
 const RECIPE = join(import.meta.dir, "..", "..", "recipes", "setup-grub.ts");
 
@@ -28,7 +32,7 @@ describe("recipes/setup-grub.ts", () => {
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
-  });
+  }, SLOW);
 
   // Mount namespaces need root; CI runs as root.
   test.skipIf(process.getuid?.() !== 0)("edits, runs update-grub in the chroot with the command printed first, and every linux line has crashkernel=", async () => {
