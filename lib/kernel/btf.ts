@@ -74,6 +74,7 @@ export class Btf {
   /** name_off of each type (searched natively by find()). */
   private readonly nameOffs: Uint32Array;
   private readonly names = new Map<string, number[]>();
+  private vars?: Map<string, number>;
 
   /**
    * Parses BTF bytes (header, types, strings). Throws BadDataError for a bad header or sections out of bounds.
@@ -272,6 +273,56 @@ export class Btf {
       }
     }
     return undefined;
+  }
+
+  /** The raw `info` word of type `id` (kind << 24 | kind_flag << 31 | vlen). */
+  rawInfo(id: number): number {
+    return this.info(id);
+  }
+
+  /** An INT's encoding: signed, char or bool, and its width in bits (BTF_INT_ENCODING, BTF_INT_BITS). */
+  intEncoding(id: number): { signed: boolean; char: boolean; bool: boolean; bits: number } {
+    const t = this.resolve(id);
+    if (this.kind(t) !== BtfKind.INT) throw new BadDataError(`BTF: type ${t} (${this.name(t)}) is not an integer`);
+    const enc = this.u32(t, 12);
+    const flags = (enc >>> 24) & 0xf;
+    return { signed: (flags & 1) !== 0, char: (flags & 2) !== 0, bool: (flags & 4) !== 0, bits: enc & 0xff };
+  }
+
+  /** The enumerators of ENUM or ENUM64 type `id`, in declaration order. */
+  enumerators(id: number): { name: string; value: bigint }[] {
+    const t = this.resolve(id);
+    const k = this.kind(t);
+    if (k !== BtfKind.ENUM && k !== BtfKind.ENUM64) throw new BadDataError(`BTF: type ${t} (${this.name(t)}) is not an enum`);
+    const signed = this.info(t) >>> 31 === 1;
+    const out: { name: string; value: bigint }[] = [];
+    const step = k === BtfKind.ENUM ? 8 : 12;
+    for (let i = 0, n = this.vlen(t); i < n; i++) {
+      const at = this.typeStart + this.offsets[t]! + 12 + i * step;
+      const name = this.str(this.dv.getUint32(at, true));
+      const value =
+        k === BtfKind.ENUM
+          ? signed ? BigInt(this.dv.getInt32(at + 4, true)) : BigInt(this.dv.getUint32(at + 4, true))
+          : (BigInt(this.dv.getUint32(at + 8, true)) << 32n) | BigInt(this.dv.getUint32(at + 4, true));
+      out.push({ name, value });
+    }
+    return out;
+  }
+
+  /** The parameters of FUNC_PROTO type `id`: name ("" when unnamed) and type id (0 for a trailing `...`). */
+  params(id: number): { name: string; type: number }[] {
+    const out: { name: string; type: number }[] = [];
+    for (let i = 0, n = this.vlen(id); i < n; i++) out.push({ name: this.str(this.u32(id, 12 + i * 8)), type: this.u32(id, 12 + i * 8 + 4) });
+    return out;
+  }
+
+  /** Per-CPU variables (VAR entries of the .data..percpu DATASEC): name → type id. */
+  variables(): Map<string, number> {
+    if (!this.vars) {
+      this.vars = new Map();
+      for (let id = 1; id < this.count; id++) if (this.kind(id) === BtfKind.VAR) this.vars.set(this.name(id), this.u32(id, 8));
+    }
+    return this.vars;
   }
 
   /**
