@@ -162,6 +162,11 @@ export class KernelObject {
     return new KernelObject(this.view, t, this.address, "cast");
   }
 
+  /** The object of `type` at byte `offset` inside this one (an anonymous member, a raw field). */
+  at(offset: number, type: KernelType): KernelObject {
+    return this.memberAt(type, offset, offset * 8, 0);
+  }
+
   /** True when a pointer is NULL. */
   isNull(): boolean {
     return this.integer() === 0n;

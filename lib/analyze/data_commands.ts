@@ -1,0 +1,20 @@
+// crash's data commands over the typed kernel (lib/kernel/kernel.ts), registered into analyzeCommands as one
+// table: struct, union, p, rd, sym, whatis, list, kmem, foreach, runq, files, mount, net.
+import type { AnalyzeCommand } from "./command.ts";
+import { listCommand } from "./list.ts";
+import { printCommand } from "./print.ts";
+import { rdCommand } from "./rd.ts";
+import { structCommand, unionCommand } from "./struct.ts";
+import { symCommand } from "./sym.ts";
+import { whatisCommand } from "./whatis.ts";
+
+/** The data commands by crash's names. */
+export const dataCommands: Record<string, AnalyzeCommand> = {
+  struct: structCommand,
+  union: unionCommand,
+  p: printCommand,
+  rd: rdCommand,
+  sym: symCommand,
+  whatis: whatisCommand,
+  list: listCommand,
+};
