@@ -1,6 +1,7 @@
 // crash's data commands over the typed kernel (lib/kernel/kernel.ts), registered into analyzeCommands as one
 // table: struct, union, p, rd, sym, whatis, list, kmem, foreach, runq, files, mount, net.
 import type { AnalyzeCommand } from "./command.ts";
+import { kmemCommand } from "./kmem.ts";
 import { listCommand } from "./list.ts";
 import { printCommand } from "./print.ts";
 import { rdCommand } from "./rd.ts";
@@ -17,4 +18,5 @@ export const dataCommands: Record<string, AnalyzeCommand> = {
   sym: symCommand,
   whatis: whatisCommand,
   list: listCommand,
+  kmem: kmemCommand,
 };

@@ -75,6 +75,7 @@ export class Btf {
   private readonly nameOffs: Uint32Array;
   private readonly names = new Map<string, number[]>();
   private vars?: Map<string, number>;
+  private enums?: Map<number, bigint>;
 
   /**
    * Parses BTF bytes (header, types, strings). Throws BadDataError for a bad header or sections out of bounds.
@@ -260,19 +261,31 @@ export class Btf {
 
   /** The value of enumerator `name` (from any ENUM or ENUM64), or undefined. */
   enumValue(name: string): bigint | undefined {
-    const offs = this.strOffsets(name);
-    if (!offs.size) return undefined;
+    const byName = this.enumByNameOff();
+    for (const off of this.strOffsets(name)) {
+      const v = byName.get(off);
+      if (v !== undefined) return v;
+    }
+    return undefined;
+  }
+
+  /** Every enumerator's value by the string offset of its name (the first enum declaring it wins), built once. */
+  private enumByNameOff(): Map<number, bigint> {
+    if (this.enums) return this.enums;
+    const out = new Map<number, bigint>();
     for (let id = 1; id < this.count; id++) {
       const k = this.kind(id);
       if (k !== BtfKind.ENUM && k !== BtfKind.ENUM64) continue;
       const step = k === BtfKind.ENUM ? 8 : 12;
+      const base = this.typeStart + this.offsets[id]! + 12;
       for (let i = 0, n = this.vlen(id); i < n; i++) {
-        if (!offs.has(this.u32(id, 12 + i * step))) continue;
-        if (k === BtfKind.ENUM) return BigInt(this.dv.getInt32(this.typeStart + this.offsets[id]! + 12 + i * step + 4, true));
-        return (BigInt(this.u32(id, 12 + i * step + 8)) << 32n) | BigInt(this.u32(id, 12 + i * step + 4));
+        const off = this.dv.getUint32(base + i * step, true);
+        if (out.has(off)) continue;
+        if (k === BtfKind.ENUM) out.set(off, BigInt(this.dv.getInt32(base + i * step + 4, true)));
+        else out.set(off, (BigInt(this.dv.getUint32(base + i * step + 8, true)) << 32n) | BigInt(this.dv.getUint32(base + i * step + 4, true)));
       }
     }
-    return undefined;
+    return (this.enums = out);
   }
 
   /** The raw `info` word of type `id` (kind << 24 | kind_flag << 31 | vlen). */
