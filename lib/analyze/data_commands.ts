@@ -1,10 +1,12 @@
 // crash's data commands over the typed kernel (lib/kernel/kernel.ts), registered into analyzeCommands as one
 // table: struct, union, p, rd, sym, whatis, list, kmem, foreach, runq, files, mount, net.
 import type { AnalyzeCommand } from "./command.ts";
+import { foreachCommand } from "./foreach.ts";
 import { kmemCommand } from "./kmem.ts";
 import { listCommand } from "./list.ts";
 import { printCommand } from "./print.ts";
 import { rdCommand } from "./rd.ts";
+import { runqCommand } from "./runq.ts";
 import { structCommand, unionCommand } from "./struct.ts";
 import { symCommand } from "./sym.ts";
 import { whatisCommand } from "./whatis.ts";
@@ -19,4 +21,6 @@ export const dataCommands: Record<string, AnalyzeCommand> = {
   whatis: whatisCommand,
   list: listCommand,
   kmem: kmemCommand,
+  foreach: foreachCommand,
+  runq: runqCommand,
 };
