@@ -1,9 +1,12 @@
 // crash's data commands over the typed kernel (lib/kernel/kernel.ts), registered into analyzeCommands as one
 // table: struct, union, p, rd, sym, whatis, list, kmem, foreach, runq, files, mount, net.
 import type { AnalyzeCommand } from "./command.ts";
+import { filesCommand } from "./files.ts";
 import { foreachCommand } from "./foreach.ts";
 import { kmemCommand } from "./kmem.ts";
 import { listCommand } from "./list.ts";
+import { mountCommand } from "./mount.ts";
+import { netCommand } from "./net.ts";
 import { printCommand } from "./print.ts";
 import { rdCommand } from "./rd.ts";
 import { runqCommand } from "./runq.ts";
@@ -23,4 +26,7 @@ export const dataCommands: Record<string, AnalyzeCommand> = {
   kmem: kmemCommand,
   foreach: foreachCommand,
   runq: runqCommand,
+  files: filesCommand,
+  mount: mountCommand,
+  net: netCommand,
 };
