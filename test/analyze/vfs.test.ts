@@ -28,7 +28,13 @@ print(json.dumps([[fd, hex(f.value_()), hex(f.f_inode.value_()), d_path(f.f_path
     const vmcore = (await sysrqDump(line)).vmcore;
     const want = await drgnJson<[string, string, string][]>(
       (await debugKernel(line)).vmlinux,
-      `print(json.dumps([[mount_src(m).decode(), mount_fstype(m).decode(), mount_dst(m).decode()] for m in for_each_mount(prog)]))`,
+      // drgn 0.0.22's for_each_mount() predates 6.8's rb-tree of mounts: walk the namespace with its generic helpers.
+      `ns = prog["init_task"].nsproxy.mnt_ns
+try:
+    ms = list(list_for_each_entry("struct mount", ns.list.address_of_(), "mnt_list"))
+except AttributeError:
+    ms = list(rbtree_inorder_for_each_entry("struct mount", ns.mounts.address_of_(), "mnt_node"))
+print(json.dumps([[mount_src(m).decode(), mount_fstype(m).decode(), mount_dst(m).decode()] for m in ms]))`,
       vmcore,
     );
     const ours = JSON.parse(analyze(vmcore, "mount", { json: true }) as string) as { devname: string; type: string; dirname: string }[];
