@@ -1,11 +1,11 @@
 // `mount`: the mounts of init's mount namespace as crash lists them: struct mount, super_block, file system type,
 // device name and mount point.
-import { readMounts, type MountInfo } from "../kernel/vfs.ts";
+import { readMounts, type MountEntry } from "../kernel/vfs.ts";
 import type { AnalyzeCommand } from "./command.ts";
 import { hex16, hexJson, typedKernel } from "./_typed.ts";
 
 /** crash's mount text. */
-export function formatMounts(ms: MountInfo[]): string {
+export function formatMounts(ms: MountEntry[]): string {
   const lines = ["     MOUNT           SUPERBLK     TYPE   DEVNAME   DIRNAME"];
   for (const m of ms) lines.push(`${hex16(m.mount)} ${hex16(m.superblock)} ${m.type.padEnd(6)} ${m.devname.padEnd(9)} ${m.dirname.padEnd(10)}`);
   return lines.join("\n") + "\n";

@@ -6,7 +6,7 @@ import { listForEachEntry, rbtreeForEachEntry } from "./iterators.ts";
 import type { KernelObject } from "./object.ts";
 
 /** One mount of a namespace. */
-export interface MountInfo {
+export interface MountEntry {
   /** Address of its struct mount. */
   mount: bigint;
   /** Address of its super_block. */
@@ -57,10 +57,10 @@ export function dentryPath(k: Kernel, dentry: KernelObject, mnt: KernelObject): 
  * The mounts of the namespace of `task` (default init_task), in the kernel's order.
  * @example readMounts(k).map((m) => m.dirname)
  */
-export function readMounts(k: Kernel, task: KernelObject = k.var("init_task")): MountInfo[] {
+export function readMounts(k: Kernel, task: KernelObject = k.var("init_task")): MountEntry[] {
   const ns = task.member("nsproxy").member("mnt_ns").deref();
   const mounts = ns.has("list") ? listForEachEntry(ns.member("list"), "struct mount", "mnt_list") : rbtreeForEachEntry(ns.member("mounts"), "struct mount", "mnt_node");
-  const out: MountInfo[] = [];
+  const out: MountEntry[] = [];
   for (const m of mounts) {
     const sb = m.member("mnt.mnt_sb").deref();
     out.push({
