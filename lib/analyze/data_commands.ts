@@ -12,6 +12,7 @@ import { rdCommand } from "./rd.ts";
 import { runqCommand } from "./runq.ts";
 import { structCommand, unionCommand } from "./struct.ts";
 import { symCommand } from "./sym.ts";
+import { vmCommand } from "./vm.ts";
 import { whatisCommand } from "./whatis.ts";
 
 /** The data commands by crash's names. */
@@ -29,4 +30,5 @@ export const dataCommands: Record<string, AnalyzeCommand> = {
   files: filesCommand,
   mount: mountCommand,
   net: netCommand,
+  vm: vmCommand,
 };

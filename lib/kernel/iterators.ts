@@ -130,6 +130,60 @@ export function* xarrayForEach(xa: KernelObject): Generator<XaEntry> {
   yield* walk(head - 2n, 0n);
 }
 
+/** One entry of a maple tree: the range of indexes it covers and its value. */
+export interface MapleEntry {
+  first: bigint;
+  last: bigint;
+  entry: bigint;
+}
+
+/** maple_type (include/linux/maple_tree.h): slots and pivots per node of each type. */
+const MAPLE_LAYOUT: Record<number, { slots: number; pivots: number; leaf: boolean }> = {
+  1: { slots: 16, pivots: 15, leaf: true }, // maple_leaf_64
+  2: { slots: 16, pivots: 15, leaf: false }, // maple_range_64
+  3: { slots: 10, pivots: 9, leaf: false }, // maple_arange_64
+};
+
+/**
+ * The entries of the maple tree `mt` (struct maple_tree, or a pointer to one; 6.1+: VMAs, 6.5+: IRQ descriptors),
+ * in index order.
+ * @example [...mapleTreeForEach(task.member("mm").member("mm_mt"))].length // the task's VMAs
+ */
+export function* mapleTreeForEach(mt: KernelObject): Generator<MapleEntry> {
+  const t = mt.type.kind === "pointer" ? mt.deref() : mt;
+  const view = mt.view;
+  const root = t.member("ma_root").integer();
+  const MAX = 0xffffffffffffffffn;
+  if (root === 0n) return;
+  const isNode = (e: bigint) => (e & 3n) === 2n && e > 4096n;
+  if (!isNode(root)) {
+    yield { first: 0n, last: 0n, entry: root };
+    return;
+  }
+  // struct maple_range_64 / maple_arange_64: { parent; pivot[P]; slot[S]; … } — pivots start at 8.
+  function* walk(enc: bigint, min: bigint, max: bigint, depth: number): Generator<MapleEntry> {
+    const node = enc & ~0xffn;
+    const layout = MAPLE_LAYOUT[Number((enc >> 3n) & 0xfn)];
+    if (!layout || depth > 32) throw new BadDataError(`maple tree node 0x${node.toString(16)} has type ${(enc >> 3n) & 0xfn}, not a 64-bit range node`);
+    const b = view.read(node, 8 + layout.pivots * 8 + layout.slots * 8);
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    let lo = min;
+    for (let i = 0; i < layout.slots; i++) {
+      const pivot = i < layout.pivots ? dv.getBigUint64(8 + i * 8, true) : max;
+      if (i > 0 && pivot === 0n) break;
+      const hi = pivot > max || pivot === 0n ? max : pivot;
+      const slot = dv.getBigUint64(8 + layout.pivots * 8 + i * 8, true);
+      if (slot !== 0n) {
+        if (layout.leaf) yield { first: lo, last: hi, entry: slot };
+        else yield* walk(slot, lo, hi, depth + 1);
+      }
+      if (hi >= max) break;
+      lo = hi + 1n;
+    }
+  }
+  yield* walk(root, 0n, MAX, 0);
+}
+
 /**
  * Each CPU's copy of per-CPU variable `name`, CPU 0 first.
  * @example for (const [cpu, rq] of perCpuEach(k, "runqueues")) rq.member("nr_running").value()
