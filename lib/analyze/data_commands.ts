@@ -1,5 +1,5 @@
 // crash's data commands over the typed kernel (lib/kernel/kernel.ts), registered into analyzeCommands as one
-// table: struct, union, p, rd, sym, whatis, list, kmem, foreach, runq, files, mount, net.
+// table: struct, union, p, rd, sym, whatis, list, kmem, foreach, runq, files, mount, net, vm, timer, swap.
 import type { AnalyzeCommand } from "./command.ts";
 import { filesCommand } from "./files.ts";
 import { foreachCommand } from "./foreach.ts";
@@ -11,7 +11,9 @@ import { printCommand } from "./print.ts";
 import { rdCommand } from "./rd.ts";
 import { runqCommand } from "./runq.ts";
 import { structCommand, unionCommand } from "./struct.ts";
+import { swapCommand } from "./swap.ts";
 import { symCommand } from "./sym.ts";
+import { timerCommand } from "./timer.ts";
 import { vmCommand } from "./vm.ts";
 import { whatisCommand } from "./whatis.ts";
 
@@ -31,4 +33,6 @@ export const dataCommands: Record<string, AnalyzeCommand> = {
   mount: mountCommand,
   net: netCommand,
   vm: vmCommand,
+  timer: timerCommand,
+  swap: swapCommand,
 };

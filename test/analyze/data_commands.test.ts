@@ -1,4 +1,4 @@
-// The data commands (struct, p, rd, sym, whatis, list, kmem, runq, files, mount, net) on the sysrq lab dumps with no
+// The data commands (struct, p, rd, sym, whatis, list, kmem, runq, files, mount, net, timer, swap) on the sysrq lab dumps with no
 // debuginfo, against crash reading the same dump with the -dbg vmlinux. The crash binary is a parameter
 // (_peer_crash.ts): Debian 12's crash 8.0.2 opens only the 6.1 dumps, and its PID hash is wrong there (DESIGN.md),
 // so `files` is asked by task address. Where crash 8.0.2 computes a number differently, the test says so.
@@ -40,6 +40,8 @@ describe.each(PEER_CRASH_LINES)("data commands on %s against crash", (line) => {
       "mount",
       "net",
       `files ${init}`,
+      "timer",
+      "swap",
     ];
     const crash = await crashEach(vmcore, (await debugKernel(line)).vmlinux, commands);
     return { vmcore, crash, init };
@@ -127,5 +129,18 @@ describe.each(PEER_CRASH_LINES)("data commands on %s against crash", (line) => {
     // crash 8.0.2's task table on 6.1 holds only the idle and crashing tasks (DESIGN.md): it rejects init's address.
     if (/invalid task or pid value/.test(peer)) return expect(ours(vmcore, `files ${init}`)).toContain('COMMAND: "init"');
     expect(rows(ours(vmcore, `files ${init}`))).toEqual(rows(peer));
+  }, LAB);
+
+  test("timer lists crash's pending timers per CPU base: expiry, timer_list and callback", async () => {
+    const { vmcore, crash } = await get();
+    const timers = (t: string) => t.split("\n").filter((l) => /^TIMER_BASES|^\s+\d+\s+-?\d+\s+[0-9a-f]{16}/.test(l)).map((l) => l.trim().split(/\s+/).filter((_, i, a) => a[0]!.startsWith("TIMER") || i !== 1).join(" "));
+    const peer = timers(crash.get("timer")!);
+    expect(peer.length).toBeGreaterThan(10);
+    expect(timers(ours(vmcore, "timer"))).toEqual(peer);
+  }, LAB);
+
+  test("swap lists crash's swap areas (none in the lab guests)", async () => {
+    const { vmcore, crash } = await get();
+    expect(rows(ours(vmcore, "swap"))).toEqual(rows(crash.get("swap")!));
   }, LAB);
 });
