@@ -1,8 +1,9 @@
 // crash's data commands over the typed kernel (lib/kernel/kernel.ts), registered into analyzeCommands as one
-// table: struct, union, p, rd, sym, whatis, list, kmem, foreach, runq, files, mount, net, vm, timer, swap.
+// table: struct, union, p, rd, sym, whatis, list, kmem, foreach, runq, files, mount, net, vm, timer, swap, irq.
 import type { AnalyzeCommand } from "./command.ts";
 import { filesCommand } from "./files.ts";
 import { foreachCommand } from "./foreach.ts";
+import { irqCommand } from "./irq.ts";
 import { kmemCommand } from "./kmem.ts";
 import { listCommand } from "./list.ts";
 import { mountCommand } from "./mount.ts";
@@ -35,4 +36,5 @@ export const dataCommands: Record<string, AnalyzeCommand> = {
   vm: vmCommand,
   timer: timerCommand,
   swap: swapCommand,
+  irq: irqCommand,
 };

@@ -51,6 +51,6 @@ export const WELL_KNOWN_TYPES: Readonly<Record<string, string>> = {
   hugetlb_total_pages: "unsigned long",
   block_class: "struct class",
   sparse_irqs: "struct maple_tree",
-  irq_desc_tree: "struct radix_tree_root",
+  irq_desc_tree: "struct xarray",
   init_ipc_ns: "struct ipc_namespace",
 };
