@@ -1,4 +1,4 @@
-// The data commands (struct, p, rd, sym, whatis, list, kmem, runq, files, mount, net, timer, swap) on the sysrq lab dumps with no
+// The data commands (struct, p, rd, sym, whatis, list, kmem, runq, files, mount, net, timer, swap, irq -s) on the sysrq lab dumps with no
 // debuginfo, against crash reading the same dump with the -dbg vmlinux. The crash binary is a parameter
 // (_peer_crash.ts): Debian 12's crash 8.0.2 opens only the 6.1 dumps, and its PID hash is wrong there (DESIGN.md),
 // so `files` is asked by task address. Where crash 8.0.2 computes a number differently, the test says so.
@@ -42,6 +42,7 @@ describe.each(PEER_CRASH_LINES)("data commands on %s against crash", (line) => {
       `files ${init}`,
       "timer",
       "swap",
+      "irq -s",
     ];
     const crash = await crashEach(vmcore, (await debugKernel(line)).vmlinux, commands);
     return { vmcore, crash, init };
@@ -142,5 +143,12 @@ describe.each(PEER_CRASH_LINES)("data commands on %s against crash", (line) => {
   test("swap lists crash's swap areas (none in the lab guests)", async () => {
     const { vmcore, crash } = await get();
     expect(rows(ours(vmcore, "swap"))).toEqual(rows(crash.get("swap")!));
+  }, LAB);
+
+  test("irq -s gives crash's counts per CPU, chip-flow and action names", async () => {
+    const { vmcore, crash } = await get();
+    const peer = rows(crash.get("irq -s")!);
+    expect(peer.length).toBeGreaterThan(5);
+    expect(rows(ours(vmcore, "irq -s"))).toEqual(peer);
   }, LAB);
 });
