@@ -8,11 +8,16 @@ import { sysrqDump } from "../test/dump/_peers.ts";
 import { debugKernel } from "../test/kernel/_images.ts";
 import { PEER_CRASH, PEER_CRASH_LINES } from "../test/analyze/_peer_crash.ts";
 
+/** CPU seconds (user + system) of the last process measured: on a shared machine wall time waits for others. */
+let lastCpu = 0;
+
 async function seconds(cmd: string[], stdin?: string): Promise<number> {
   const t0 = performance.now();
   const p = Bun.spawn(cmd, { stdin: stdin === undefined ? "ignore" : new TextEncoder().encode(stdin), stdout: "ignore", stderr: "pipe" });
   const code = await p.exited;
   if (code !== 0) throw new Error(`${cmd.join(" ")} exited ${code}: ${(await new Response(p.stderr).text()).slice(-300)}`);
+  const cpu = p.resourceUsage()!.cpuTime;
+  lastCpu = Number(cpu.user + cpu.system) / 1e6;
   return (performance.now() - t0) / 1000;
 }
 
@@ -52,18 +57,26 @@ const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length /
 const dbg = peers ? await debugKernel(line) : undefined;
 if (dbg) for await (const _ of Bun.file(dbg.vmlinux).stream());
 console.log(`data commands on ${vmcore} (${(Bun.file(vmcore).size / 1e6).toFixed(0)} MB), cold start each; peers with ${dbg?.vmlinux ?? "(none)"}`);
-console.log(`${"command".padEnd(40)} ${"ours".padStart(8)} ${"crash".padStart(8)} ${"drgn".padStart(8)}  ratios`);
+console.log(`load average ${(await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ")} on ${navigator.hardwareConcurrency} CPUs`);
+console.log(`${"command".padEnd(40)} ${"ours".padStart(8)} ${"(cpu)".padStart(8)} ${"crash".padStart(8)} ${"drgn".padStart(8)}  ratios (wall)`);
 let worst = 0;
+let worstCpu = 0;
 for (const [cmd, drgnExpr] of COMMANDS) {
   const ours: number[] = [];
-  for (let i = 0; i < 3; i++) ours.push(await seconds([process.execPath, kdump, "analyze", vmcore, ...cmd.split(" ")]));
+  const cpus: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    ours.push(await seconds([process.execPath, kdump, "analyze", vmcore, ...cmd.split(" ")]));
+    cpus.push(lastCpu);
+  }
   const mine = median(ours);
+  const cpu = median(cpus);
   worst = Math.max(worst, mine);
   const crash = dbg && CRASH_SAMPLE.has(cmd) && PEER_CRASH_LINES.includes(line) ? await seconds([PEER_CRASH, "-s", dbg.vmlinux, vmcore], `${cmd}\nquit\n`).catch(() => undefined) : undefined;
   const drgnScript = `import drgn\nfrom drgn.helpers.linux import *\nprog = drgn.Program()\nprog.set_core_dump(${JSON.stringify(vmcore)})\nprog.load_debug_info([${JSON.stringify(dbg?.vmlinux ?? "")}], default=False)\n${drgnExpr}\n`;
   const drgn = dbg && drgnExpr ? await seconds(["/usr/bin/python3", "-c", drgnScript]).catch(() => undefined) : undefined;
   const f = (s?: number) => (s === undefined ? "-" : s.toFixed(3)).padStart(8);
   const ratio = [crash && `crash ${(crash / mine).toFixed(0)}x`, drgn && `drgn ${(drgn / mine).toFixed(0)}x`].filter(Boolean).join(", ");
-  console.log(`${cmd.padEnd(40)} ${f(mine)} ${f(crash)} ${f(drgn)}  ${ratio}`);
+  console.log(`${cmd.padEnd(40)} ${f(mine)} ${f(cpu)} ${f(crash)} ${f(drgn)}  ${ratio}`);
+  worstCpu = Math.max(worstCpu, cpu);
 }
-console.log(`target: every command under 0.3 s from a cold start: ${worst < 0.3 ? "met" : `NOT met (slowest ${worst.toFixed(3)} s)`}`);
+console.log(`target: every command under 0.3 s from a cold start: ${worst < 0.3 ? "met" : `NOT met (slowest ${worst.toFixed(3)} s wall, ${worstCpu.toFixed(3)} s CPU)`}`);

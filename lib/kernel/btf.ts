@@ -273,12 +273,14 @@ export class Btf {
   private enumByNameOff(): Map<number, bigint> {
     if (this.enums) return this.enums;
     const out = new Map<number, bigint>();
+    const dv = this.dv;
     for (let id = 1; id < this.count; id++) {
-      const k = this.kind(id);
+      const info = dv.getUint32(this.typeStart + this.offsets[id]! + 4, true);
+      const k = (info >>> 24) & 0x1f;
       if (k !== BtfKind.ENUM && k !== BtfKind.ENUM64) continue;
       const step = k === BtfKind.ENUM ? 8 : 12;
       const base = this.typeStart + this.offsets[id]! + 12;
-      for (let i = 0, n = this.vlen(id); i < n; i++) {
+      for (let i = 0, n = info & 0xffff; i < n; i++) {
         const off = this.dv.getUint32(base + i * step, true);
         if (out.has(off)) continue;
         if (k === BtfKind.ENUM) out.set(off, BigInt(this.dv.getInt32(base + i * step + 4, true)));
@@ -333,7 +335,11 @@ export class Btf {
   variables(): Map<string, number> {
     if (!this.vars) {
       this.vars = new Map();
-      for (let id = 1; id < this.count; id++) if (this.kind(id) === BtfKind.VAR) this.vars.set(this.name(id), this.u32(id, 8));
+      const dv = this.dv;
+      for (let id = 1; id < this.count; id++) {
+        const at = this.typeStart + this.offsets[id]!;
+        if (((dv.getUint32(at + 4, true) >>> 24) & 0x1f) === BtfKind.VAR) this.vars.set(this.str(dv.getUint32(at, true)), dv.getUint32(at + 8, true));
+      }
     }
     return this.vars;
   }

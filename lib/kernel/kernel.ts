@@ -65,10 +65,11 @@ export class Kernel {
   var(name: string, type?: KernelType | string): KernelObject {
     const addr = this.program.sym(name);
     if (type !== undefined) return new KernelObject(this.view, typeof type === "string" ? this.type(type) : type, addr, "cast");
-    const perCpu = this.program.btf.variables().get(name);
-    if (perCpu !== undefined) return this.perCpu(name, 0);
+    // The table first: it names no per-CPU variable, and looking it up costs nothing, while BTF's VAR index is a
+    // scan of every type.
     const known = WELL_KNOWN_TYPES[name];
     if (known !== undefined) return new KernelObject(this.view, this.type(known), addr, "well-known");
+    if (this.program.btf.variables().has(name)) return this.perCpu(name, 0);
     throw new MissingDataError(`the kernel's BTF gives no type for ${name}`, {
       hint: `BTF types only per-CPU variables and kdump knows ${name}'s type from no table: give one, k.var("${name}", "TYPE")`,
     });
@@ -76,8 +77,8 @@ export class Kernel {
 
   /** Where the type of variable `name` comes from, or undefined when it has none without a cast. */
   varTypeSource(name: string): "btf" | "well-known" | undefined {
-    if (this.program.btf.variables().has(name)) return "btf";
-    return WELL_KNOWN_TYPES[name] !== undefined ? "well-known" : undefined;
+    if (WELL_KNOWN_TYPES[name] !== undefined) return "well-known";
+    return this.program.btf.variables().has(name) ? "btf" : undefined;
   }
 
   /**
