@@ -42,7 +42,11 @@ export function readTimers(k: Kernel): { jiffies: number; bases: TimerBase[] } {
       const base = bases.index(b);
       const vectors = base.member("vectors");
       const timers: PendingTimer[] = [];
+      // One read of the wheel's bucket heads; only the non-empty buckets are walked.
+      const heads = k.view.read(vectors.address!, vectors.type.length * 8);
+      const dv = new DataView(heads.buffer, heads.byteOffset, heads.byteLength);
       for (let v = 0; v < vectors.type.length; v++) {
+        if (dv.getBigUint64(v * 8, true) === 0n) continue;
         for (const t of hlistForEachEntry(vectors.index(v), "struct timer_list", "entry")) {
           const expires = t.member("expires").integer();
           const fn = t.member("function").integer();

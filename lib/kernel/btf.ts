@@ -76,6 +76,7 @@ export class Btf {
   private readonly names = new Map<string, number[]>();
   private vars?: Map<string, number>;
   private enums?: Map<number, bigint>;
+  private readonly hasMember = new Map<string, boolean>();
 
   /**
    * Parses BTF bytes (header, types, strings). Throws BadDataError for a bad header or sections out of bounds.
@@ -249,14 +250,20 @@ export class Btf {
     return this.field(struct, path).offset;
   }
 
-  /** True when struct `struct` has member `path`. */
-  has(struct: string, path: string): boolean {
-    try {
-      this.field(struct, path);
-      return true;
-    } catch {
-      return false;
+  /** True when struct `struct` (a name or a type id) has member `path`; answers are kept (a miss costs an Error). */
+  has(struct: string | number, path: string): boolean {
+    const key = `${typeof struct === "string" ? struct : "#" + struct}.${path}`;
+    let yes = this.hasMember.get(key);
+    if (yes === undefined) {
+      try {
+        this.field(struct, path);
+        yes = true;
+      } catch {
+        yes = false;
+      }
+      this.hasMember.set(key, yes);
     }
+    return yes;
   }
 
   /** The value of enumerator `name` (from any ENUM or ENUM64), or undefined. */

@@ -197,7 +197,14 @@ export function listEntry(node: KernelObject, type: string, member: string): Ker
   return containerOf(node, typeOf(node, type), member);
 }
 
+/** Parsed types by BTF and spelling: iterators are called per list head, often thousands of times. */
+const TYPES = new WeakMap<object, Map<string, KernelType>>();
+
 /** The type spelled `name` in the BTF of `o`'s kernel. */
 function typeOf(o: KernelObject, name: string): KernelType {
-  return parseType(o.type.btf, name);
+  let m = TYPES.get(o.type.btf);
+  if (!m) TYPES.set(o.type.btf, (m = new Map()));
+  let t = m.get(name);
+  if (!t) m.set(name, (t = parseType(o.type.btf, name)));
+  return t;
 }

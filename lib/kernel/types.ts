@@ -38,6 +38,9 @@ const INT_ALIASES: Record<string, string> = {
   "signed char": "signed char",
 };
 
+/** Members found by path, per BTF and type id (member() is called for every object a walk reads). */
+const MEMBERS = new WeakMap<Btf, Map<string, TypeMember>>();
+
 /**
  * A type of the crashed kernel.
  * @example const t = k.type("struct task_struct"); t.size; t.member("comm").offset
@@ -167,20 +170,22 @@ export class KernelType {
 
   /** Member `path` ("comm", "se.vruntime"), looking through anonymous structs and unions. */
   member(path: string): TypeMember {
+    const key = `${this.id}.${path}`;
+    let byPath = MEMBERS.get(this.btf);
+    if (!byPath) MEMBERS.set(this.btf, (byPath = new Map()));
+    const hit = this.derived.length ? undefined : byPath.get(key);
+    if (hit) return hit;
     this.needComposite();
     const f = this.btf.field(this.base, path);
-    return { name: path.slice(path.lastIndexOf(".") + 1), type: new KernelType(this.btf, f.type), offset: f.offset, bitOffset: f.bitOffset, bitSize: f.bitSize };
+    const m = { name: path.slice(path.lastIndexOf(".") + 1), type: new KernelType(this.btf, f.type), offset: f.offset, bitOffset: f.bitOffset, bitSize: f.bitSize };
+    if (!this.derived.length) byPath.set(key, m);
+    return m;
   }
 
   /** True when member `path` exists. */
   has(path: string): boolean {
     if (this.kind !== "struct" && this.kind !== "union") return false;
-    try {
-      this.btf.field(this.base, path);
-      return true;
-    } catch {
-      return false;
-    }
+    return this.btf.has(this.base, path);
   }
 
   /** The enumerators of an enum type. */
