@@ -1,5 +1,5 @@
 // crash's data commands over the typed kernel (lib/kernel/kernel.ts), registered into analyzeCommands as one
-// table: struct, union, p, rd, sym, whatis, list, kmem, foreach, runq, files, mount, net, vm, timer, swap, irq.
+// table: struct, union, p, rd, sym, whatis, list, kmem, foreach, runq, files, mount, net, vm, timer, swap, irq, sig.
 import type { AnalyzeCommand } from "./command.ts";
 import { filesCommand } from "./files.ts";
 import { foreachCommand } from "./foreach.ts";
@@ -12,6 +12,7 @@ import { printCommand } from "./print.ts";
 import { rdCommand } from "./rd.ts";
 import { runqCommand } from "./runq.ts";
 import { structCommand, unionCommand } from "./struct.ts";
+import { sigCommand } from "./sig.ts";
 import { swapCommand } from "./swap.ts";
 import { symCommand } from "./sym.ts";
 import { timerCommand } from "./timer.ts";
@@ -37,4 +38,5 @@ export const dataCommands: Record<string, AnalyzeCommand> = {
   timer: timerCommand,
   swap: swapCommand,
   irq: irqCommand,
+  sig: sigCommand,
 };

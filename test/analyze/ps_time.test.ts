@@ -6,6 +6,7 @@ import { analyze } from "../../lib/analyze/command.ts";
 import type { BtTask } from "../../lib/analyze/bt.ts";
 import type { PsResult } from "../../lib/analyze/ps.ts";
 import type { TaskTime } from "../../lib/analyze/ps_time.ts";
+import type { TaskSignals } from "../../lib/analyze/sig.ts";
 import { LINES, sysrqDump } from "../dump/_peers.ts";
 import { drgnJson } from "../kernel/_drgn.ts";
 import { debugKernel } from "../kernel/_images.ts";
@@ -38,5 +39,22 @@ describe.each(LINES)("ps -l, ps -m and foreach on %s", (line) => {
       expect([t.pid, t.frames[0]?.function]).toEqual([t.pid, "__schedule"]);
       expect(t.waitingNs).toBeGreaterThanOrEqual(0);
     }
+  }, LAB);
+});
+
+describe.each(LINES)("sig on %s", (line) => {
+  test("sig 1 gives init's blocked mask and non-default handlers as drgn reads them", async () => {
+    const vmcore = (await sysrqDump(line)).vmcore;
+    const want = await drgnJson<{ blocked: number; actions: [number, number][] }>(
+      (await debugKernel(line)).vmlinux,
+      `t = find_task(prog, 1)
+acts = [[i + 1, t.sighand.action[i].sa.sa_handler.value_()] for i in range(64) if t.sighand.action[i].sa.sa_handler.value_()]
+print(json.dumps({"blocked": t.blocked.sig[0].value_(), "actions": acts}))`,
+      vmcore,
+    );
+    const [s] = JSON.parse(analyze(vmcore, "sig", { json: true, args: ["1"] }) as string) as TaskSignals[];
+    expect(BigInt(s!.blocked)).toBe(BigInt(want.blocked));
+    expect(s!.actions.map((a) => [a.signal, a.handler === "SIG_IGN" ? 1 : Number(BigInt(a.handler))])).toEqual(want.actions);
+    expect(want.actions.length).toBeGreaterThan(0);
   }, LAB);
 });
