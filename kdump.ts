@@ -88,6 +88,8 @@ export function cli(argv: string[]): Argv {
       "read a crash dump without debuginfo: report (default), log, sys, bt [-a|PID…], ps, mod",
       (y) =>
         json(y)
+          // crash's own options (kmem -i, list -H, rd -32) belong to the command, not to kdump
+          .parserConfiguration({ "unknown-options-as-args": true })
           .positional("vmcore", { type: "string", describe: "the dump: ELF vmcore, makedumpfile -c/-l/-p/-z or flattened (-F) output" })
           .positional("command", { type: "string", choices: Object.keys(analyzeCommands), describe: "what to print (crash's command names)" })
           .positional("args", { type: "string", array: true, describe: "the command's arguments: bt PID… or task addresses" })

@@ -15,6 +15,7 @@ import { btCommand } from "./bt.ts";
 import { psCommand } from "./ps.ts";
 import { modCommand } from "./mod.ts";
 import { fullReport } from "./bundle.ts";
+import { dataCommands } from "./data_commands.ts";
 
 /** Options of `kdump analyze`. */
 export interface AnalyzeOptions {
@@ -82,6 +83,7 @@ export const analyzeCommands: Record<string, AnalyzeCommand> = {
   bt: btCommand,
   ps: psCommand,
   mod: modCommand,
+  ...dataCommands,
 };
 
 /**

@@ -5,6 +5,7 @@ import { cpuStates } from "../kernel/cpus.ts";
 import type { KernelProgram } from "../kernel/program.ts";
 import { forEachTask, readTask, type Task } from "../kernel/tasks.ts";
 import type { AnalyzeCommand } from "./command.ts";
+import { psTimes } from "./ps_time.ts";
 
 /** One task as `ps --json` prints it. */
 export interface PsTask {
@@ -80,8 +81,9 @@ export function formatPs({ tasks, errors }: PsResult): string {
 
 /** `kdump analyze VMCORE ps`. */
 export const psCommand: AnalyzeCommand = {
-  describe: "the tasks: PID, PPID, CPU, TASK, ST, COMM (like crash's ps)",
+  describe: "the tasks: PID, PPID, CPU, TASK, ST, COMM (like crash's ps); -m time since each last ran, -l its last_arrival",
   run: (ctx) => {
+    if (ctx.opts.args?.some((a) => /^-[ml]+$/.test(a))) return psTimes(ctx);
     const ps = psTasks(ctx.program);
     return { data: ps, text: formatPs(ps) };
   },

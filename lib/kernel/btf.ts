@@ -74,6 +74,9 @@ export class Btf {
   /** name_off of each type (searched natively by find()). */
   private readonly nameOffs: Uint32Array;
   private readonly names = new Map<string, number[]>();
+  private vars?: Map<string, number>;
+  private enums?: Map<number, bigint>;
+  private readonly hasMember = new Map<string, boolean>();
 
   /**
    * Parses BTF bytes (header, types, strings). Throws BadDataError for a bad header or sections out of bounds.
@@ -247,31 +250,105 @@ export class Btf {
     return this.field(struct, path).offset;
   }
 
-  /** True when struct `struct` has member `path`. */
-  has(struct: string, path: string): boolean {
-    try {
-      this.field(struct, path);
-      return true;
-    } catch {
-      return false;
+  /** True when struct `struct` (a name or a type id) has member `path`; answers are kept (a miss costs an Error). */
+  has(struct: string | number, path: string): boolean {
+    const key = `${typeof struct === "string" ? struct : "#" + struct}.${path}`;
+    let yes = this.hasMember.get(key);
+    if (yes === undefined) {
+      try {
+        this.field(struct, path);
+        yes = true;
+      } catch {
+        yes = false;
+      }
+      this.hasMember.set(key, yes);
     }
+    return yes;
   }
 
   /** The value of enumerator `name` (from any ENUM or ENUM64), or undefined. */
   enumValue(name: string): bigint | undefined {
-    const offs = this.strOffsets(name);
-    if (!offs.size) return undefined;
-    for (let id = 1; id < this.count; id++) {
-      const k = this.kind(id);
-      if (k !== BtfKind.ENUM && k !== BtfKind.ENUM64) continue;
-      const step = k === BtfKind.ENUM ? 8 : 12;
-      for (let i = 0, n = this.vlen(id); i < n; i++) {
-        if (!offs.has(this.u32(id, 12 + i * step))) continue;
-        if (k === BtfKind.ENUM) return BigInt(this.dv.getInt32(this.typeStart + this.offsets[id]! + 12 + i * step + 4, true));
-        return (BigInt(this.u32(id, 12 + i * step + 8)) << 32n) | BigInt(this.u32(id, 12 + i * step + 4));
-      }
+    const byName = this.enumByNameOff();
+    for (const off of this.strOffsets(name)) {
+      const v = byName.get(off);
+      if (v !== undefined) return v;
     }
     return undefined;
+  }
+
+  /** Every enumerator's value by the string offset of its name (the first enum declaring it wins), built once. */
+  private enumByNameOff(): Map<number, bigint> {
+    if (this.enums) return this.enums;
+    const out = new Map<number, bigint>();
+    const dv = this.dv;
+    for (let id = 1; id < this.count; id++) {
+      const info = dv.getUint32(this.typeStart + this.offsets[id]! + 4, true);
+      const k = (info >>> 24) & 0x1f;
+      if (k !== BtfKind.ENUM && k !== BtfKind.ENUM64) continue;
+      const step = k === BtfKind.ENUM ? 8 : 12;
+      const base = this.typeStart + this.offsets[id]! + 12;
+      for (let i = 0, n = info & 0xffff; i < n; i++) {
+        const off = this.dv.getUint32(base + i * step, true);
+        if (out.has(off)) continue;
+        if (k === BtfKind.ENUM) out.set(off, BigInt(this.dv.getInt32(base + i * step + 4, true)));
+        else out.set(off, (BigInt(this.dv.getUint32(base + i * step + 8, true)) << 32n) | BigInt(this.dv.getUint32(base + i * step + 4, true)));
+      }
+    }
+    return (this.enums = out);
+  }
+
+  /** The raw `info` word of type `id` (kind << 24 | kind_flag << 31 | vlen). */
+  rawInfo(id: number): number {
+    return this.info(id);
+  }
+
+  /** An INT's encoding: signed, char or bool, and its width in bits (BTF_INT_ENCODING, BTF_INT_BITS). */
+  intEncoding(id: number): { signed: boolean; char: boolean; bool: boolean; bits: number } {
+    const t = this.resolve(id);
+    if (this.kind(t) !== BtfKind.INT) throw new BadDataError(`BTF: type ${t} (${this.name(t)}) is not an integer`);
+    const enc = this.u32(t, 12);
+    const flags = (enc >>> 24) & 0xf;
+    return { signed: (flags & 1) !== 0, char: (flags & 2) !== 0, bool: (flags & 4) !== 0, bits: enc & 0xff };
+  }
+
+  /** The enumerators of ENUM or ENUM64 type `id`, in declaration order. */
+  enumerators(id: number): { name: string; value: bigint }[] {
+    const t = this.resolve(id);
+    const k = this.kind(t);
+    if (k !== BtfKind.ENUM && k !== BtfKind.ENUM64) throw new BadDataError(`BTF: type ${t} (${this.name(t)}) is not an enum`);
+    const signed = this.info(t) >>> 31 === 1;
+    const out: { name: string; value: bigint }[] = [];
+    const step = k === BtfKind.ENUM ? 8 : 12;
+    for (let i = 0, n = this.vlen(t); i < n; i++) {
+      const at = this.typeStart + this.offsets[t]! + 12 + i * step;
+      const name = this.str(this.dv.getUint32(at, true));
+      const value =
+        k === BtfKind.ENUM
+          ? signed ? BigInt(this.dv.getInt32(at + 4, true)) : BigInt(this.dv.getUint32(at + 4, true))
+          : (BigInt(this.dv.getUint32(at + 8, true)) << 32n) | BigInt(this.dv.getUint32(at + 4, true));
+      out.push({ name, value });
+    }
+    return out;
+  }
+
+  /** The parameters of FUNC_PROTO type `id`: name ("" when unnamed) and type id (0 for a trailing `...`). */
+  params(id: number): { name: string; type: number }[] {
+    const out: { name: string; type: number }[] = [];
+    for (let i = 0, n = this.vlen(id); i < n; i++) out.push({ name: this.str(this.u32(id, 12 + i * 8)), type: this.u32(id, 12 + i * 8 + 4) });
+    return out;
+  }
+
+  /** Per-CPU variables (VAR entries of the .data..percpu DATASEC): name → type id. */
+  variables(): Map<string, number> {
+    if (!this.vars) {
+      this.vars = new Map();
+      const dv = this.dv;
+      for (let id = 1; id < this.count; id++) {
+        const at = this.typeStart + this.offsets[id]!;
+        if (((dv.getUint32(at + 4, true) >>> 24) & 0x1f) === BtfKind.VAR) this.vars.set(this.str(dv.getUint32(at, true)), dv.getUint32(at + 8, true));
+      }
+    }
+    return this.vars;
   }
 
   /**

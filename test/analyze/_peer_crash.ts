@@ -1,0 +1,37 @@
+// crash as an oracle for the data commands, with the crash binary a parameter: Debian 12's crash 8.0.2 by default
+// (it opens the 6.1 lab dumps only), or KDUMP_PEER_CRASH=/path/to/crash (e.g. crash 9.0.2 from the sid chroot,
+// which opens 6.12 too; KDUMP_PEER_CRASH_LINES="6.1 6.12" then says which lines it can read). One crash run per
+// command list, cached beside the dump under a key of the binary and the commands; each command's output is
+// split out by a marker line.
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { $ } from "bun";
+import { buildOnce } from "../../lib/lab/lock.ts";
+
+/** The crash binary the comparisons run. */
+export const PEER_CRASH = process.env.KDUMP_PEER_CRASH ?? "crash";
+
+/** The kernel lines that crash binary can open (crash 8.0.2: 6.1 only). */
+export const PEER_CRASH_LINES: string[] = (process.env.KDUMP_PEER_CRASH_LINES ?? "6.1").split(/\s+/).filter(Boolean);
+
+const MARK = 987654321;
+
+/** crash's output of each of `commands` on `vmcore` with `vmlinux`, by command. */
+export async function crashEach(vmcore: string, vmlinux: string, commands: string[], bin = PEER_CRASH): Promise<Map<string, string>> {
+  const key = new Bun.CryptoHasher("sha256").update(bin + "\n" + commands.join("\n")).digest("hex").slice(0, 8);
+  const out = join(dirname(vmcore), `crash-each-${key}.txt`);
+  const text = await buildOnce(out, () => (existsSync(out) ? readFileSync(out, "utf8") : undefined), async () => {
+    const cmds = `${out}.cmds`;
+    writeFileSync(cmds, [...commands.flatMap((c) => [`p ${MARK}`, c]), `p ${MARK}`, "quit", ""].join("\n"));
+    const r = await $`${bin} -s ${vmlinux} ${vmcore} -i ${cmds}`.quiet().nothrow();
+    rmSync(cmds);
+    if (r.exitCode !== 0) throw new Error(`${bin} failed (is crash installed?): ${r.stderr.toString().slice(-500)}`);
+    writeFileSync(`${out}.tmp`, r.stdout);
+    renameSync(`${out}.tmp`, out);
+    return r.stdout.toString();
+  });
+  const parts = text.split(new RegExp(`^\\$\\d+ = ${MARK}\\n`, "m"));
+  const map = new Map<string, string>();
+  commands.forEach((c, i) => map.set(c, parts[i + 1] ?? ""));
+  return map;
+}
