@@ -24,12 +24,22 @@ export interface DisLine {
   target?: string;
 }
 
+/** Symbols of branch targets, by program: a function's jumps land in itself, its calls on a few dozen others. */
+const targetMemo = new WeakMap<KernelProgram, Map<bigint, ReturnType<typeof symbolizeAddress>>>();
+
+function targets(prog: KernelProgram, mods: ModuleList, addr: bigint): ReturnType<typeof symbolizeAddress> {
+  let memo = targetMemo.get(prog);
+  if (!memo) targetMemo.set(prog, (memo = new Map()));
+  if (!memo.has(addr)) memo.set(addr, symbolizeAddress(prog, mods, addr));
+  return memo.get(addr);
+}
+
 /** The symbol a direct call or jump lands on. */
 function branchTarget(prog: KernelProgram, mods: ModuleList, i: Instruction): string | undefined {
   if (!/^(call|j)/.test(i.mnemonic)) return undefined;
   const m = /^(0x[0-9a-f]+)$/.exec(i.operands);
   if (!m) return undefined;
-  const s = symbolizeAddress(prog, mods, BigInt(m[1]!));
+  const s = targets(prog, mods, BigInt(m[1]!));
   if (!s?.name) return undefined;
   return (s.offset ? `${s.name}+${s.offset}` : s.name) + (s.module ? ` [${s.module}]` : "");
 }
@@ -114,8 +124,11 @@ export function disassembleRequest(prog: KernelProgram, mods: ModuleList, req: D
 
 /** The JSON lines of `ins`. */
 export function disLines(prog: KernelProgram, mods: ModuleList, ins: Instruction[]): DisLine[] {
+  let hit: ReturnType<typeof symbolizeAddress>;
   return ins.map((i) => {
-    const s = symbolizeAddress(prog, mods, i.address);
+    // one function's instructions share its symbol: look it up again only past its end
+    if (!hit || !hit.size || i.address < hit.address || i.address >= hit.address + BigInt(hit.size)) hit = symbolizeAddress(prog, mods, i.address);
+    const s = hit && { ...hit, offset: Number(i.address - hit.address) };
     return {
       address: hex(i.address),
       symbol: s?.name ? (s.offset ? `${s.name}+${s.offset}` : s.name) : null,

@@ -56,6 +56,15 @@ export function wallSeconds(tsNsec: bigint, offsReal: bigint): number {
 
 /** C's ctime() with the zone name before the year, as crash prints it: "Tue Dec  1 09:18:50 UTC 2026" (local time). */
 export function ctime(seconds: number): string {
+  let s = ctimes.get(seconds);
+  if (s === undefined) ctimes.set(seconds, (s = formatCtime(seconds)));
+  return s;
+}
+
+/** ctime() by second: a log has a few distinct seconds, and Intl's zone name is slow (~0.1 ms). */
+const ctimes = new Map<number, string>();
+
+function formatCtime(seconds: number): string {
   const d = new Date(seconds * 1000);
   const day = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][d.getDay()]!;
   const month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][d.getMonth()]!;
