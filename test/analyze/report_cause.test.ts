@@ -1,6 +1,7 @@
 // The report's cause: an oops names the faulting instruction, disassembled, at the RIP the kernel itself printed
 // (module oops in init and in a timer, both lines); a sysrq panic is named by its panic string; a hung-task panic
-// (matrix) lists every D-state task with its trace into the frozen filesystem's wait and how long it waited.
+// (matrix) lists every D-state task with its trace into the frozen filesystem's wait and how long it waited; a
+// soft lockup (matrix) names the stuck CPU and shows its trace inside the spinning module first.
 import { beforeAll, describe, expect, test } from "bun:test";
 import { analyze } from "../../lib/analyze/command.ts";
 import type { Cause } from "../../lib/analyze/explain.ts";
@@ -9,7 +10,7 @@ import { loadDisassembler } from "../../lib/kernel/disasm.ts";
 import { LINES, sysrqDump } from "../dump/_peers.ts";
 import { MATRIX } from "../_matrix.ts";
 import { oopsDump } from "./_oops.ts";
-import { hungTaskDump } from "./_panics.ts";
+import { hungTaskDump, softLockupDump } from "./_panics.ts";
 
 const LAB = 900_000;
 
@@ -66,5 +67,21 @@ describe.each(LINES)("the report's cause on %s", (line) => {
     expect(writer!.waited!).toBeGreaterThanOrEqual(Number(told[2]));
     expect(writer!.waited!).toBeLessThan(120);
     expect(analyze(d.vmcore)).toMatch(/\nCAUSE: hung task panic: \d+ task\(s\) in D state \(.*sh:\d+.*\)/);
+  }, LAB);
+
+  test.skipIf(!MATRIX)("a soft-lockup panic names the stuck CPU and shows its trace in the spinning module, then the other CPU's", async () => {
+    const d = await softLockupDump(line);
+    expect(d.console).toContain("SLABINFO-END");
+    const c = cause(d.vmcore);
+    expect(c.kind).toBe("soft_lockup");
+    const told = /soft lockup - CPU#(\d+) stuck for (\d+)s! \[insmod:(\d+)\]/.exec(d.console)!;
+    expect(c.cpu).toBe(Number(told[1]));
+    expect(c.summary).toContain(`CPU ${told[1]} stuck for`);
+    expect(c.cpus!.length).toBe(2);
+    const stuck = c.cpus![0]!;
+    expect(stuck.cpu).toBe(Number(told[1]));
+    expect(stuck.comm).toBe("insmod");
+    expect(stuck.frames.some((f) => f.module === "spin" && /^spin_/.test(f.function ?? ""))).toBe(true);
+    expect(c.cpus![1]!.cpu).not.toBe(stuck.cpu);
   }, LAB);
 });
