@@ -89,11 +89,11 @@ export function cli(argv: string[]): Argv {
       "read a crash dump without debuginfo: report (default; on a terminal, a kdump> session), log [-T] [-m], sys, bt [-a|-f|PID…], ps, mod, dis; `-` runs the commands piped on stdin",
       (y) =>
         json(y)
-          .positional("vmcore", { type: "string", describe: "the dump: ELF vmcore, makedumpfile -c/-l/-p/-z or flattened (-F) output" })
+          .positional("vmcore", { type: "string", describe: "the dump: ELF vmcore, makedumpfile -c/-l/-p/-z or flattened (-F) output, or /proc/kcore (the running kernel, as root)" })
           .positional("command", { type: "string", choices: [...Object.keys(analyzeCommands), "-"], describe: "what to print (crash's command names); - reads commands from stdin, one a line" })
           .coerce("command", (c: string | undefined) => (c === "" ? "-" : c)) // yargs reads a lone "-" as ""
           .parserConfiguration({ "unknown-options-as-args": true })
-          .positional("args", { type: "string", array: true, describe: "the command's arguments: bt PID… or task addresses" })
+          .positional("args", { type: "string", array: true, describe: "the command's arguments, as crash takes them: bt -f PID…, log -T -m, dis [-r|-f] FUNC|ADDR [COUNT]" })
           .option("a", { type: "boolean", default: false, describe: "bt: every CPU's task" })
           .option("format", { choices: ["text", "json", "msgpack"] as const, describe: "output format; msgpack writes the whole report (sys, log, bt -a, ps, mod)" })
           .option("system-map", { type: "string", describe: "the kernel's System.map, for kernels whose VMCOREINFO does not locate kallsyms (checked against the dump)" }),
