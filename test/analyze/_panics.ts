@@ -22,7 +22,7 @@ export const hungTaskDump = (line: string): Promise<LabDump> =>
       MEMINFO,
       "echo 2 > /proc/sys/kernel/hung_task_timeout_secs",
       "echo 1 > /proc/sys/kernel/hung_task_check_interval_secs 2>/dev/null",
-      "fsfreeze -f /",
+      "fsfreeze --freeze /",
       "sh -c 'echo stuck > /hung-writer' &",
       "sleep 60",
     ].join("\n"),
