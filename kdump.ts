@@ -11,6 +11,7 @@ import { estimate, formatRecommendation, parseSizeOption, printSetup, runPrinted
 import { shrinkReservation } from "./lib/boot/shrink.ts";
 import { SIZE_TABLES } from "./lib/boot/sizing.ts";
 import { analyze, analyzeCommands, printOutput } from "./lib/analyze/command.ts";
+import { runSession } from "./lib/analyze/session.ts";
 import { FORMATS, formatCollect } from "./lib/collect/collect.ts";
 import { COMPRESS_NAMES } from "./lib/dump/codecs/compress.ts";
 import { COLLECT_FAILURE_ACTIONS } from "./lib/collect/failure.ts";
@@ -85,28 +86,25 @@ export function cli(argv: string[]): Argv {
     )
     .command(
       "analyze <vmcore> [command] [args..]",
-      "read a crash dump without debuginfo: report (default), log, sys, bt [-a|PID…], ps, mod",
+      "read a crash dump without debuginfo: report (default; on a terminal, a kdump> session), log [-T] [-m], sys, bt [-a|-f|PID…], ps, mod, dis; `-` runs the commands piped on stdin",
       (y) =>
         json(y)
-          // crash's own options (kmem -i, list -H, rd -32) belong to the command, not to kdump
+          .positional("vmcore", { type: "string", describe: "the dump: ELF vmcore, makedumpfile -c/-l/-p/-z or flattened (-F) output, or /proc/kcore (the running kernel, as root)" })
+          .positional("command", { type: "string", choices: [...Object.keys(analyzeCommands), "-"], describe: "what to print (crash's command names); - reads commands from stdin, one a line" })
+          .coerce("command", (c: string | undefined) => (c === "" ? "-" : c)) // yargs reads a lone "-" as ""
           .parserConfiguration({ "unknown-options-as-args": true })
-          .positional("vmcore", { type: "string", describe: "the dump: ELF vmcore, makedumpfile -c/-l/-p/-z or flattened (-F) output" })
-          .positional("command", { type: "string", choices: Object.keys(analyzeCommands), describe: "what to print (crash's command names)" })
-          .positional("args", { type: "string", array: true, describe: "the command's arguments: bt PID… or task addresses" })
+          .positional("args", { type: "string", array: true, describe: "the command's arguments, as crash takes them: bt -f PID…, log -T -m, dis [-r|-f] FUNC|ADDR [COUNT]" })
           .option("a", { type: "boolean", default: false, describe: "bt: every CPU's task" })
           .option("format", { choices: ["text", "json", "msgpack"] as const, describe: "output format; msgpack writes the whole report (sys, log, bt -a, ps, mod)" })
           .option("system-map", { type: "string", describe: "the kernel's System.map, for kernels whose VMCOREINFO does not locate kallsyms (checked against the dump)" }),
       (a) =>
-        run(() =>
-          printOutput(
-            analyze(a.vmcore!, a.command, {
-              json: a.json,
-              format: a.format,
-              args: [...(a.a ? ["-a"] : []), ...(a.args ?? []).map(String)],
-              systemMap: a.systemMap,
-            }),
-          ),
-        ),
+        run(async () => {
+          const opts = { json: a.json, format: a.format, args: [...(a.a ? ["-a"] : []), ...(a.args ?? []).map(String)], systemMap: a.systemMap };
+          if (a.command === "-" || (a.command === undefined && process.stdin.isTTY && process.stdout.isTTY && !a.json && !a.format))
+            return runSession(a.vmcore!, opts, a.command === "-" ? "stdin" : "tty");
+          await analyzeCommands[a.command ?? "report"]?.prepare?.();
+          await printOutput(analyze(a.vmcore!, a.command, opts));
+        }),
     )
     .command(
       "estimate",

@@ -26,6 +26,8 @@ export interface BtFrame {
   exception?: { user: boolean; full: boolean; regs: Record<string, string> };
   /** Set when the trace leaves a stack after this frame ("IRQ stack", "exception stack"). */
   stack_end?: string;
+  /** bt -f: the stack words of this frame, from the slot above `sp` through the next frame's return address. */
+  words?: { from: string; values: string[] };
 }
 
 /** One task's trace as `bt --json` prints it. */
@@ -130,11 +132,49 @@ function formatTask(t: BtTask): string {
   t.frames.forEach((f, i) => {
     const name = f.function ?? "(unknown)";
     lines.push(`${`#${i}`.padStart(3)} [${f.sp.slice(2)}] ${name} at ${f.address.slice(2)}${f.module ? ` [${f.module}]` : ""}`);
+    if (f.words) lines.push(...wordLines(f.words));
     if (f.exception) lines.push(...exceptionLines(f.exception, t.frames[i + 1]));
     if (f.stack_end) lines.push(`--- <${f.stack_end}> ---`);
   });
   if (t.error) lines.push(`bt: ${t.error}`);
   return lines.join("\n") + "\n";
+}
+
+/** Largest frame bt -f prints: a longer gap between two frames is a stack switch, not a frame. */
+const MAX_FRAME_BYTES = 8192;
+
+/**
+ * bt -f: fills each frame's `words` with the stack between its slot and the next frame's (the next frame's return
+ * address included), as crash's bt -f shows them (from the first frame's stack pointer itself). A frame whose next one is on another stack, or is the last,
+ * gets none.
+ */
+export function addStackWords(mem: { read(addr: bigint, n: number): Uint8Array }, t: BtTask): void {
+  t.frames.forEach((f, i) => {
+    const next = t.frames[i + 1];
+    if (!next || f.stack_end) return;
+    // the first frame's slot is the live stack pointer from the saved registers; later ones hold return addresses
+    const from = BigInt(f.sp) + (i === 0 ? 0n : 8n);
+    const len = Number(BigInt(next.sp) + 8n - from);
+    if (len <= 0 || len > MAX_FRAME_BYTES) return;
+    try {
+      const b = mem.read(from, len);
+      const dv = new DataView(b.buffer, b.byteOffset, len);
+      const values: string[] = [];
+      for (let o = 0; o + 8 <= len; o += 8) values.push(hex(dv.getBigUint64(o, true)));
+      f.words = { from: hex(from), values };
+    } catch (e) {
+      if (!(e instanceof FaultError)) throw e;
+    }
+  });
+}
+
+/** crash's layout: "    ADDR: WORD WORD " two words a line. */
+function wordLines(w: NonNullable<BtFrame["words"]>): string[] {
+  const out: string[] = [];
+  const from = BigInt(w.from);
+  for (let i = 0; i < w.values.length; i += 2)
+    out.push(`    ${(from + BigInt(i * 8)).toString(16).padStart(16, "0")}: ${w.values.slice(i, i + 2).map((v) => v.slice(2) + " ").join("")}`);
+  return out;
 }
 
 /** The register block crash prints after an exception frame. */
@@ -174,11 +214,14 @@ export function modulesOrNone(ctx: AnalyzeContext): ModuleList {
   };
 }
 
-/** `kdump analyze VMCORE bt [-a | PID…]`. */
+/** `kdump analyze VMCORE bt [-a | PID…] [-f]`. */
 export const btCommand: AnalyzeCommand = {
-  describe: "stack traces: the panic task (default), -a every CPU, or PIDs (like crash's bt)",
+  describe: "stack traces: the panic task (default), -a every CPU, or PIDs; -f adds each frame's stack words (like crash's bt)",
   run: (ctx) => {
-    const tasks = backtraces(ctx.program, modulesOrNone(ctx), ctx.opts.args ?? []);
+    const args = ctx.opts.args ?? [];
+    const words = args.includes("-f");
+    const tasks = backtraces(ctx.program, modulesOrNone(ctx), args.filter((a) => a !== "-f"));
+    if (words) for (const t of tasks) addStackWords(ctx.kernel, t);
     return { data: { tasks }, text: formatBt(tasks) };
   },
 };

@@ -16,6 +16,7 @@ import { psCommand } from "./ps.ts";
 import { modCommand } from "./mod.ts";
 import { fullReport } from "./bundle.ts";
 import { dataCommands } from "./data_commands.ts";
+import { disCommand } from "./dis.ts";
 
 /** Options of `kdump analyze`. */
 export interface AnalyzeOptions {
@@ -72,6 +73,8 @@ export interface AnalyzeOutput {
 export interface AnalyzeCommand {
   /** One line for --help. */
   describe: string;
+  /** Loads what run() needs asynchronously (the disassembler's WASM); awaited before run(). */
+  prepare?: () => Promise<void>;
   run(ctx: AnalyzeContext): AnalyzeOutput;
 }
 
@@ -84,6 +87,7 @@ export const analyzeCommands: Record<string, AnalyzeCommand> = {
   ps: psCommand,
   mod: modCommand,
   ...dataCommands,
+  dis: disCommand,
 };
 
 /**
@@ -98,7 +102,22 @@ export function analyze(path: string, command = "report", opts: AnalyzeOptions =
   if (!cmd) throw new UsageError(`unknown analyze command ${command}`, { hint: `use one of: ${Object.keys(analyzeCommands).join(", ")}` });
   const dump = openDump(path);
   try {
-    const ctx = new AnalyzeContext(dump, opts);
+    return runCommand(new AnalyzeContext(dump, opts), command);
+  } finally {
+    dump.close();
+  }
+}
+
+/**
+ * Runs `command` on an open context (its options say the format and arguments) and returns what to print; the
+ * context keeps what it read, so a session's next command is fast.
+ * @example runCommand(new AnalyzeContext(openDump(path), { args: ["-a"] }), "bt")
+ */
+export function runCommand(ctx: AnalyzeContext, command: string): string | Uint8Array {
+  const cmd = analyzeCommands[command];
+  if (!cmd) throw new UsageError(`unknown analyze command ${command}`, { hint: `use one of: ${Object.keys(analyzeCommands).join(", ")}` });
+  const opts = ctx.opts;
+  try {
     if (opts.format === "msgpack") return msgpack().encode(command === "report" ? fullReport(ctx) : cmd.run(ctx).data, { useBigInt64: true });
     const out = cmd.run(ctx);
     return opts.json || opts.format === "json" ? toJson(out.data) + "\n" : out.text;
@@ -107,8 +126,6 @@ export function analyze(path: string, command = "report", opts: AnalyzeOptions =
     if (e instanceof RangeError || e instanceof TypeError)
       throw new BadDataError(`${command}: the dump's kernel data makes no sense (${e.message})`, { hint: "the dump is corrupted or from an unsupported kernel" });
     throw e;
-  } finally {
-    dump.close();
   }
 }
 

@@ -1,10 +1,13 @@
 // The default `kdump analyze VMCORE` report: the sys facts, then the end of the log from a little before the
-// crash (the panic or oops) to the last line, in vmcore-dmesg's format; then the panic task's stack trace.
+// crash (the panic or oops) to the last line, in vmcore-dmesg's format; then the panic task's stack trace; then the
+// cause with its evidence (lib/analyze/explain.ts: D-state tasks, the stuck CPU, the faulting instruction, OOM).
 import type { AnalyzeCommand } from "./command.ts";
 import { formatDmesg } from "./log.ts";
 import { formatSys, readSys, type SysInfo } from "./sys.ts";
 import { backtraces, formatBt, modulesOrNone, type BtTask } from "./bt.ts";
 import { errorLine, KdumpError } from "../errors.ts";
+import { loadDisassembler } from "../kernel/disasm.ts";
+import { explain, formatCause, type Cause } from "./explain.ts";
 
 /** Log lines kept before the line that starts the crash. */
 const CONTEXT = 5;
@@ -18,6 +21,8 @@ export interface Report {
   log: string[];
   /** The panic task's stack trace, or why there is none. */
   bt: BtTask | { error: string };
+  /** Why it crashed, with the evidence for that kind of panic. */
+  cause: Cause | { error: string };
 }
 
 /**
@@ -35,14 +40,24 @@ export function crashTail(dmesg: string, panic: string | null): string[] {
 
 /** `kdump analyze VMCORE` with no command. */
 export const reportCommand: AnalyzeCommand = {
-  describe: "a short report: sys, then the log from just before the crash (the default)",
+  describe: "a short report: sys, then the log from just before the crash, the panic bt and the cause (the default)",
+  prepare: loadDisassembler,
   run: (ctx) => {
     const sys = readSys(ctx);
     let log: string[] = [];
+    let all: string[] = [];
     try {
-      log = crashTail(formatDmesg(ctx.log), sys.panic);
+      all = formatDmesg(ctx.log).split("\n");
+      log = crashTail(all.join("\n"), sys.panic);
     } catch (e) {
       log = [`(log unreadable: ${e instanceof Error ? e.message : String(e)})`];
+    }
+    let cause: Report["cause"];
+    try {
+      cause = explain(ctx, all, sys.panic);
+    } catch (e) {
+      if (!(e instanceof KdumpError || e instanceof RangeError)) throw e;
+      cause = { error: errorLine(e) };
     }
     let bt: Report["bt"];
     try {
@@ -51,8 +66,9 @@ export const reportCommand: AnalyzeCommand = {
       if (!(e instanceof KdumpError || e instanceof RangeError)) throw e;
       bt = { error: errorLine(e) };
     }
-    const report: Report = { sys, log, bt };
+    const report: Report = { sys, log, bt, cause };
     const btText = "error" in bt ? `bt: ${bt.error}\n` : formatBt([bt]);
-    return { data: report, text: `${formatSys(sys)}\n${log.join("\n")}\n\n${btText}` };
+    const causeText = "error" in cause ? `CAUSE: unknown (${cause.error})\n` : formatCause(cause);
+    return { data: report, text: `${formatSys(sys)}\n${log.join("\n")}\n\n${btText}\n${causeText}` };
   },
 };

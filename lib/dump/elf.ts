@@ -1,12 +1,15 @@
 // ELF64 core dumps: /proc/vmcore as the capture kernel exports it and the copies cp/dd/makedumpfile -E make.
 // PT_NOTE holds NT_PRSTATUS per CPU and VMCOREINFO; each PT_LOAD maps a physical range to file bytes.
+// /proc/kcore (4.19+ has VMCOREINFO) reads the same way: its RAM and kernel-text segments carry physical addresses.
 import { DumpFormatError, FaultError } from "../errors.ts";
 import type { Dump, DumpNote, PhysRange } from "./dump.ts";
 import { parseNotes, vmcoreinfoText } from "./notes.ts";
-import { le, type ByteSource } from "./source.ts";
+import { FAR_BASE, FileSource, le, RebasedSource, type ByteSource, type FarRange } from "./source.ts";
 
 const PT_LOAD = 1;
 const PT_NOTE = 4;
+/** p_paddr of a /proc/kcore segment that has no physical address. */
+const NO_PADDR = 0xffffffffffffffffn;
 const ET_CORE = 4;
 const EM_X86_64 = 62;
 const PN_XNUM = 0xffff;
@@ -46,7 +49,7 @@ export class ElfDump implements Dump {
   private readonly pieces: Piece[];
 
   constructor(
-    private readonly src: ByteSource,
+    private src: ByteSource,
     readonly path: string,
     /** "elf", or "flat" when `src` is a reassembled flattened file (makedumpfile -F -E). */
     readonly format = "elf",
@@ -71,12 +74,25 @@ export class ElfDump implements Dump {
     const ph = src.read(phoff, phnum * 56);
     const p = le(ph);
     const notes: DumpNote[] = [];
+    const far: FarRange[] = [];
     const segs: ElfSegment[] = [];
     for (let i = 0; i < phnum; i++) {
       const o = i * 56;
       const ptype = p.u32(o);
-      const offset = p.num(o + 8);
+      // /proc/kcore maps vmalloc, module and vmemmap space with p_paddr -1: no physical range (read via page tables)
+      if (ptype === PT_LOAD && p.u64(o + 24) === NO_PADDR) continue;
+      // /proc/kcore puts segments past 2^53 bytes into the file (offset = virtual address - PAGE_OFFSET): they are
+      // read through compact stand-in offsets (RebasedSource)
+      let offset: number;
       const filesz = p.num(o + 32);
+      if ((ptype === PT_LOAD || ptype === PT_NOTE) && p.u64(o + 8) + p.u64(o + 32) >= BigInt(FAR_BASE) && src instanceof FileSource) {
+        offset = FAR_BASE + far.reduce((n, f) => n + Math.ceil(f.length / 4096) * 4096, 0);
+        far.push({ compact: offset, real: p.u64(o + 8), length: filesz });
+        if (ptype === PT_NOTE) throw new DumpFormatError(`${path}: notes past 2^52 bytes into the file`, { hint: "the ELF header is corrupted" });
+        if (ptype === PT_LOAD) segs.push({ paddr: p.num(o + 24), vaddr: p.u64(o + 16), offset, filesz, memsz: p.num(o + 40) });
+        continue;
+      }
+      offset = p.num(o + 8);
       if ((ptype === PT_LOAD || ptype === PT_NOTE) && offset + filesz > src.size)
         throw new DumpFormatError(`${path}: segment ${i} ends at 0x${(offset + filesz).toString(16)} but the file has ${src.size} bytes`, {
           offset: phoff + o,
@@ -88,6 +104,7 @@ export class ElfDump implements Dump {
     this.notes = notes;
     this.vmcoreinfo = vmcoreinfoText(notes);
     this.segments = segs;
+    if (far.length) this.src = new RebasedSource(src as FileSource, far);
     this.pieces = disjoint(segs);
   }
 

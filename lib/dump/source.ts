@@ -88,6 +88,21 @@ export class FileSource implements ByteSource {
     return b;
   }
 
+  /**
+   * `length` bytes at a file offset beyond 2^53 (where a number is no longer exact), straight from the file:
+   * /proc/kcore under 5-level paging places its segments there.
+   */
+  readBig(offset: bigint, length: number): Uint8Array {
+    const b = new Uint8Array(length);
+    let got = 0;
+    while (got < length) {
+      const r = readSync(this.fd, b, got, length - got, (offset + BigInt(got)) as unknown as number);
+      if (r === 0) throw new DumpFormatError(`unexpected end of ${this.path} at 0x${(offset + BigInt(got)).toString(16)}`, { hint: "the file shrank while being read" });
+      got += r;
+    }
+    return b;
+  }
+
   /** `length` bytes at `offset` straight from the file (large reads bypass the cache instead of flushing it). */
   private readDirect(offset: number, length: number): Uint8Array {
     const b = new Uint8Array(length);
@@ -135,4 +150,53 @@ export function le(bytes: Uint8Array): { u16(o: number): number; u32(o: number):
     /** A u64 that must fit a JS number (file offsets, sizes); larger values are reported as-is. */
     num: (o) => Number(v.getBigUint64(o, true)),
   };
+}
+
+/** Where a file range past 2^53 is seen: `compact` (a number) stands for the exact offset `real`. */
+export interface FarRange {
+  compact: number;
+  real: bigint;
+  length: number;
+}
+
+/** Offsets at and above this are compact stand-ins for ranges past 2^53 (see RebasedSource). */
+export const FAR_BASE = 2 ** 52;
+
+/**
+ * A FileSource whose ranges past 2^53 bytes are read through compact number offsets from FAR_BASE up, so readers
+ * keep number offsets; each such read goes to the file by its exact bigint offset, 4 KiB blocks cached.
+ */
+export class RebasedSource implements ByteSource {
+  private readonly cache = new Lru<number, Uint8Array>(1024);
+  constructor(
+    private readonly inner: FileSource,
+    private readonly far: FarRange[],
+  ) {}
+  get size(): number {
+    return Math.max(this.inner.size, ...this.far.map((f) => f.compact + f.length));
+  }
+  read(offset: number, length: number): Uint8Array {
+    if (offset < FAR_BASE) return this.inner.read(offset, length);
+    const out = new Uint8Array(length);
+    for (let pos = 0; pos < length; ) {
+      const at = offset + pos;
+      const block = Math.floor(at / 4096) * 4096;
+      let b = this.cache.get(block);
+      if (!b) {
+        const f = this.far.find((x) => block >= x.compact && block < x.compact + x.length);
+        if (!f) throw new DumpFormatError("read outside the file's segments", { offset: at, hint: "the dump's program headers are inconsistent" });
+        b = this.inner.readBig(f.real + BigInt(block - f.compact), Math.min(4096, f.compact + f.length - block));
+        this.cache.set(block, b);
+      }
+      const from = at - block;
+      const take = Math.min(b.length - from, length - pos);
+      if (take <= 0) throw new DumpFormatError("read past a segment's end", { offset: at, hint: "the dump's program headers are inconsistent" });
+      out.set(b.subarray(from, from + take), pos);
+      pos += take;
+    }
+    return out;
+  }
+  close(): void {
+    this.inner.close();
+  }
 }

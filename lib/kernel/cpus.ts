@@ -63,6 +63,8 @@ export function cpuStates(prog: KernelProgram): CpuState[] {
   const out: CpuState[] = [];
   const unmatched: typeof notes = [];
   for (const note of notes) {
+    // /proc/kcore's one NT_PRSTATUS is a placeholder with every register zero: a live kernel saved none
+    if (note.regs.sp === 0n && note.regs.ip === 0n) continue;
     const same = cpus.filter((c) => c.pid !== null && c.pid === note.pid && !taken.has(c.cpu));
     const holds = same.filter((c) => stacks(prog, c.cpu, c.task).some((s) => note.regs.sp >= s.low && note.regs.sp < s.high));
     const c = holds[0] ?? same[0];

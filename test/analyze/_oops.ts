@@ -12,9 +12,9 @@ import { labDump, type LabDump } from "../lab/dumps.ts";
 const SOURCE = join(import.meta.dir, "..", "lab", "fixtures", "oops_module");
 
 /** A short hash of the module's source, so a changed module gets a new build and new dumps. */
-function sourceHash(): string {
+function sourceHash(source = SOURCE): string {
   const h = new Bun.CryptoHasher("sha256");
-  for (const f of readdirSync(SOURCE).sort()) h.update(f).update(readFileSync(join(SOURCE, f)));
+  for (const f of readdirSync(source).sort()) h.update(f).update(readFileSync(join(source, f)));
   return h.digest("hex").slice(0, 8);
 }
 
@@ -47,18 +47,26 @@ async function unpackHeaders(release: string, root: string, build: string): Prom
 
 /** oops.ko for a lab kernel line, built once under `.lab/oops/<release>-<source hash>/`. */
 export async function oopsModule(line: string): Promise<string> {
-  const { release } = await fetchKernel(line);
-  const dir = join(labDir(), "oops", `${release}-${sourceHash()}`);
-  const ko = join(dir, "oops.ko");
-  if (existsSync(ko)) return ko;
-  const build = await headers(release);
-  return buildOnce(dir, () => (existsSync(ko) ? ko : undefined), () => makeModule(release, build, dir, ko));
+  return labModule(line, SOURCE, "oops");
 }
 
-async function makeModule(release: string, build: string, dir: string, ko: string): Promise<string> {
+/** `name`.ko from the fixture folder `source` for a lab kernel line, built once under `.lab/<name>/<release>-<hash>/`. */
+export async function labModule(line: string, source: string, name: string): Promise<string> {
+  const { release } = await fetchKernel(line);
+  const dir = join(labDir(), name, `${release}-${sourceHash(source)}`);
+  const ko = join(dir, `${name}.ko`);
+  if (existsSync(ko)) return ko;
+  const build = await headers(release);
+  return buildOnce(dir, () => (existsSync(ko) ? ko : undefined), () => makeModule(release, build, dir, ko, source));
+}
+
+/** The short hash of a fixture module's source (dump scenario names carry it). */
+export const moduleHash = sourceHash;
+
+async function makeModule(release: string, build: string, dir: string, ko: string, source: string): Promise<string> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  cpSync(SOURCE, dir, { recursive: true });
+  cpSync(source, dir, { recursive: true });
   // No pahole here: module BTF is not needed (the analysis reads the kernel's BTF only).
   const r = await $`make -C ${build} M=${dir} CONFIG_DEBUG_INFO_BTF_MODULES= modules`.quiet().nothrow();
   if (r.exitCode !== 0 || !existsSync(ko))

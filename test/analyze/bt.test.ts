@@ -16,6 +16,7 @@ import { drgnJson } from "../kernel/_drgn.ts";
 import { debugKernel } from "../kernel/_images.ts";
 import { kernelCallTrace, sameTrace } from "./_calltrace.ts";
 import { oopsDump } from "./_oops.ts";
+import { crashOutput } from "./_crash.ts";
 
 const LAB = 900_000; // building a lab dump boots QEMU; building the module downloads the headers
 
@@ -162,5 +163,43 @@ print(json.dumps(out))
       const ours = t.frames.map((f, i) => [want[String(t.pid)]![i]?.[0] === null ? null : f.function, f.address]);
       expect([t.pid, ours]).toEqual([t.pid, want[String(t.pid)]!]);
     }
+  }, LAB);
+});
+
+describe.each(LINES)("bt -f on %s", (line) => {
+  let vmcore = "";
+  beforeAll(async () => {
+    vmcore = (await sysrqDump(line)).vmcore;
+  }, LAB);
+
+  test("bt -f shows each frame's stack words, ending with the next frame's return address", () => {
+    const t = (JSON.parse(analyze(vmcore, "bt", { json: true, args: ["-f"] }) as string) as { tasks: BtTask[] }).tasks[0]!;
+    const withWords = t.frames.filter((f) => f.words);
+    expect(withWords.length).toBeGreaterThan(4);
+    t.frames.forEach((f, i) => {
+      const next = t.frames[i + 1];
+      if (!f.words || !next) return;
+      expect(f.words.values.at(-1)).toBe(next.address);
+      expect(BigInt(f.words.from) + BigInt(8 * f.words.values.length)).toBe(BigInt(next.sp) + 8n);
+    });
+    expect(analyze(vmcore, "bt", { args: ["-f"] })).toMatch(/\n #1 \[[0-9a-f]{16}\] panic at [0-9a-f]{16}\n(    [0-9a-f]{16}: ([0-9a-f]{16} ){1,2}\n)+ #2 /);
+  }, 60_000);
+
+  test.skipIf(line !== "6.1")("bt -f words equal crash 8.0.2's bt -f at every stack address both print", async () => {
+    const dbg = await debugKernel(line);
+    const text = await crashOutput(vmcore, dbg.vmlinux, ["bt -f"]);
+    const crash = new Map<string, string>();
+    for (const m of text.matchAll(/^    ([0-9a-f]{16}): ((?:[0-9a-f]{16} )+)$/gm))
+      m[2]!.trim().split(" ").forEach((w, i) => crash.set("0x" + (BigInt("0x" + m[1]) + BigInt(8 * i)).toString(16).padStart(16, "0"), "0x" + w));
+    const t = (JSON.parse(analyze(vmcore, "bt", { json: true, args: ["-f"] }) as string) as { tasks: BtTask[] }).tasks[0]!;
+    let compared = 0;
+    for (const f of t.frames.filter((f) => f.words))
+      f.words!.values.forEach((v, i) => {
+        const at = "0x" + (BigInt(f.words!.from) + BigInt(8 * i)).toString(16).padStart(16, "0");
+        if (!crash.has(at)) return;
+        expect({ at, v }).toEqual({ at, v: crash.get(at)! });
+        compared++;
+      });
+    expect(compared).toBeGreaterThan(40);
   }, LAB);
 });

@@ -27,11 +27,11 @@ describe.each(LINES)("the whole report on %s", (line) => {
     expect(b.sys.release).toBe(json(vmcore, "sys").release);
   }, LAB);
 
-  test("the default report ends with the panic task's bt", async () => {
+  test("the default report has the panic task's bt, then the cause", async () => {
     const vmcore = (await sysrqDump(line)).vmcore;
     const text = analyze(vmcore) as string;
     const bt = analyze(vmcore, "bt") as string;
-    expect(text.endsWith(`\n\n${bt}`)).toBe(true);
+    expect(text.endsWith(`\n\n${bt}\nCAUSE: panic: "sysrq triggered crash"\n`)).toBe(true);
     expect(bt).toMatch(/^PID: \d+ +TASK: [0-9a-f]{16}  CPU: \d +COMMAND: "sh"\n/);
   }, LAB);
 
