@@ -7,7 +7,7 @@ import { kexecFileLoad, kexecFileUnload } from "../sys/kexec.ts";
 import { loadPlanWithKexecLoad, loadWithChoice, type SyscallChoice } from "./load_segments.ts";
 import { readBzImage, type BzImage } from "./bzimage.ts";
 import { captureCmdline, editCmdline, paramValue, splitCmdline } from "./cmdline.ts";
-import { readFlag, realHost, type HostSys } from "./host.ts";
+import { readFlag, realHost, requireSyscalls, type HostSys } from "./host.ts";
 import { COLLECTOR_MIN_KIB } from "../initramfs/init.ts";
 import { buildInitramfs, initramfsCodec, type BuiltInitramfs } from "../initramfs/initramfs.ts";
 import { deviceModules, moduleIndex, mountOf, parseMountinfo, resolveModules } from "../initramfs/modules.ts";
@@ -178,6 +178,7 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
  * does) so an oops is captured too. Throws KexecError with the errno explained.
  */
 export function loadPlan(p: LoadPlan, sys: HostSys = realHost, syscall: SyscallChoice = "file"): { seconds: number } {
+  requireSyscalls(sys);
   const start = performance.now();
   loadWithChoice(syscall, () => kexecFileLoad(
     { kernel: p.kernel, initrd: p.initrd, cmdline: p.cmdline, crash: p.mode === "crash" },
@@ -212,6 +213,7 @@ export interface LoadResult {
  * @example load({ dryRun: true }).plan.needBytes
  */
 export function load(o: LoadOptions & { dryRun?: boolean } = {}, sys: HostSys = realHost): LoadResult {
+  if (!o.dryRun) requireSyscalls(sys); // before building anything: the load itself could not be made here
   const plan = planLoad(o, sys);
   if (o.dryRun) return { plan, loaded: false, loadSeconds: 0 };
   return { plan, loaded: true, loadSeconds: loadPlan(plan, sys, o.syscall).seconds };
@@ -229,6 +231,7 @@ export function formatLoad(r: LoadResult): string {
 
 /** Unloads the capture kernel, or the staged kexec kernel with `kexec`. Nothing loaded is not an error. */
 export function unload(o: { kexec?: boolean } = {}, sys: HostSys = realHost): void {
+  requireSyscalls(sys);
   kexecFileUnload(!o.kexec, sys.kexec);
 }
 
