@@ -1,5 +1,6 @@
 // `kdump load`: plan what goes into the crash reservation (kernel, our capture initramfs, command line, memory
 // needed against reserved), then load it with kexec_file_load; or stage a kernel for `kdump exec` (--kexec). x86_64.
+import { installedKernel, kernelFileCandidates } from "../boot/kernel_files.ts";
 import { existsSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { UsageError } from "../errors.ts";
@@ -14,7 +15,7 @@ import { deviceModules, moduleIndex, mountOf, parseMountinfo, resolveModules } f
 
 /** What the user asked for. */
 export interface LoadOptions {
-  /** Kernel image; default /boot/vmlinuz-RELEASE of the running kernel. */
+  /** Kernel image; default the running kernel's /boot/vmlinuz-RELEASE or /usr/lib/modules/RELEASE/vmlinuz. */
   kernel?: string;
   /** Initramfs to load instead of building ours; with --kexec the default is the distro's /boot/initrd.img-RELEASE. */
   initrd?: string;
@@ -110,8 +111,10 @@ export function collectorPaths(): { bun: string; kdump: string } {
 export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan {
   const mode = o.kexec ? "kexec" : "crash";
   const running = runningRelease(sys);
-  const kernel = o.kernel ?? `/boot/vmlinuz-${running}`;
-  if (!existsSync(kernel)) throw new UsageError(`kernel image ${kernel} not found`, { hint: "give one with --kernel" });
+  const installed = installedKernel(running);
+  const kernel = o.kernel ?? installed.vmlinuz ?? `/boot/vmlinuz-${running}`;
+  if (!existsSync(kernel))
+    throw new UsageError(`kernel image ${kernel} not found`, { hint: o.kernel ? "give one with --kernel" : `neither ${kernelFileCandidates(running).vmlinuz.join(" nor ")} exists: give one with --kernel` });
   const image = readBzImage(kernel);
   const release = image?.release || running;
   const proc = sys.read("/proc/cmdline")?.trim() ?? "";
@@ -140,11 +143,11 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
       if (mountOf(mounts, p)?.mountpoint !== rootMount.mountpoint)
         warnings.push(`the ${what} ${p} is not on the root filesystem, which is all the capture init mounts${what === "dump target" ? "" : ": the capture falls back to a busybox copy"}`);
     if (!initrd) {
-      const idx = moduleIndex(o.modulesDir ?? `/lib/modules/${release}`);
+      const idx = moduleIndex(o.modulesDir ?? installedKernel(release).modulesDir);
       const wanted = [...deviceModules(rootMount.majmin), rootMount.fstype, ...(o.modules ?? [])];
       const resolved = resolveModules(wanted.filter((n) => idx.files.has(n.replace(/-/g, "_")) || (o.modules ?? []).includes(n)), idx);
       modules = resolved.map((m) => m.name);
-      const config = sys.read(`/boot/config-${release}`) ?? sys.read(join(dirname(kernel), `config-${release}`));
+      const config = kernelFileCandidates(release).config.map((p) => sys.read(p)).find((t) => t !== null) ?? sys.read(join(dirname(kernel), `config-${release}`)) ?? sys.read(join(dirname(kernel), "config"));
       initramfs = buildInitramfs({
         release,
         modules: resolved,
