@@ -52,7 +52,8 @@ describe.each(NEW_LINES)("analysis of a %s sysrq crash", (line) => {
     expect(rows.find((r) => r.pid === 1)?.comm).toBe("init");
   });
 
-  test.skipIf(!MATRIX)("ps equals drgn 0.3.0's task list with the -dbg vmlinux (pid, comm, ppid)", async () => {
+  // bullseye-security lists linux-image-5.10.0-46-cloud-amd64-dbg, but the registry answers 404 for it (2026-12-01)
+  test.skipIf(!MATRIX || line === "5.10")("ps equals drgn 0.3.0's task list with the -dbg vmlinux (pid, comm, ppid)", async () => {
     const dbg = await debugKernel(line);
     const want = await sidDrgnJson<[number, string, number][]>(
       dbg.vmlinux,
