@@ -57,7 +57,9 @@ export async function oopsModule(line: string): Promise<string> {
   const suite = KERNEL_LINES[line]!.suite;
   if (suite === "sid") return buildOnce(dir, () => (existsSync(ko) ? ko : undefined), () => makeModuleInSid(release, dir, ko));
   const build = await headers(release, await aptSuite(suite));
-  return buildOnce(dir, () => (existsSync(ko) ? ko : undefined), () => makeModule(release, build, dir, ko));
+  // bullseye's kbuild asks for gcc-10, which bookworm lacks: its gcc builds the test module as well
+  const cc = suite === "bullseye" ? ["CC=gcc"] : [];
+  return buildOnce(dir, () => (existsSync(ko) ? ko : undefined), () => makeModule(release, build, dir, ko, cc));
 }
 
 /** Builds oops.ko in the sid root against its linux-headers-<release> (installed by debootstrap). */
@@ -75,12 +77,12 @@ async function makeModuleInSid(release: string, dir: string, ko: string): Promis
   return ko;
 }
 
-async function makeModule(release: string, build: string, dir: string, ko: string): Promise<string> {
+async function makeModule(release: string, build: string, dir: string, ko: string, extra: string[] = []): Promise<string> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   cpSync(SOURCE, dir, { recursive: true });
   // No pahole here: module BTF is not needed (the analysis reads the kernel's BTF only).
-  const r = await $`make -C ${build} M=${dir} CONFIG_DEBUG_INFO_BTF_MODULES= modules`.quiet().nothrow();
+  const r = await $`make -C ${build} M=${dir} CONFIG_DEBUG_INFO_BTF_MODULES= ${extra} modules`.quiet().nothrow();
   if (r.exitCode !== 0 || !existsSync(ko))
     throw new LabError(`building oops.ko for ${release} failed`, { hint: r.stderr.toString().trim().split("\n").slice(-3).join(" / ") });
   return ko;

@@ -13,7 +13,8 @@ import { virtioModules } from "../../lib/lab/bootinitrd.ts";
 import type { LabDump } from "../lab/dumps.ts";
 import { MATRIX } from "../_matrix.ts";
 import { expectBytes, NEW_LINES, sysrqDump, vmcoreDmesg } from "../dump/_peers.ts";
-import { kernelCallTrace, sameTrace } from "./_calltrace.ts";
+import { kernelCallTrace, modulesLinkedIn, sameTrace } from "./_calltrace.ts";
+import { oopsDump } from "./_oops.ts";
 import { sidDrgnJson, sidVmcoreDmesg } from "../kernel/_sid.ts";
 import { debugKernel } from "../kernel/_images.ts";
 
@@ -67,6 +68,19 @@ describe.each(NEW_LINES)("analysis of a %s sysrq crash", (line) => {
 
   test.skipIf(!MATRIX)("log equals the newest vmcore-dmesg (sid's kexec-tools) byte for byte", async () => {
     expectBytes(analyze(dump.vmcore, "log"), await sidVmcoreDmesg(dump.vmcore));
+  }, LAB);
+});
+
+describe.skipIf(!MATRIX).each(NEW_LINES)("analysis of a %s oops in a module's init (matrix)", (line) => {
+  test("bt lists the kernel's printed Call Trace with the module's frames as func [oops]; mod equals Modules linked in", async () => {
+    const { vmcore } = await oopsDump(line, "init");
+    const json = JSON.parse(analyze(vmcore, "bt", { json: true })) as { tasks: { panic: boolean; frames: { function?: string; module?: string }[] }[] };
+    const ours = json.tasks.find((t) => t.panic)!.frames.map((f) => (f.module ? `${f.function} [${f.module}]` : (f.function ?? "?")));
+    const kernel = kernelCallTrace(vmcore);
+    expect(kernel.some((f) => f.endsWith("[oops]"))).toBe(true);
+    expect(sameTrace(ours, kernel), `ours: ${ours.join(" ")}\nkernel: ${kernel.join(" ")}`).toMatchObject({ ok: true });
+    const rows = (JSON.parse(analyze(vmcore, "mod", { json: true })) as { modules: { name: string }[] }).modules;
+    expect(rows.map((r) => r.name)).toEqual(modulesLinkedIn(vmcore));
   }, LAB);
 });
 
