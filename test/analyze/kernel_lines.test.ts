@@ -3,7 +3,11 @@
 // Call Trace in order, mod lists the modules the guest loaded, and ps has each CPU's running task. Under
 // KDUMP_MATRIX the newest peers (sid's kexec-tools, drgn with the -dbg vmlinux) are the oracles as well.
 import { beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { analyze } from "../../lib/analyze/command.ts";
+import { collect } from "../../lib/collect/collect.ts";
 import { openDump } from "../../lib/dump/open.ts";
 import { openKernel } from "../../lib/kernel/open.ts";
 import { KernelProgram } from "../../lib/kernel/program.ts";
@@ -54,6 +58,17 @@ describe.each(NEW_LINES)("analysis of a %s sysrq crash", (line) => {
   });
 
   // bullseye-security lists linux-image-5.10.0-46-cloud-amd64-dbg, but the registry answers 404 for it (2026-12-01)
+  test("bt, ps and mod from our collect -d 31 equal those from the ELF dump (5.10: kallsyms found by scanning past dropped pages)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "lines-"));
+    try {
+      await collect({ from: dump.vmcore, out: dir, host: "lab", level: 31, compress: "zlib", progress: () => {} });
+      const saved = join(dir, readdirSync(dir).find((d) => d.startsWith("lab-"))!, "vmcore");
+      for (const c of ["bt", "ps", "mod"]) expect([c, analyze(saved, c)]).toEqual([c, analyze(dump.vmcore, c)]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, LAB);
+
   test.skipIf(!MATRIX || line === "5.10")("ps equals drgn 0.3.0's task list with the -dbg vmlinux (pid, comm, ppid)", async () => {
     const dbg = await debugKernel(line);
     const want = await sidDrgnJson<[number, string, number][]>(
