@@ -68,6 +68,11 @@ export class LabError extends KdumpError {
   override name = "LabError";
 }
 
+/** A machine (uname -m) the toolkit cannot act on: no syscall table for it. */
+export class UnsupportedMachineError extends KdumpError {
+  override name = "UnsupportedMachineError";
+}
+
 /** A refusal to do something dangerous without confirmation. */
 export class RefusedError extends KdumpError {
   override name = "RefusedError";

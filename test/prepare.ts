@@ -2,7 +2,7 @@
 // QEMU guests, two guests at a time) and the peers' downloads (Debian's -dbg vmlinux, kexec-tools). On a warm
 // cache it only checks that they exist. With them built up front, parallel test files never wait on each other's
 // fixture builds inside a test's time limit. Run by `npm test`; `bun test/prepare.ts` alone warms the cache.
-import { LINES, fourLevelDump, kmsgDump, sysrqDump } from "./dump/_peers.ts";
+import { LINES, NEW_LINES, fourLevelDump, kmsgDump, sysrqDump } from "./dump/_peers.ts";
 import { anonDump, thpDump } from "./lab/thp_dump.ts";
 import { oopsDump } from "./analyze/_oops.ts";
 import { debugKernel, strippedVmlinux } from "./kernel/_images.ts";
@@ -34,6 +34,7 @@ const dumps: Job[] = [
     [`${l} kmsg dump`, () => kmsgDump(l)],
   ]),
   ["6.1 sysrq-4level dump", () => fourLevelDump("6.1")],
+  ...NEW_LINES.map((l): Job => [`${l} sysrq dump`, () => sysrqDump(l)]),
 ];
 
 /** Runs `jobs` `width` at a time; resolves with the failures. */

@@ -1,5 +1,6 @@
 // `kdump setup` and `kdump estimate` as library calls: gather the sizing evidence of a box (RAM, capture kernel
 // and initramfs, rehearsal result), choose a crashkernel= value, plan the boot loader edit and apply it.
+import { installedKernel, kernelFileCandidates } from "./kernel_files.ts";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { release as osRelease } from "node:os";
 import { join } from "node:path";
@@ -32,7 +33,7 @@ export interface SizingOptions {
   root?: string;
   /** A table name from SIZE_TABLES instead of the architecture's kdump-utils table. */
   table?: string;
-  /** Capture kernel image to estimate from. */
+  /** Capture kernel image to estimate from; with only `initrd` given, the running kernel's image in either layout. */
   kernel?: string;
   /** Capture initramfs to estimate from. */
   initrd?: string;
@@ -56,11 +57,21 @@ export function boxIdentity(root = ""): BoxIdentity {
   return { release, ram: readRam(root) };
 }
 
+/** The running kernel's image in either layout (/boot/vmlinuz-R or /usr/lib/modules/R/vmlinuz), for --initrd alone. */
+function runningKernelImage(root: string): string {
+  const osrelease = join(root, "/proc/sys/kernel/osrelease");
+  const release = existsSync(osrelease) ? readFileSync(osrelease, "utf8").trim() : "";
+  const { vmlinuz } = installedKernel(release, root);
+  if (!release || !vmlinuz) throw new UsageError(`cannot find the running kernel's image (${kernelFileCandidates(release || "RELEASE").vmlinuz.join(", ")})`, { hint: "give it with --kernel" });
+  return root + vmlinuz;
+}
+
 /** Gathers the evidence and recommends a value (what `kdump estimate` prints). */
 export function estimate(o: SizingOptions = {}): Recommendation {
   const table = o.table ? sizeTable(o.table) : defaultTable();
   if (!table) throw new UsageError(`unknown table ${o.table}`, { hint: "see `kdump estimate --help` for the table names" });
-  if (!o.kernel !== !o.initrd) throw new UsageError("--kernel and --initrd go together", { hint: "give the capture kernel image and its initramfs" });
+  if (o.kernel && !o.initrd) throw new UsageError("--kernel needs --initrd", { hint: "give the capture kernel image and its initramfs" });
+  if (o.initrd && !o.kernel) o = { ...o, kernel: runningKernelImage(o.root ?? "") };
   for (const f of [o.kernel, o.initrd]) if (f && !existsSync(f)) throw new UsageError(`${f} not found`, { hint: "give the path of the capture kernel image or initramfs" });
   const est = o.kernel && o.initrd ? estimateCapture(readFileSync(o.kernel), readFileSync(o.initrd)) : null;
   const box = boxIdentity(o.root);

@@ -1,5 +1,6 @@
 // What a user checks first on a box: the crashkernel= reservation, whether a capture kernel is loaded,
 // kexec_file_load support and lockdown. Reads /proc and /sys (any kernel with kexec, 2.6.27+).
+import { installedKernel } from "./kernel_files.ts";
 import { existsSync, readFileSync } from "node:fs";
 import { type BootState, bootState } from "./boot_state.ts";
 
@@ -83,11 +84,14 @@ export function lockdownMode(text: string): string | null {
   return m ? m[1]! : null;
 }
 
-/** CONFIG_KEXEC_FILE from the running kernel's config: /boot/config-RELEASE, then /proc/config.gz. */
+/**
+ * CONFIG_KEXEC_FILE from the running kernel's config: /boot/config-RELEASE or /usr/lib/modules/RELEASE/config
+ * (kernel-install's layout, Debian 7.x), then /proc/config.gz.
+ */
 export function kexecFileConfig(root: string, release: string): { value: boolean | null; source: string | null } {
-  const boot = `${root}/boot/config-${release}`;
-  let text = readText(boot);
-  let source: string | null = text === null ? null : `/boot/config-${release}`;
+  const { config } = installedKernel(release, root);
+  let text = config === null ? null : readText(`${root}${config}`);
+  let source: string | null = text === null ? null : config;
   if (text === null && existsSync(`${root}/proc/config.gz`)) {
     try {
       text = new TextDecoder().decode(Bun.gunzipSync(readFileSync(`${root}/proc/config.gz`)));

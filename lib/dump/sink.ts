@@ -1,7 +1,7 @@
 // Where dump writers put bytes: a DumpSink takes writes at file offsets (a regular file takes them as they are;
 // a flattened stream records each with its offset, see flat_writer.ts). A ByteStream is a pipe, stdout or ssh.
 import { closeSync, fsyncSync, writeSync } from "node:fs";
-import { SyscallError } from "../errors.ts";
+import { SyscallError, UnsupportedMachineError } from "../errors.ts";
 import { errnoName, syscall } from "../sys/libc.ts";
 
 /** Positional output of a dump writer. */
@@ -19,9 +19,6 @@ export interface DumpSink {
   close(): void;
 }
 
-/** x86_64 fallocate(2): allocate blocks without writing them. */
-const SYS_fallocate = 285;
-
 /** A regular file or block device opened for writing. */
 export class FileSink implements DumpSink {
   constructor(
@@ -37,7 +34,13 @@ export class FileSink implements DumpSink {
 
   reserve(offset: number, length: number): void {
     if (length <= 0) return;
-    const r = syscall(SYS_fallocate, this.fd, 0, offset, length);
+    let r;
+    try {
+      r = syscall("fallocate", this.fd, 0, offset, length);
+    } catch (e) {
+      if (e instanceof UnsupportedMachineError) return; // no syscall table here: reserving ahead is only an optimisation
+      throw e;
+    }
     if (r.ret === 0n) return;
     // file systems, devices and pipes without fallocate (EOPNOTSUPP, ENODEV, ESPIPE): nothing is reserved ahead
     if (r.errno === 95 || r.errno === 19 || r.errno === 29) return;

@@ -16,8 +16,8 @@ export interface KallsymsAddrs {
   token_index: bigint;
   /** kallsyms_offsets: one s32 per symbol. */
   offsets: bigint;
-  /** kallsyms_relative_base: the u64 the offsets are relative to. */
-  relative_base: bigint;
+  /** kallsyms_relative_base: the u64 the offsets are relative to; gone with place-relative offsets (7.x). */
+  relative_base?: bigint;
 }
 
 /** The raw tables, as bytes. */
@@ -32,8 +32,8 @@ export interface KallsymsTables {
   tokenIndex: Uint8Array;
   /** kallsyms_offsets: `count` s32. */
   offsets: Uint8Array;
-  /** The value of kallsyms_relative_base. */
-  relativeBase: bigint;
+  /** The value of kallsyms_relative_base; undefined on kernels without it (place-relative offsets only). */
+  relativeBase?: bigint;
   /** Address of kallsyms_offsets (place-relative offsets count from their own slot). */
   offsetsAddr: bigint;
 }
@@ -150,14 +150,14 @@ export class Kallsyms implements SymbolTable {
     const off = new Int32Array(t.offsets.slice(0, t.count * 4).buffer);
     const stextIdx = this.indexesOf("_stext");
     if (!stextIdx.length) throw new BadDataError("kallsyms: no _stext among the symbol names", { hint: "the kallsyms tables are not where VMCOREINFO says" });
-    const encodings: KallsymsEncoding[] = ["absolute-percpu", "relative", "place-relative"];
+    const encodings: KallsymsEncoding[] = t.relativeBase === undefined ? ["place-relative"] : ["absolute-percpu", "relative", "place-relative"];
     const enc = encodings.find((e) => stextIdx.some((i) => symbolAddress(e, off[i]!, i, t) === stext));
     if (!enc)
       throw new BadDataError(`kallsyms: no address encoding gives _stext 0x${stext.toString(16)}`, {
-        hint: "kallsyms_offsets or kallsyms_relative_base do not belong to this dump (or the System.map does not)",
+        hint: `kallsyms_offsets${t.relativeBase === undefined ? " (place-relative: this kernel has no kallsyms_relative_base)" : " or kallsyms_relative_base"} do not belong to this dump (or the System.map does not)`,
       });
     this.encoding = enc;
-    this.base = enc === "place-relative" ? t.offsetsAddr : t.relativeBase;
+    this.base = enc === "place-relative" ? t.offsetsAddr : t.relativeBase!;
     const keys = new Float64Array(t.count);
     let sorted = true;
     for (let i = 0; i < t.count; i++) {
@@ -310,8 +310,8 @@ function namesError(i: number, count: number, size: number): BadDataError {
 
 /** Address of symbol `i` whose raw offset is `off`, in encoding `e`. */
 function symbolAddress(e: KallsymsEncoding, off: number, i: number, t: KallsymsTables): bigint {
-  if (e === "relative") return (t.relativeBase + BigInt(off >>> 0)) & 0xffffffffffffffffn;
-  if (e === "absolute-percpu") return off >= 0 ? BigInt(off) : (t.relativeBase - 1n - BigInt(off)) & 0xffffffffffffffffn;
+  if (e === "relative") return (t.relativeBase! + BigInt(off >>> 0)) & 0xffffffffffffffffn;
+  if (e === "absolute-percpu") return off >= 0 ? BigInt(off) : (t.relativeBase! - 1n - BigInt(off)) & 0xffffffffffffffffn;
   return (t.offsetsAddr + BigInt(i * 4) + BigInt(off)) & 0xffffffffffffffffn;
 }
 
@@ -360,7 +360,7 @@ export function readKallsymsTables(mem: Pick<KernelView, "read">, a: KallsymsAdd
   for (let b = 0; b < 256; b++) maxIdx = Math.max(maxIdx, idx.getUint16(b * 2, true));
   const tokenTable = copy(a.token_table, maxIdx + 64);
   const offsets = copy(a.offsets, count * 4);
-  const relativeBase = new DataView(copy(a.relative_base, 8).buffer).getBigUint64(0, true);
+  const relativeBase = a.relative_base === undefined ? undefined : new DataView(copy(a.relative_base, 8).buffer).getBigUint64(0, true);
   let size = Math.min(count * 16, 1 << 24);
   let names = copy(a.names, size);
   while (namesLength(names, count) < 0) {

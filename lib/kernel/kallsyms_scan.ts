@@ -123,10 +123,26 @@ function findNames(read: ImageReader, table: bigint, stext: bigint, span: number
   return undefined;
 }
 
+/**
+ * `length` bytes at `vaddr`; pages the dump lacks read as zeros (a filtered dump drops the image's zero pages and
+ * its freed init pages, and the scan must step over them), undefined when it has none of them.
+ */
 function tryRead(read: ImageReader, vaddr: bigint, length: number): Uint8Array | undefined {
   try {
     return read(vaddr, length);
   } catch {
-    return undefined;
+    const out = new Uint8Array(length);
+    let any = false;
+    for (let at = 0; at < length; ) {
+      const n = Math.min(length - at, 4096 - Number((vaddr + BigInt(at)) & 4095n));
+      try {
+        out.set(read(vaddr + BigInt(at), n), at);
+        any = true;
+      } catch {
+        // a missing page: zeros
+      }
+      at += n;
+    }
+    return any ? out : undefined;
   }
 }

@@ -43,7 +43,7 @@ export interface PageLayout {
   mapcount: number;
   /** OFFSET(page.private). */
   private: number;
-  /** OFFSET(page.compound_head) (bit 0 set in tail pages). */
+  /** OFFSET(page.compound_head), OFFSET(page.compound_info) from 7.x: bit 0 set in tail pages either way. */
   compoundHead: number;
   /** NUMBER(PG_lru). */
   pgLru: number;
@@ -104,7 +104,8 @@ export function pageLayout(info: Vmcoreinfo): PageLayout {
     mapping: info.offset("page.mapping"),
     mapcount: info.offset("page._mapcount"),
     private: info.offset("page.private"),
-    compoundHead: info.offset("page.compound_head"),
+    // 7.x renamed compound_head to compound_info (a head pointer or, with HVO, a mask; bit 0 still marks a tail)
+    compoundHead: info.offsets.has("page.compound_head") ? info.offset("page.compound_head") : info.offset("page.compound_info"),
     pgLru: Number(info.number("PG_lru")),
     pgPrivate: Number(info.number("PG_private")),
     pgSwapcache: Number(info.number("PG_swapcache")),

@@ -1,20 +1,28 @@
 // ORC unwind tables as the kernel keeps them in memory (and in a vmlinux's .orc_unwind_ip/.orc_unwind sections):
-// s32 self-relative IPs, 6-byte orc_entry records and the orc_lookup index. The entry layouts of 4.14–6.2, 6.3 and
-// 6.4–7.0 are upgraded to the 6.4 one while parsing (as drgn does), so the unwinder handles one layout only.
+// s32 self-relative IPs, 6-byte orc_entry records and the orc_lookup index. The entry layouts of 4.14–6.2, 6.3,
+// 6.4–7.0 and 7.1+ (registers renumbered) are upgraded to the 6.4 one while parsing (as drgn does), so the unwinder
+// handles one layout only. The release picks the layout; the table's own function-entry records must agree.
 import type { KernelView } from "./view.ts";
-import { MissingDataError } from "../errors.ts";
+import { BadDataError, MissingDataError } from "../errors.ts";
 
 /** Frame types, numbered as since 6.4 (fb799447ae29 "x86,objtool: Split UNWIND_HINT_EMPTY in two"). */
 export const OrcType = { UNDEFINED: 0, END_OF_STACK: 1, CALL: 2, REGS: 3, REGS_PARTIAL: 4 } as const;
 
-/** Base registers (arch/x86/include/asm/orc_types.h, 4.14–7.0). */
-export const OrcReg = { UNDEFINED: 0, PREV_SP: 1, DX: 2, DI: 3, BP: 4, SP: 5, R10: 6, R13: 7, BP_INDIRECT: 8, SP_INDIRECT: 9 } as const;
+/** Base registers, numbered as in arch/x86/include/asm/orc_types.h of 4.14–7.0 (AX, new in 7.1, gets 10 here). */
+export const OrcReg = { UNDEFINED: 0, PREV_SP: 1, DX: 2, DI: 3, BP: 4, SP: 5, R10: 6, R13: 7, BP_INDIRECT: 8, SP_INDIRECT: 9, AX: 10 } as const;
+
+/**
+ * 7.1+ register numbers (UNDEFINED 0, AX 1, DX 2, SP 3, BP 4, DI 5, R10 6, R13 7, PREV_SP 8, SP_INDIRECT 9,
+ * BP_INDIRECT 10; read from Debian's linux-headers-7.2 orc_types.h) mapped to OrcReg's; 11–15 stay undefined (0).
+ */
+const REG_FROM_7_1 = [0, OrcReg.AX, OrcReg.DX, OrcReg.SP, OrcReg.BP, OrcReg.DI, OrcReg.R10, OrcReg.R13, OrcReg.PREV_SP, OrcReg.SP_INDIRECT, OrcReg.BP_INDIRECT, 0, 0, 0, 0, 0];
 
 /**
  * The on-disk orc_entry layouts: "4.14" (type bits 8–9 CALL 0/REGS 1/REGS_PARTIAL 2, end bit 10), "6.3" (signal bit
- * 10, end bit 11; ffb1b4a41016 "x86/unwind/orc: Add 'signal' field to ORC metadata"), "6.4" (type bits 8–10, signal bit 11).
+ * 10, end bit 11; ffb1b4a41016 "x86/unwind/orc: Add 'signal' field to ORC metadata"), "6.4" (type bits 8–10, signal
+ * bit 11), "7.1" (the 6.4 bits with the registers renumbered: SP 3, DI 5, PREV_SP 8, BP_INDIRECT 10, AX 1).
  */
-export type OrcLayout = "4.14" | "6.3" | "6.4";
+export type OrcLayout = "4.14" | "6.3" | "6.4" | "7.1";
 
 /** One orc_entry, upgraded to the 6.4 layout. */
 export interface OrcEntry {
@@ -60,17 +68,47 @@ export interface OrcModuleTable extends OrcTable {
   end: bigint;
 }
 
-/**
- * The orc_entry layout of a kernel release ("6.1.0-56-cloud-amd64" → "4.14"). MissingDataError for 7.1 and later,
- * which renumbered the registers.
- */
+/** The orc_entry layout of a kernel release ("6.1.0-56-cloud-amd64" → "4.14", "7.2.13+deb14-cloud-amd64" → "7.1"). */
 export function orcLayoutFor(release: string): OrcLayout {
   const m = /^(\d+)\.(\d+)/.exec(release);
   if (!m) throw new MissingDataError(`ORC: cannot tell the kernel version from release "${release}"`);
   const v = Number(m[1]) * 1000 + Number(m[2]);
   if (v < 4014) throw new MissingDataError(`ORC: kernel ${release} predates ORC (4.14)`, { hint: "frame pointers are used instead" });
-  if (v >= 7001) throw new MissingDataError(`ORC: the orc_entry layout of ${release} (7.1 or later) is not known to kdump`, { hint: "frame pointers are used instead" });
-  return v < 6003 ? "4.14" : v < 6004 ? "6.3" : "6.4";
+  return v < 6003 ? "4.14" : v < 6004 ? "6.3" : v < 7001 ? "6.4" : "7.1";
+}
+
+/**
+ * The raw flags of a function's first instruction (CFA = SP + 8, BP unchanged: sp_reg SP, type CALL) in each
+ * layout family. They are most of a kernel's entries, so a table says which family wrote it.
+ */
+const ENTRY_FLAGS: Record<number, OrcLayout[]> = { 0x005: ["4.14", "6.3"], 0x205: ["6.4"], 0x203: ["7.1"] };
+
+/**
+ * Checks the release's layout against `entries` (raw 6-byte orc_entry records from the table's start): the most
+ * common flags of sp_offset 8, bp_offset 0 records must be that layout family's function entry. BadDataError when
+ * they are another family's (a vendor backport: kdump does not guess) or no family's.
+ */
+export function checkOrcLayout(entries: Uint8Array, layout: OrcLayout, release: string): OrcLayout {
+  const dv = new DataView(entries.buffer, entries.byteOffset, entries.byteLength);
+  const tally = new Map<number, number>();
+  let calls = 0;
+  for (let at = 0; at + 6 <= entries.byteLength; at += 6) {
+    if (dv.getInt16(at, true) !== 8 || dv.getInt16(at + 2, true) !== 0) continue;
+    const f = dv.getUint16(at + 4, true) & 0x7ff; // without 6.4's signal bit
+    tally.set(f, (tally.get(f) ?? 0) + 1);
+    calls++;
+  }
+  const [flags, n] = [...tally].sort((a, b) => b[1] - a[1])[0] ?? [0, 0];
+  const family = ENTRY_FLAGS[flags];
+  if (calls < 16 || n * 2 < calls || !family)
+    throw new BadDataError(`ORC: the entries of ${release} match no known orc_entry layout (${calls} function entries, the commonest flags 0x${flags.toString(16)})`, {
+      hint: "kdump knows the layouts of 4.14 to 7.x; please report this kernel",
+    });
+  if (!family.includes(layout))
+    throw new BadDataError(`ORC: ${release} implies the ${layout} orc_entry layout, but its entries are in the ${family.join("/")} one (function entries read flags 0x${flags.toString(16)})`, {
+      hint: "a vendor kernel that backported an ORC change: kdump will not guess; please report it",
+    });
+  return layout;
 }
 
 /** Decodes the orc_entry at byte `at` of `bytes` from `layout` into the 6.4 layout. */
@@ -80,9 +118,13 @@ export function decodeOrcEntry(bytes: Uint8Array, at: number, layout: OrcLayout)
   const flags = dv.getUint16(4, true);
   const spReg = flags & 0xf;
   const e: OrcEntry = { spOffset: dv.getInt16(0, true), bpOffset: dv.getInt16(2, true), spReg, bpReg: (flags >> 4) & 0xf, type: 0, signal: false };
-  if (layout === "6.4") {
+  if (layout === "6.4" || layout === "7.1") {
     e.type = (flags >> 8) & 7;
     e.signal = ((flags >> 11) & 1) === 1;
+    if (layout === "7.1") {
+      e.spReg = REG_FROM_7_1[e.spReg]!;
+      e.bpReg = REG_FROM_7_1[e.bpReg]!;
+    }
     return e;
   }
   const old = (flags >> 8) & 3;

@@ -5,7 +5,7 @@ import { KdumpError, MissingDataError } from "../errors.ts";
 import { Btf } from "./btf.ts";
 import { kallsymsAddrs } from "./system_map.ts";
 import { Kallsyms, readKallsymsTables } from "./kallsyms.ts";
-import { OrcFinder, orcLayoutFor } from "./orc.ts";
+import { checkOrcLayout, OrcFinder, orcLayoutFor } from "./orc.ts";
 import { KERNEL_IMAGE_END, START_KERNEL_MAP } from "./pagetable.ts";
 import type { KernelView } from "./view.ts";
 
@@ -70,7 +70,10 @@ export class KernelProgram {
       const count = Number(s.require("__stop_orc_unwind_ip") - ip) / 4;
       const table = s.lookup("orc_lookup");
       const lookup = table !== undefined ? { table, start: s.require("_stext"), stop: s.require("_etext") } : undefined;
-      this.finder = new OrcFinder(this.view, orcLayoutFor(this.view.info.osrelease), { ip, unwind: s.require("__start_orc_unwind"), count }, lookup);
+      const unwind = s.require("__start_orc_unwind");
+      const release = this.view.info.osrelease;
+      const layout = checkOrcLayout(this.readBulk(unwind, Math.min(count, 8192) * 6), orcLayoutFor(release), release);
+      this.finder = new OrcFinder(this.view, layout, { ip, unwind, count }, lookup);
     }
     return this.finder;
   }

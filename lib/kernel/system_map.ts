@@ -98,8 +98,9 @@ export function kallsymsAddrs(view: KernelView, systemMap?: string, read: ImageR
     given = parseSystemMap(readFileSync(systemMap, "utf8"), systemMap);
     checkSystemMap(view, given, systemMap);
   }
-  if (TABLES.every((t) => info.symbols.has(`kallsyms_${t}`))) {
-    const a = Object.fromEntries(TABLES.map((t) => [t, info.symbol(`kallsyms_${t}`)])) as unknown as KallsymsAddrs;
+  // 7.x exports the tables but no kallsyms_relative_base: its offsets are place-relative and need none
+  if (TABLES.every((t) => t === "relative_base" || info.symbols.has(`kallsyms_${t}`))) {
+    const a = Object.fromEntries(TABLES.flatMap((t) => (info.symbols.has(`kallsyms_${t}`) ? [[t, info.symbol(`kallsyms_${t}`)]] : []))) as unknown as KallsymsAddrs;
     return { candidates: [a], source: "vmcoreinfo" };
   }
   const map = given ?? findSystemMap(view);
@@ -116,7 +117,7 @@ export function kallsymsAddrs(view: KernelView, systemMap?: string, read: ImageR
     if (v === undefined) throw new MissingDataError(`the System.map has no ${n}`, { hint: "the kernel was built without CONFIG_KALLSYMS" });
     return v + info.kernelOffset;
   };
-  const a = Object.fromEntries(TABLES.map((t) => [t, at(`kallsyms_${t}`)])) as unknown as KallsymsAddrs;
+  const a = Object.fromEntries(TABLES.flatMap((t) => (t === "relative_base" && !map.has("kallsyms_relative_base") ? [] : [[t, at(`kallsyms_${t}`)]]))) as unknown as KallsymsAddrs;
   return { candidates: [a], stext: at("_stext"), source: "system-map" };
 }
 

@@ -1,15 +1,19 @@
-// Kernels for the lab: Debian cloud kernels from the Debian registry (apt-get download + dpkg-deb -x),
-// cached under the lab directory, or a user's own vmlinuz and modules.
+// Kernels for the lab: Debian cloud kernels from the Debian registry (apt-get download + dpkg-deb -x), cached under
+// the lab directory, or a user's own vmlinuz and modules. 5.10 comes from bullseye and the newest from sid, through
+// the lab's private apt configuration (lib/lab/apt.ts). Two package layouts: up to 6.x one linux-image package with
+// /boot/vmlinuz-R and /lib/modules/R; from 7.x (kernel-install's layout) linux-image-R is empty and depends on
+// linux-binary-R (/usr/lib/modules/R/vmlinuz), linux-modules-R and linux-base-R (config, System.map).
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { $ } from "bun";
 import { LabError } from "../errors.ts";
+import { aptSuite } from "./apt.ts";
 import { labDir } from "./labdir.ts";
 import { buildOnce } from "./lock.ts";
 
 /** A kernel the lab can boot. */
 export interface LabKernel {
-  /** The kernel line, e.g. "6.1" or "6.12", or "custom". */
+  /** The kernel line, e.g. "5.10", "6.1", "6.12", "newest", or "custom". */
   line: string;
   /** uname -r of the kernel, e.g. "6.1.0-56-cloud-amd64". */
   release: string;
@@ -19,14 +23,19 @@ export interface LabKernel {
   config: string | null;
   /** /lib/modules/RELEASE of this kernel. */
   modulesDir: string;
+  /** Where a distro installs it: "boot" (/boot/vmlinuz-R) or "usr" (/usr/lib/modules/R/vmlinuz, kernel-install's). */
+  layout?: "boot" | "usr";
   /** The Debian package it came from, when it did. */
   package?: string;
 }
 
-/** The Debian meta-packages that name the current kernel of each line. */
-export const KERNEL_LINES: Record<string, string> = {
-  "6.1": "linux-image-cloud-amd64",
-  "6.12": "linux-image-6.12-cloud-amd64",
+/** The Debian suite and meta-package that name the current kernel of each line. */
+export const KERNEL_LINES: Record<string, { suite: string; meta: string }> = {
+  "5.10": { suite: "bullseye", meta: "linux-image-cloud-amd64" },
+  "6.1": { suite: "bookworm", meta: "linux-image-cloud-amd64" },
+  "6.12": { suite: "bookworm", meta: "linux-image-6.12-cloud-amd64" },
+  /** sid's current kernel (7.x today), resolved from sid's package lists at fetch time. */
+  newest: { suite: "sid", meta: "linux-image-cloud-amd64" },
 };
 
 /**
@@ -34,8 +43,8 @@ export const KERNEL_LINES: Record<string, string> = {
  * @example const k = await fetchKernel("6.12"); k.release // "6.12.117+deb12-cloud-amd64"
  */
 export async function fetchKernel(line: string): Promise<LabKernel> {
-  const meta = KERNEL_LINES[line];
-  if (!meta) throw new LabError(`unknown kernel line ${line}`, { hint: `choose one of ${Object.keys(KERNEL_LINES).join(", ")}` });
+  const spec = KERNEL_LINES[line];
+  if (!spec) throw new LabError(`unknown kernel line ${line}`, { hint: `choose one of ${Object.keys(KERNEL_LINES).join(", ")}` });
   const dir = join(labDir(), "kernels");
   const pin = join(dir, `${line}.json`);
   mkdirSync(dir, { recursive: true });
@@ -44,9 +53,16 @@ export async function fetchKernel(line: string): Promise<LabKernel> {
     const k = JSON.parse(readFileSync(pin, "utf8")) as LabKernel;
     return existsSync(k.vmlinuz) && existsSync(k.modulesDir) ? k : undefined;
   };
-  return buildOnce(pin, pinned, async () => {
-    const pkg = await resolvePackage(meta);
-    const k = await unpackKernel(pkg, line, dir);
+  // a moving suite is resolved again on each fetch (its lists are refreshed daily): the pin holds while it matches
+  const apt = await aptSuite(spec.suite);
+  const moving = spec.suite === "sid";
+  const pkg = moving ? await resolvePackage(spec.meta, apt) : undefined;
+  const current = () => {
+    const k = pinned();
+    return k && (!pkg || k.package === pkg) ? k : undefined;
+  };
+  return buildOnce(pin, current, async () => {
+    const k = await unpackKernel(pkg ?? (await resolvePackage(spec.meta, apt)), line, dir, apt);
     writeFileSync(`${pin}.tmp`, JSON.stringify(k, null, 2));
     renameSync(`${pin}.tmp`, pin);
     return k;
@@ -54,35 +70,47 @@ export async function fetchKernel(line: string): Promise<LabKernel> {
 }
 
 /** The linux-image package a meta-package depends on (its "Depends: linux-image-…"). */
-async function resolvePackage(meta: string): Promise<string> {
-  const r = await $`apt-cache depends ${meta}`.quiet().nothrow();
+async function resolvePackage(meta: string, apt: string[]): Promise<string> {
+  const r = await $`apt-cache ${apt} depends ${meta}`.quiet().nothrow();
   const m = /Depends:\s+(linux-image-\S+)/.exec(r.stdout.toString());
   if (r.exitCode !== 0 || !m)
     throw new LabError(`cannot resolve ${meta} in the Debian package lists`, { hint: "run `apt-get update` first (as root)" });
   return m[1]!;
 }
 
-/** Downloads a linux-image package and unpacks it into `<dir>/<release>/`. */
-async function unpackKernel(pkg: string, line: string, dir: string): Promise<LabKernel> {
+/** The packages that carry a linux-image package's files: itself, and from 7.x its linux-{base,binary,modules} twins. */
+async function kernelPackages(pkg: string, apt: string[]): Promise<string[]> {
+  const suffix = pkg.slice("linux-image-".length);
+  const out = (await $`apt-cache ${apt} depends ${pkg}`.quiet().nothrow()).stdout.toString();
+  const twins = [...out.matchAll(/Depends:\s+(linux-(?:base|binary|modules)-\S+)/g)].map((m) => m[1]!).filter((n) => n.endsWith(`-${suffix}`));
+  return [pkg, ...new Set(twins)];
+}
+
+/** Downloads a kernel's packages and unpacks them together into `<dir>/<release>/`. */
+async function unpackKernel(pkg: string, line: string, dir: string, apt: string[]): Promise<LabKernel> {
   const tmp = join(dir, `.download-${process.pid}-${line}`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   try {
-    const dl = await $`apt-get download ${pkg}`.cwd(tmp).quiet().nothrow();
-    if (dl.exitCode !== 0) throw new LabError(`apt-get download ${pkg} failed`, { hint: dl.stderr.toString().trim().split("\n").pop() });
-    const deb = readdirSync(tmp).find((f) => f.endsWith(".deb"))!;
+    const pkgs = await kernelPackages(pkg, apt);
+    const dl = await $`apt-get ${apt} download ${pkgs}`.cwd(tmp).quiet().nothrow();
+    if (dl.exitCode !== 0) throw new LabError(`apt-get download ${pkgs.join(" ")} failed`, { hint: dl.stderr.toString().trim().split("\n").pop() });
     const x = join(tmp, "x");
-    await $`dpkg-deb -x ${join(tmp, deb)} ${x}`.quiet();
-    const release = readdirSync(join(x, "lib/modules"))[0]!;
+    for (const deb of readdirSync(tmp).filter((f) => f.endsWith(".deb"))) await $`dpkg-deb -x ${join(tmp, deb)} ${x}`.quiet();
+    const usr = existsSync(join(x, "usr/lib/modules"));
+    const modules = usr ? "usr/lib/modules" : "lib/modules";
+    const release = readdirSync(join(x, modules))[0]!;
     const dest = join(dir, release);
     rmSync(dest, { recursive: true, force: true });
     renameSync(x, dest);
+    const modulesDir = join(dest, modules, release);
     return {
       line,
       release,
-      vmlinuz: join(dest, "boot", `vmlinuz-${release}`),
-      config: join(dest, "boot", `config-${release}`),
-      modulesDir: join(dest, "lib/modules", release),
+      vmlinuz: usr ? join(modulesDir, "vmlinuz") : join(dest, "boot", `vmlinuz-${release}`),
+      config: usr ? join(modulesDir, "config") : join(dest, "boot", `config-${release}`),
+      modulesDir,
+      layout: usr ? "usr" : "boot",
       package: pkg,
     };
   } finally {

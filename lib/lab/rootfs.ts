@@ -47,7 +47,7 @@ export async function sharedLibraries(exe: string): Promise<string[]> {
 /** A content hash of everything that goes into the image, so a changed toolkit or kernel rebuilds it. */
 async function inputsHash(kernel: LabKernel, opts: RootfsOptions): Promise<string> {
   const h = new Bun.CryptoHasher("sha256");
-  h.update(`${kernel.release}\0${kernel.vmlinuz}\0${opts.sizeMiB ?? 3072}\0${bunPath()}\0${statSync(bunPath()).size}\0`);
+  h.update(`${kernel.release}\0${kernel.vmlinuz}\0${kernel.layout ?? "boot"}\0${opts.sizeMiB ?? 3072}\0${bunPath()}\0${statSync(bunPath()).size}\0`);
   const walk = (p: string) => {
     const st = statSync(p);
     if (st.isDirectory()) for (const n of readdirSync(p).sort()) walk(join(p, n));
@@ -133,10 +133,20 @@ async function stageTree(root: string, kernel: LabKernel, opts: RootfsOptions): 
   mkdirSync(join(opt, "node_modules/.bin"), { recursive: true });
   symlinkSync("../kdump/kdump.ts", join(opt, "node_modules/.bin/kdump"));
   writeFileSync(join(root, "usr/local/bin/kdump"), `#!/bin/sh\nexec /usr/local/bin/bun /opt/kdump/kdump.ts "$@"\n`, { mode: 0o755 });
-  // the kernel, as a distro would install it
-  cpSync(kernel.vmlinuz, join(root, "boot", `vmlinuz-${kernel.release}`));
-  if (kernel.config) cpSync(kernel.config, join(root, "boot", `config-${kernel.release}`));
-  cpSync(kernel.modulesDir, join(root, "lib/modules", kernel.release), { recursive: true });
+  // the kernel, as its distro installs it: /boot/vmlinuz-R, or /usr/lib/modules/R/vmlinuz (kernel-install's layout,
+  // with /lib/modules a link to it as on a merged-/usr system and nothing in /boot)
+  if (kernel.layout === "usr") {
+    const dest = join(root, "usr/lib/modules", kernel.release);
+    cpSync(kernel.modulesDir, dest, { recursive: true });
+    if (!existsSync(join(dest, "vmlinuz"))) cpSync(kernel.vmlinuz, join(dest, "vmlinuz"));
+    if (kernel.config && !existsSync(join(dest, "config"))) cpSync(kernel.config, join(dest, "config"));
+    mkdirSync(join(root, "lib"), { recursive: true });
+    symlinkSync("../usr/lib/modules", join(root, "lib/modules"));
+  } else {
+    cpSync(kernel.vmlinuz, join(root, "boot", `vmlinuz-${kernel.release}`));
+    if (kernel.config) cpSync(kernel.config, join(root, "boot", `config-${kernel.release}`));
+    cpSync(kernel.modulesDir, join(root, "lib/modules", kernel.release), { recursive: true });
+  }
   // a little of /etc
   writeFileSync(join(root, "etc/hostname"), "lab\n");
   writeFileSync(join(root, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n");

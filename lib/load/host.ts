@@ -6,6 +6,7 @@ import { libcKexec, type KexecCalls } from "../sys/kexec.ts";
 import { libcKexecLoad, type KexecLoadCalls } from "../sys/kexec_load.ts";
 import { libcReboot, type RebootCalls } from "../sys/reboot.ts";
 import { rootFs, type ConfigFs } from "../config/load.ts";
+import { hostMachine, syscallTable } from "../sys/syscall_table.ts";
 
 /** Everything load, unload, trigger and exec touch on the host. */
 export interface HostSys {
@@ -15,6 +16,8 @@ export interface HostSys {
   kexecLoad?: KexecLoadCalls;
   /** sync and reboot. */
   reboot: RebootCalls;
+  /** The machine as uname -m names it; the verbs refuse before any syscall or /proc write where it has no syscall table. */
+  machine(): string;
   /** Reads a host file (/proc, /sys, /boot), or null when absent or unreadable. */
   read(path: string): string | null;
   /** Writes a /proc or /sys file. */
@@ -34,6 +37,7 @@ export const realHost: HostSys = {
   kexec: libcKexec,
   kexecLoad: libcKexecLoad,
   reboot: libcReboot,
+  machine: hostMachine,
   read: (p) => {
     try {
       return existsSync(p) ? readFileSync(p, "utf8") : null;
@@ -61,4 +65,12 @@ export const realHost: HostSys = {
 export function readFlag(sys: HostSys, path: string): boolean | null {
   const t = sys.read(path);
   return t === null ? null : t.trim() === "1";
+}
+
+/**
+ * Throws UnsupportedMachineError (naming the machine) unless the toolkit has a syscall table for `sys`'s machine.
+ * Every verb that enters the kernel or writes /proc calls it first.
+ */
+export function requireSyscalls(sys: HostSys): void {
+  syscallTable(sys.machine());
 }

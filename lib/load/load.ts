@@ -1,5 +1,6 @@
 // `kdump load`: plan what goes into the crash reservation (kernel, our capture initramfs, command line, memory
 // needed against reserved), then load it with kexec_file_load; or stage a kernel for `kdump exec` (--kexec). x86_64.
+import { installedKernel, kernelFileCandidates } from "../boot/kernel_files.ts";
 import { existsSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { UsageError } from "../errors.ts";
@@ -7,7 +8,7 @@ import { kexecFileLoad, kexecFileUnload } from "../sys/kexec.ts";
 import { loadPlanWithKexecLoad, loadWithChoice, type SyscallChoice } from "./load_segments.ts";
 import { readBzImage, type BzImage } from "./bzimage.ts";
 import { captureCmdline, editCmdline, paramValue, splitCmdline } from "./cmdline.ts";
-import { readFlag, realHost, type HostSys } from "./host.ts";
+import { readFlag, realHost, requireSyscalls, type HostSys } from "./host.ts";
 import { COLLECTOR_MIN_KIB } from "../initramfs/init.ts";
 import { buildInitramfs, initramfsCodec, type BuiltInitramfs } from "../initramfs/initramfs.ts";
 import { deviceModules, moduleIndex, mountOf, parseMountinfo, resolveModules } from "../initramfs/modules.ts";
@@ -19,7 +20,7 @@ import { formatOrigin } from "../config/origin.ts";
 
 /** What the user asked for. */
 export interface LoadOptions {
-  /** Kernel image; default /boot/vmlinuz-RELEASE of the running kernel. */
+  /** Kernel image; default the running kernel's /boot/vmlinuz-RELEASE or /usr/lib/modules/RELEASE/vmlinuz. */
   kernel?: string;
   /** Initramfs to load instead of building ours; with --kexec the default is the distro's /boot/initrd.img-RELEASE. */
   initrd?: string;
@@ -120,8 +121,10 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
   const mode = o.kexec ? "kexec" : "crash";
   const running = runningRelease(sys);
   const config = mode === "crash" ? (o.config ?? loadConfig(sys.configFs ?? { read: () => null, list: () => null, mode: () => null })) : null;
-  const kernel = o.kernel ?? config?.settings.kernel ?? `/boot/vmlinuz-${running}`;
-  if (!existsSync(kernel)) throw new UsageError(`kernel image ${kernel} not found`, { hint: "give one with --kernel" });
+  const installed = installedKernel(running);
+  const kernel = o.kernel ?? config?.settings.kernel ?? installed.vmlinuz ?? `/boot/vmlinuz-${running}`;
+  if (!existsSync(kernel))
+    throw new UsageError(`kernel image ${kernel} not found`, { hint: o.kernel || config?.settings.kernel ? "give one with --kernel" : `neither ${kernelFileCandidates(running).vmlinuz.join(" nor ")} exists: give one with --kernel` });
   const image = readBzImage(kernel);
   const release = image?.release || running;
   const proc = sys.read("/proc/cmdline")?.trim() ?? "";
@@ -156,11 +159,11 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
       if (mountOf(mounts, p)?.mountpoint !== rootMount.mountpoint)
         warnings.push(`the ${what} ${p} is not on the root filesystem, which is all the capture init mounts${what === "dump target" ? "" : ": the capture falls back to a busybox copy"}`);
     if (!initrd) {
-      const idx = moduleIndex(o.modulesDir ?? `/lib/modules/${release}`);
+      const idx = moduleIndex(o.modulesDir ?? installedKernel(release).modulesDir);
       const wanted = [...deviceModules(rootMount.majmin), rootMount.fstype, ...extra];
       const resolved = resolveModules(wanted.filter((n) => idx.files.has(n.replace(/-/g, "_")) || extra.includes(n)), idx);
       modules = resolved.map((m) => m.name);
-      const config = sys.read(`/boot/config-${release}`) ?? sys.read(join(dirname(kernel), `config-${release}`));
+      const config = kernelFileCandidates(release).config.map((p) => sys.read(p)).find((t) => t !== null) ?? sys.read(join(dirname(kernel), `config-${release}`)) ?? sys.read(join(dirname(kernel), "config"));
       initramfs = buildInitramfs({
         release,
         modules: resolved,
@@ -196,6 +199,7 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
  * does) so an oops is captured too. Throws KexecError with the errno explained.
  */
 export function loadPlan(p: LoadPlan, sys: HostSys = realHost, syscall: SyscallChoice = "file"): { seconds: number } {
+  requireSyscalls(sys);
   const start = performance.now();
   loadWithChoice(syscall, () => kexecFileLoad(
     { kernel: p.kernel, initrd: p.initrd, cmdline: p.cmdline, crash: p.mode === "crash" },
@@ -230,6 +234,7 @@ export interface LoadResult {
  * @example load({ dryRun: true }).plan.needBytes
  */
 export function load(o: LoadOptions & { dryRun?: boolean } = {}, sys: HostSys = realHost): LoadResult {
+  if (!o.dryRun) requireSyscalls(sys); // before building anything: the load itself could not be made here
   const plan = planLoad(o, sys);
   if (o.dryRun) return { plan, loaded: false, loadSeconds: 0 };
   return { plan, loaded: true, loadSeconds: loadPlan(plan, sys, o.syscall ?? plan.config?.settings.syscall ?? "file").seconds };
@@ -247,6 +252,7 @@ export function formatLoad(r: LoadResult): string {
 
 /** Unloads the capture kernel, or the staged kexec kernel with `kexec`. Nothing loaded is not an error. */
 export function unload(o: { kexec?: boolean } = {}, sys: HostSys = realHost): void {
+  requireSyscalls(sys);
   kexecFileUnload(!o.kexec, sys.kexec);
 }
 

@@ -1,9 +1,9 @@
 // Leaving the running kernel on purpose: `kdump trigger` crashes it with sysrq 'c' so the loaded capture kernel
-// saves a dump; `kdump exec` reboots into the kernel staged with `kdump load --kexec`. Both check that something is
-// loaded and ask for confirmation (--yes, or typing the host name) first. Any kernel with sysrq and kexec.
+// saves a dump; `kdump exec` reboots into the kernel staged with `kdump load --kexec`. Both refuse on a machine with no
+// syscall table, check that something is loaded and ask for confirmation (--yes, or typing the host name) first. Any kernel with sysrq and kexec.
 import { RefusedError } from "../errors.ts";
 import { rebootKexec } from "../sys/reboot.ts";
-import { readFlag, realHost, type HostSys } from "./host.ts";
+import { readFlag, realHost, requireSyscalls, type HostSys } from "./host.ts";
 
 /** How the user confirmed. */
 export interface ConfirmOptions {
@@ -28,6 +28,7 @@ export async function confirm(action: string, o: ConfirmOptions, sys: HostSys = 
  * sysrq first (/proc/sys/kernel/sysrq = 1). Returns only if the crash did not happen (a fake host).
  */
 export async function trigger(o: ConfirmOptions = {}, sys: HostSys = realHost): Promise<void> {
+  requireSyscalls(sys);
   const loaded = readFlag(sys, "/sys/kernel/kexec_crash_loaded");
   if (loaded !== true)
     throw new RefusedError(
@@ -45,6 +46,7 @@ export async function trigger(o: ConfirmOptions = {}, sys: HostSys = realHost): 
  * the firmware; checks /sys/kernel/kexec_loaded and asks first. Returns only by throwing.
  */
 export async function execStaged(o: ConfirmOptions = {}, sys: HostSys = realHost): Promise<never> {
+  requireSyscalls(sys);
   if (readFlag(sys, "/sys/kernel/kexec_loaded") !== true)
     throw new RefusedError("refusing to kexec: no kernel is staged", { hint: "stage one with `kdump load --kexec`" });
   await confirm(`reboot ${sys.hostname()} into the staged kernel now (running programs are killed without shutdown)`, o, sys);

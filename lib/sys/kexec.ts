@@ -2,7 +2,7 @@
 // and the errno → what-to-do mapping. The call goes through lib/sys/libc.ts; callers pass a fake in tests.
 import { closeSync, openSync } from "node:fs";
 import { SyscallError } from "../errors.ts";
-import { cstring, errnoName, SYS, syscall, type SyscallResult } from "./libc.ts";
+import { cstring, errnoName, syscall, type SyscallResult } from "./libc.ts";
 
 /** kexec_file_load flags (include/uapi/linux/kexec.h). */
 export const KEXEC_FILE = {
@@ -23,7 +23,7 @@ export interface KexecCalls {
 /** The real kexec_file_load through libc's syscall(). */
 export const libcKexec: KexecCalls = {
   kexecFileLoad: (kernelFd, initrdFd, cmdline, flags) =>
-    syscall(SYS.kexec_file_load, kernelFd, initrdFd, cmdline ? cmdline.length : 0, cmdline, flags),
+    syscall("kexec_file_load", kernelFd, initrdFd, cmdline ? cmdline.length : 0, cmdline, flags),
 };
 
 /** What was being loaded when kexec_file_load failed; the error message is built from it. */

@@ -1,7 +1,7 @@
 // kexec_load(2) on x86_64 (Linux 2.6.13+, CONFIG_KEXEC): hand the kernel a list of segments and an entry point, and
 // the errno → what-to-do mapping. The call goes through lib/sys/libc.ts; callers pass a fake in tests.
 import { ptr } from "bun:ffi";
-import { errnoName, SYS, syscall, type SyscallResult } from "./libc.ts";
+import { errnoName, syscall, type SyscallResult } from "./libc.ts";
 import { KexecError } from "./kexec.ts";
 
 /** kexec_load flags (include/uapi/linux/kexec.h). */
@@ -33,7 +33,7 @@ export interface KexecLoadCalls {
 
 /** The real kexec_load through libc's syscall(). */
 export const libcKexecLoad: KexecLoadCalls = {
-  kexecLoad: (entry, nr, segments, flags) => syscall(SYS.kexec_load, entry, nr, segments, flags),
+  kexecLoad: (entry, nr, segments, flags) => syscall("kexec_load", entry, nr, segments, flags),
 };
 
 /** What the caller knows when kexec_load fails; the message is built from it. */

@@ -1,18 +1,8 @@
 // The one bun:ffi binding of libc: syscall(), errno via __errno_location, and errno names.
 // Linux only. Everything that enters the kernel (kexec, reboot, mount, finit_module) goes through here.
 import { dlopen, FFIType, ptr, read, type Pointer } from "bun:ffi";
+import { syscallTable, type SyscallName, type SyscallTable } from "./syscall_table.ts";
 
-/** x86_64 syscall numbers the toolkit uses. */
-export const SYS = {
-  kexec_load: 246,
-  kexec_file_load: 320,
-  reboot: 169,
-  mount: 165,
-  umount2: 166,
-  finit_module: 313,
-  sync: 162,
-  syncfs: 306,
-} as const;
 
 let lib: ReturnType<typeof open> | undefined;
 function open() {
@@ -42,11 +32,16 @@ export interface SyscallResult {
   errno: number;
 }
 
+let table: SyscallTable | undefined;
+
 /**
- * Calls syscall(nr, ...args) through libc and reads errno immediately after.
- * @example syscall(SYS.sync) // { ret: 0n, errno: 0 }
+ * Calls the syscall `name` through libc with this machine's number for it, and reads errno immediately after.
+ * Throws UnsupportedMachineError, before entering the kernel, on a machine without a syscall table.
+ * @example syscall("sync") // { ret: 0n, errno: 0 }
  */
-export function syscall(nr: number, ...args: Arg[]): SyscallResult {
+export function syscall(name: SyscallName, ...args: Arg[]): SyscallResult {
+  table ??= syscallTable();
+  const nr = table[name];
   lib ??= open();
   const w = args.map(toWord);
   while (w.length < 6) w.push(0n);
@@ -60,7 +55,7 @@ export function cstring(s: string): Uint8Array {
   return new TextEncoder().encode(s + "\0");
 }
 
-/** errno names on x86_64 Linux for the values the toolkit reports. */
+/** errno names (asm-generic/errno*.h: the same on x86_64 and aarch64) for the values the toolkit reports. */
 export const ERRNO: Record<number, string> = {
   1: "EPERM", 2: "ENOENT", 3: "ESRCH", 4: "EINTR", 5: "EIO", 8: "ENOEXEC", 9: "EBADF", 11: "EAGAIN",
   12: "ENOMEM", 13: "EACCES", 14: "EFAULT", 16: "EBUSY", 17: "EEXIST", 19: "ENODEV", 20: "ENOTDIR",

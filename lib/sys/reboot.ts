@@ -1,7 +1,7 @@
 // reboot(2) with LINUX_REBOOT_CMD_KEXEC: jump into the kernel staged by kexec_file_load (no ON_CRASH), after sync(2).
 // Any Linux with CONFIG_KEXEC_CORE. Callers confirm first (lib/load/trigger.ts); nothing here asks.
 import { SyscallError } from "../errors.ts";
-import { errnoName, SYS, syscall, type SyscallResult } from "./libc.ts";
+import { errnoName, syscall, type SyscallResult } from "./libc.ts";
 
 /** reboot(2) magic numbers and commands (include/uapi/linux/reboot.h). */
 export const LINUX_REBOOT = {
@@ -21,8 +21,8 @@ export interface RebootCalls {
 
 /** The real sync and reboot through libc's syscall(). */
 export const libcReboot: RebootCalls = {
-  sync: () => void syscall(SYS.sync),
-  reboot: (cmd) => syscall(SYS.reboot, LINUX_REBOOT.MAGIC1, LINUX_REBOOT.MAGIC2, cmd, null),
+  sync: () => void syscall("sync"),
+  reboot: (cmd) => syscall("reboot", LINUX_REBOOT.MAGIC1, LINUX_REBOOT.MAGIC2, cmd, null),
 };
 
 /**

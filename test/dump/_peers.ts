@@ -10,8 +10,11 @@ import { kexecTools } from "../../lib/lab/peers.ts";
 import { labDump, type LabDump } from "../lab/dumps.ts";
 import { writeKdump, type CodecName } from "./_kdumpwriter.ts";
 
-/** The kernel lines the lab crashes. */
+/** The kernel lines the lab crashes in every scenario. */
 export const LINES = ["6.1", "6.12"] as const;
+
+/** The lines added by issue 14, crashed with sysrq in the default run: bullseye's 5.10 and sid's newest (7.x). */
+export const NEW_LINES = ["5.10", "newest"] as const;
 
 /** A sysrq-c crash of `line` (2 CPUs, 1 GiB, 5-level paging). */
 export const sysrqDump = (line: string): Promise<LabDump> => labDump({ line, scenario: "sysrq" });

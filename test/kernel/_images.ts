@@ -5,7 +5,8 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { join } from "node:path";
 import { $ } from "bun";
 import { LabError } from "../../lib/errors.ts";
-import { fetchKernel } from "../../lib/lab/kernels.ts";
+import { aptSuite } from "../../lib/lab/apt.ts";
+import { fetchKernel, KERNEL_LINES } from "../../lib/lab/kernels.ts";
 import { labDir } from "../../lib/lab/labdir.ts";
 import { buildOnce } from "../../lib/lab/lock.ts";
 
@@ -65,29 +66,31 @@ export interface DebugKernel {
  * `.lab/pkgs/linux-image-<release>-dbg/`.
  */
 export async function debugKernel(line: string): Promise<DebugKernel> {
-  const { release } = await fetchKernel(line);
+  const { release, layout } = await fetchKernel(line);
   const pkg = `linux-image-${release}-dbg`;
+  const apt = await aptSuite(KERNEL_LINES[line]!.suite);
   const dir = join(labDir(), "pkgs", pkg);
   const out = { release, vmlinux: join(dir, `vmlinux-${release}`), systemMap: join(dir, `System.map-${release}`) };
   return buildOnce(dir, () => (existsSync(join(dir, ".done")) ? out : undefined), async () => {
-    await extractDebug(pkg, release, dir);
+    // from 7.x the -dbg files are under usr/lib/debug/lib/modules/R/ (usr/lib/debug/boot/ only links there)
+    const from = layout === "usr" ? [`./usr/lib/debug/lib/modules/${release}/vmlinux`, `./usr/lib/debug/lib/modules/${release}/System.map`] : [`./usr/lib/debug/boot/vmlinux-${release}`, `./usr/lib/debug/boot/System.map-${release}`];
+    await extractDebug(pkg, from, [out.vmlinux, out.systemMap], dir, apt);
     return out;
   });
 }
 
-async function extractDebug(pkg: string, release: string, dir: string): Promise<void> {
+async function extractDebug(pkg: string, members: string[], dests: string[], dir: string, apt: string[]): Promise<void> {
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   try {
-    const dl = await $`apt-get download ${pkg}`.cwd(tmp).quiet().nothrow();
+    const dl = await $`apt-get ${apt} download ${pkg}`.cwd(tmp).quiet().nothrow();
     if (dl.exitCode !== 0) throw new LabError(`apt-get download ${pkg} failed`, { hint: "run `apt-get update` first (as root)" });
     const deb = (await $`ls ${tmp}`.text()).split("\n").find((f) => f.endsWith(".deb"))!;
-    const members = [`./usr/lib/debug/boot/vmlinux-${release}`, `./usr/lib/debug/boot/System.map-${release}`];
     await $`dpkg-deb --fsys-tarfile ${join(tmp, deb)} | tar -x -C ${tmp} ${members}`.quiet();
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    for (const m of members) renameSync(join(tmp, m), join(dir, m.split("/").pop()!));
+    members.forEach((m, i) => renameSync(join(tmp, m), dests[i]!));
     writeFileSync(join(dir, ".done"), "");
   } finally {
     rmSync(tmp, { recursive: true, force: true });

@@ -11,7 +11,7 @@ import { buildOnce } from "../../lib/lab/lock.ts";
 
 /** What crash to make. */
 export interface DumpSpec {
-  /** Kernel line: "6.1" or "6.12". */
+  /** Kernel line: "5.10", "6.1", "6.12" or "newest". */
   line: string;
   /** Cache name of the scenario; different options need different names (e.g. "sysrq", "sysrq-4level"). */
   scenario: string;
@@ -60,7 +60,8 @@ export async function labDump(spec: DumpSpec): Promise<LabDump> {
     const job = `
 set -x
 ${spec.prepare ?? ""}
-/opt/peer/kexec -s -p /boot/vmlinuz-$(uname -r) --initrd=/lab/capture-dd.cpio --append="${CAPTURE_CMDLINE}" || exit 97
+k=/boot/vmlinuz-$(uname -r); [ -e $k ] || k=/usr/lib/modules/$(uname -r)/vmlinuz
+/opt/peer/kexec -s -p $k --initrd=/lab/capture-dd.cpio --append="${CAPTURE_CMDLINE}" || exit 97
 echo "LAB-LOADED $(cat /sys/kernel/kexec_crash_loaded)"
 echo 1 > /proc/sys/kernel/sysrq
 sync

@@ -12,6 +12,7 @@ import { estimate } from "../../lib/boot/setup.ts";
 import { fetchKernel } from "../../lib/lab/kernels.ts";
 import { rehearse, type RehearseReport } from "../../lib/lab/rehearse.ts";
 import { oopsModule } from "../analyze/_oops.ts";
+import { NEW_LINES } from "../dump/_peers.ts";
 
 /** Function names of a crash-style bt ("#3 [sp] name at addr [mod]"), in order. */
 function frames(r: RehearseReport): string[] {
@@ -68,6 +69,26 @@ describe.each(["6.1", "6.12"])("pipeline on %s", (line) => {
       expect(r.passed, explain(r)).toBe(true);
       expect(r.panic.join("\n")).toMatch(/BUG: kernel NULL pointer dereference|Oops:/);
       expect(r.bt.some((l) => /\[oops\]/.test(l)), r.bt.join("\n")).toBe(true);
+    },
+    900_000,
+  );
+});
+
+// 5.10 (bullseye) and the newest sid kernel (7.x, installed in kernel-install's /usr/lib/modules/R/vmlinuz layout,
+// nothing in /boot): our load finds the kernel there, and the rest of the pipeline runs as on 6.x.
+describe.each(NEW_LINES)("pipeline on %s", (line) => {
+  test(
+    "a sysrq crash is loaded, captured, saved (collect -d 31) and analyzed through the recipes",
+    async () => {
+      const kernel = await fetchKernel(line);
+      const r = await rehearse({ kernel, crashkernel: "256M", cpus: 2, timeoutSeconds: 600 });
+      expect(r.passed, explain(r)).toBe(true);
+      expect(r.phases.map((p) => p.name)).toEqual(["boot", "load", "trigger", "capture", "reboot", "analyze"]);
+      expect(r.dumpBytes).toBeGreaterThan(1 << 20);
+      expect(r.panic.join("\n")).toContain("sysrq: Trigger a crash");
+      const f = frames(r);
+      expect(f.indexOf("sysrq_handle_crash")).toBeGreaterThanOrEqual(0);
+      expect(f.indexOf("sysrq_handle_crash")).toBeLessThan(f.indexOf("write_sysrq_trigger"));
     },
     900_000,
   );

@@ -20,9 +20,9 @@ export function errnoOf(name: string): number {
 
 /**
  * A fake host with `files` as its /proc, /sys and /boot; kexec_file_load fails with `kexecFails` (an errno name)
- * when given; the prompt answers `answer` (null: no terminal).
+ * when given; the prompt answers `answer` (null: no terminal); uname -m is `machine` (x86_64 unless given).
  */
-export function fakeHost(files: Record<string, string>, o: { kexecFails?: string; answer?: string | null; uid?: number } = {}): FakeHost {
+export function fakeHost(files: Record<string, string>, o: { kexecFails?: string; answer?: string | null; uid?: number; machine?: string } = {}): FakeHost {
   const h: FakeHost = {
     writes: [],
     loads: [],
@@ -37,6 +37,7 @@ export function fakeHost(files: Record<string, string>, o: { kexecFails?: string
       sync: () => void h.rebootCalls.push("sync"),
       reboot: (cmd) => (h.rebootCalls.push(`reboot ${cmd}`), { ret: -1n, errno: errnoOf("EPERM") }),
     },
+    machine: () => o.machine ?? "x86_64",
     read: (p) => files[p] ?? null,
     write: (p, d) => void h.writes.push([p, d]),
     uid: () => o.uid ?? 0,

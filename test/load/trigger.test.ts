@@ -2,7 +2,8 @@
 // /proc/sysrq-trigger or any reboot call. The real crash and kexec, in a guest, are in test/lab/load.test.ts.
 import { describe, expect, test } from "bun:test";
 import { execStaged, trigger } from "../../lib/load/trigger.ts";
-import { errorLine, RefusedError } from "../../lib/errors.ts";
+import { errorLine, RefusedError, UnsupportedMachineError } from "../../lib/errors.ts";
+import { load, unload } from "../../lib/load/load.ts";
 import { LINUX_REBOOT } from "../../lib/sys/reboot.ts";
 import { fakeHost } from "./_fakehost.ts";
 
@@ -49,6 +50,40 @@ describe("trigger()", () => {
     const h = fakeHost({ "/sys/kernel/kexec_crash_loaded": "1\n" }, { answer: "wrong" });
     await trigger({ yes: true }, h);
     expect(h.writes.at(-1)).toEqual(["/proc/sysrq-trigger", "c"]);
+  });
+});
+
+describe("the syscall guard", () => {
+  const loaded = { "/sys/kernel/kexec_crash_loaded": "1\n", "/sys/kernel/kexec_loaded": "1\n" };
+  async function refusedOn(machine: string, run: (h: ReturnType<typeof fakeHost>) => unknown) {
+    const h = fakeHost(loaded, { answer: "testbox", machine });
+    let e: unknown;
+    try {
+      await run(h);
+    } catch (x) {
+      e = x;
+    }
+    expect(e).toBeInstanceOf(UnsupportedMachineError);
+    expect(errorLine(e)).toContain(`on ${machine}: kdump has no syscall table for this architecture`);
+    // no syscall (the fake records every kexec, sync and reboot) and no /proc write
+    expect([h.writes, h.loads, h.rebootCalls]).toEqual([[], [], []]);
+  }
+
+  test.each(["s390x", "ppc64le"])("trigger() with a capture kernel loaded on %p refuses before sysrq, sync or the trigger", async (m) => {
+    await refusedOn(m, (h) => trigger({ yes: true }, h));
+  });
+
+  test("execStaged(), load() and unload() refuse on a machine without a syscall table", async () => {
+    await refusedOn("s390x", (h) => execStaged({ yes: true }, h));
+    await refusedOn("s390x", (h) => unload({}, h));
+    await refusedOn("s390x", (h) => load({ kernel: "/nonexistent", initrd: "/nonexistent" } as never, h));
+  });
+
+  test.each(["x86_64", "aarch64"])("trigger() on %p (a machine with a table) reaches sync() and the sysrq trigger", async (m) => {
+    const h = fakeHost(loaded, { machine: m });
+    await trigger({ yes: true }, h);
+    expect(h.rebootCalls).toEqual(["sync"]);
+    expect(h.writes).toEqual([["/proc/sys/kernel/sysrq", "1"], ["/proc/sysrq-trigger", "c"]]);
   });
 });
 

@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KexecError, kexecError, kexecFileLoad, kexecFileUnload, KEXEC_FILE, type KexecCalls } from "../../lib/sys/kexec.ts";
-import { ERRNO, SYS, syscall } from "../../lib/sys/libc.ts";
+import { ERRNO, syscall } from "../../lib/sys/libc.ts";
 import { LINUX_REBOOT, rebootKexec, type RebootCalls } from "../../lib/sys/reboot.ts";
 import { errorLine, SyscallError } from "../../lib/errors.ts";
 
@@ -119,7 +119,7 @@ describe("rebootKexec()", () => {
 
 describe("syscall() errno", () => {
   test("syscall() reads errno right after a failing call (syncfs on fd -1 is EBADF)", () => {
-    expect(syscall(SYS.syncfs, -1)).toEqual({ ret: -1n, errno: errno("EBADF") });
-    expect(syscall(SYS.syncfs, 987654)).toEqual({ ret: -1n, errno: errno("EBADF") });
+    expect(syscall("syncfs", -1)).toEqual({ ret: -1n, errno: errno("EBADF") });
+    expect(syscall("syncfs", 987654)).toEqual({ ret: -1n, errno: errno("EBADF") });
   });
 });
