@@ -103,6 +103,24 @@ describe("kdump collect (CLI)", () => {
     expect(r.stderr.toString().trim().split("\n")).toEqual([expect.stringMatching(/^kdump: dump level 32 is not 0–31: /)]);
   });
 
+  // issue 18: `--format elf --compress zlib` silently wrote an uncompressed ELF
+  test("--compress with --format elf is a usage error: one line, exit 2, nothing created", async () => {
+    const out = join(tmp, "cli-elf-zlib");
+    const r = await $`${process.execPath} ${KDUMP} collect --from /nonexistent --out ${out} --format elf --compress zlib`.quiet().nothrow();
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr.toString().trim().split("\n")).toEqual([expect.stringMatching(/^kdump: --compress zlib does not apply to --format elf: .*--format kdump/)]);
+    expect(existsSync(out)).toBe(false);
+    const none = await $`${process.execPath} ${KDUMP} collect --from /nonexistent --out ${out} --format elf --compress none`.quiet().nothrow();
+    expect(none.stderr.toString()).toContain("/nonexistent: no such file");
+  });
+
+  test("--help says which codec Debian 12's makedumpfile 1.7.2 cannot read, and the setting it can", async () => {
+    const r = await $`${process.execPath} ${KDUMP} collect --help`.quiet();
+    const help = r.stdout.toString().replace(/\s+/g, " ");
+    expect(help).toContain("makedumpfile 1.7.2 cannot");
+    expect(help).toContain("use zlib or lzo");
+  });
+
   test("a missing dump is one line and exit 1, and nothing is created", async () => {
     const out = join(tmp, "cli-missing");
     const r = await $`${process.execPath} ${KDUMP} collect --from /nonexistent --out ${out}`.quiet().nothrow();
