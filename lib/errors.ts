@@ -84,6 +84,7 @@ export function errorLine(e: unknown): string {
       EACCES: "permission denied: run as root?",
       EPERM: "operation not permitted: run as root?",
       ENOSPC: "no space left on the device",
+      EROFS: "read-only file system: remount it read-write or choose another target",
       EISDIR: "is a directory, expected a file",
       ENOTDIR: "not a directory",
     };
