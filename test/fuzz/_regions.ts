@@ -69,7 +69,7 @@ function flatRecords(path: string): { off: number; size: number; at: number }[] 
 }
 
 /** Physical [start, end) ranges → file ranges of an ELF dump (the PT_LOAD starting first wins, as ElfDump reads). */
-function elfPhysToFile(dump: ElfDump, start: bigint, end: bigint): Range[] {
+export function elfPhysToFile(dump: ElfDump, start: bigint, end: bigint): Range[] {
   const segs = [...dump.segments].sort((a, b) => a.paddr - b.paddr);
   const out: Range[] = [];
   for (let p = Number(start); p < Number(end); ) {
