@@ -1,16 +1,16 @@
 // The dump fuzzer: `npm run fuzz -- --cases N --seed S`. Mutates the lab dumps in every format (see _bases.ts)
 // where the readers read, runs `kdump analyze` on each mutated file in a subprocess, and prints per structure how
 // many cases changed the outcome and how each ended: ok, clean error (one `kdump: …` line naming the file),
-// bad message, stack trace, hang (20 s), signal, memory over 500 MB. Exits 1 when any case ended in anything but
-// ok or a clean error. Run it at low priority on a shared machine: `nice -n 19 npm run fuzz -- …`.
+// bad message, stack trace, hang (20 s of CPU, or 120 s wall), signal, memory over 500 MB. Exits 1 when any case
+// ended in anything but ok or a clean error. `--replay N` writes case N's mutated file and prints how to run it. Run it at low priority on a shared machine: `nice -n 19 npm run fuzz -- …`.
 import { $ } from "bun";
 import { appendFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { labDir } from "../../lib/lab/labdir.ts";
-import { prepareBases, type Base } from "./_bases.ts";
-import { OUTCOMES, planCase, runCase, type CaseResult } from "./_case.ts";
+import { COMMANDS, prepareBases, type Base } from "./_bases.ts";
+import { applyPatches, OUTCOMES, planCase, runCase, type CaseResult } from "./_case.ts";
 import { STRUCTURES } from "./_regions.ts";
 import { closeSync, openSync, readSync } from "node:fs";
 
@@ -124,11 +124,29 @@ if (import.meta.main) {
       format: { type: "string", multiple: true },
       "all-formats": { type: "boolean", default: false },
       json: { type: "string" },
+      replay: { type: "string" },
     },
   });
   const lab = v.lab ? resolve(v.lab) : labDir();
   const work = resolve(v.work ?? join(lab, "fuzz"));
   mkdirSync(work, { recursive: true, mode: 0o700 });
+  if (v.replay !== undefined) {
+    const bases = await prepareBases(lab, join(work, "bases"), { dumps: v.dump, formats: v.format, allFormats: v["all-formats"] });
+    const read = (b: Base, off: number, n: number) => {
+      const fd = openSync(b.file, "r");
+      const buf = new Uint8Array(n);
+      readSync(fd, buf, 0, n, off);
+      closeSync(fd);
+      return buf;
+    };
+    const plan = planCase(bases, Number(v.seed), Number(v.replay), read);
+    const copy = join(work, `replay-${v.replay}.dump`);
+    await $`cp --sparse=always ${plan.base.file} ${copy}`.quiet();
+    applyPatches(copy, plan.patches);
+    console.log(`case ${v.replay} (seed ${v.seed}): ${plan.base.name}, ${plan.structure}, patches ${JSON.stringify(plan.patches)}`);
+    console.log(`bun kdump.ts analyze ${copy} ${COMMANDS[plan.command]!.join(" ")}`);
+    process.exit(0);
+  }
   const r = await fuzz({
     cases: Number(v.cases),
     seed: Number(v.seed),
