@@ -151,8 +151,11 @@ export async function prepareBases(labDir: string, work: string, opts: { formats
   const formats = opts.formats ?? FORMATS;
   const bases: Base[] = [];
   const releases = new Set<string>();
-  for (const d of discoverDumps(labDir)) {
-    if (opts.dumps && !opts.dumps.some((x) => d.name.includes(x))) continue;
+  const found = discoverDumps(labDir);
+  const names = new Set(found.map((d) => d.name));
+  for (const d of found) {
+    // a filter naming a dump exactly picks that one; any other filter picks the dumps whose names contain it
+    if (opts.dumps && !opts.dumps.some((x) => x === d.name || (!names.has(x) && d.name.includes(x)))) continue;
     const first = !releases.has(d.release);
     releases.add(d.release);
     for (const format of formats) {
@@ -166,10 +169,16 @@ export async function prepareBases(labDir: string, work: string, opts: { formats
         continue;
       }
       const t0 = performance.now();
-      if (format === "elf") sparseCopy(d.vmcore, file, merge((await tracedReads(d.vmcore, dir)).map(([s, e]) => [s & ~4095, Math.ceil(e / 4096) * 4096] as Range)));
-      else await CONVERSIONS[format]!(d.vmcore, file, dir);
+      try {
+        if (format === "elf") sparseCopy(d.vmcore, file, merge((await tracedReads(d.vmcore, dir)).map(([s, e]) => [s & ~4095, Math.ceil(e / 4096) * 4096] as Range)));
+        else await CONVERSIONS[format]!(d.vmcore, file, dir);
+      } catch (e) {
+        // e.g. makedumpfile 1.7.2 on a kernel it does not know: that format is left out for this dump
+        log(`fuzz: no ${format} base for ${d.name}: ${((e as { stderr?: Buffer }).stderr?.toString() || (e as Error).message).trim().split("\n").pop()}`);
+        continue;
+      }
       const reads = await tracedReads(file, dir);
-      const regions = dumpRegions(file, d.vmcore);
+      const regions = dumpRegions(file, d.vmcore, log);
       const targets = Object.fromEntries(STRUCTURES.map((s) => [s, intersect(reads, merge(regions[s]))])) as Record<Structure, Range[]>;
       const baseline: Record<string, Baseline> = {};
       for (const [c, argv] of Object.entries(COMMANDS)) baseline[c] = await cleanRun(file, argv);

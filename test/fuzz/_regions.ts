@@ -107,8 +107,14 @@ function kdumpPhysToFile(read: (o: number, n: number) => Uint8Array, h: KdumpDum
  * The structure ranges of the dump file at `path`. `clean` is a dump with the same kernel the tables are located
  * in (the original ELF; locating them in a sparse copy works too, since a clean run reads them).
  */
-export function dumpRegions(path: string, clean = path): Regions {
-  const tables = kernelTables(clean);
+export function dumpRegions(path: string, clean = path, log: (s: string) => void = () => {}): Regions {
+  let tables: ReturnType<typeof kernelTables> = [];
+  try {
+    tables = kernelTables(clean);
+  } catch (e) {
+    // a kernel kdump cannot read yet (a new line): its file structures are still fuzzed, its kernel tables not
+    log(`fuzz: ${path}: no kallsyms, BTF or ORC ranges (${(e as Error).message.split("\n")[0]})`);
+  }
   const regions: Regions = { headers: [], notes: [], bitmaps: [], page_desc: [], kallsyms: [], BTF: [], ORC: [] };
   const dump = openDump(path);
   try {
