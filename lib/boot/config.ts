@@ -32,7 +32,7 @@ export interface KdumpConfig {
   target: Target;
   /** makedumpfile-style dump level 0–31: pages to leave out (default 31: all but kernel data). */
   dumpLevel: number;
-  /** Page compression (default zstd: the fastest to write and smallest; choose zlib or lzo for Debian's crash 8.0.2 and makedumpfile 1.7.2, which lack zstd). */
+  /** Page compression (default zstd: the fastest to write and smallest; crash 8.0.2 and makedumpfile 1.7.8 read it, Debian 12's makedumpfile 1.7.2 cannot: choose zlib or lzo for it). */
   codec: (typeof CODECS)[number];
   /** When saving fails (default reboot). */
   failureAction: (typeof FAILURE_ACTIONS)[number];
