@@ -8,6 +8,7 @@ import { openDump } from "../../lib/dump/open.ts";
 import { FileSource, le } from "../../lib/dump/source.ts";
 import { openKernel } from "../../lib/kernel/open.ts";
 import { KernelProgram } from "../../lib/kernel/program.ts";
+import { kallsymsAddrs } from "../../lib/kernel/system_map.ts";
 
 /** The structures the fuzz report counts. */
 export const STRUCTURES = ["headers", "notes", "bitmaps", "page_desc", "kallsyms", "BTF", "ORC"] as const;
@@ -25,7 +26,9 @@ function kernelTables(path: string): { structure: Structure; start: bigint; end:
   try {
     const k = openKernel(dump);
     const prog = new KernelProgram(k);
-    const ks = [...k.info.symbols].filter(([n]) => n.startsWith("kallsyms_")).map(([, a]) => a);
+    // where kdump itself finds the tables (VMCOREINFO on 6.0+, a scan of the image before)
+    const found = kallsymsAddrs(k).candidates[0]!;
+    const ks = Object.values(found).filter((a): a is bigint => typeof a === "bigint" && a > 0n);
     const min = ks.reduce((a, b) => (b < a ? b : a));
     const max = ks.reduce((a, b) => (b > a ? b : a));
     const s = (n: string) => prog.symbols.lookup(n);
