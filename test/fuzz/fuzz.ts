@@ -4,7 +4,7 @@
 // bad message, stack trace, hang (20 s of CPU, or 120 s wall), signal, memory over 500 MB. Exits 1 when any case
 // ended in anything but ok or a clean error. `--replay N` writes case N's mutated file and prints how to run it. Run it at low priority on a shared machine: `nice -n 19 npm run fuzz -- …`.
 import { $ } from "bun";
-import { appendFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -86,6 +86,11 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzReport> {
   };
   await Promise.all(Array.from({ length: jobs }, (_, w) => worker(w)));
   for (const fd of fds.values()) closeSync(fd);
+  return { bases: bases.map((b) => b.name), results: results.sort((a, b) => a.plan.index - b.plan.index), table: tally(results), seconds: (performance.now() - t0) / 1000 };
+}
+
+/** Per structure (and "all"): cases, cases whose outcome changed, and each outcome's count. */
+export function tally(results: Pick<CaseResult, "plan" | "changed" | "outcome">[]): FuzzReport["table"] {
   const table: FuzzReport["table"] = {};
   for (const s of [...STRUCTURES, "all"]) {
     const rs = s === "all" ? results : results.filter((r) => r.plan.structure === s);
@@ -93,7 +98,7 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzReport> {
     for (const out of OUTCOMES) row[out] = rs.filter((r) => r.outcome === out).length;
     table[s] = row;
   }
-  return { bases: bases.map((b) => b.name), results: results.sort((a, b) => a.plan.index - b.plan.index), table, seconds: (performance.now() - t0) / 1000 };
+  return table;
 }
 
 /** The outcome table as text. */
@@ -125,8 +130,16 @@ if (import.meta.main) {
       "all-formats": { type: "boolean", default: false },
       json: { type: "string" },
       replay: { type: "string" },
+      tally: { type: "string" },
     },
   });
+  if (v.tally) {
+    // the table of a run so far (or of a finished one) from its results-seedS.jsonl
+    const rs = readFileSync(v.tally, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    console.log(`fuzz: ${rs.length} cases in ${v.tally}`);
+    console.log(formatTable({ bases: [], results: rs, table: tally(rs), seconds: 0 }));
+    process.exit(0);
+  }
   const lab = v.lab ? resolve(v.lab) : labDir();
   const work = resolve(v.work ?? join(lab, "fuzz"));
   mkdirSync(work, { recursive: true, mode: 0o700 });
