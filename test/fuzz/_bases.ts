@@ -145,7 +145,11 @@ async function collect(elf: string, out: string, tmp: string, args: string[]): P
  * The bases for the lab at `labDir`, made once into `work` (a folder of its own: each is a few MB to a few
  * dozen MB). `formats` limits the formats; `allFormats` makes every format for every dump, not one per release.
  */
-export async function prepareBases(labDir: string, work: string, opts: { formats?: string[]; dumps?: string[]; allFormats?: boolean; log?: (s: string) => void } = {}): Promise<Base[]> {
+export async function prepareBases(
+  labDir: string,
+  work: string,
+  opts: { formats?: string[]; dumps?: string[]; allFormats?: boolean; cachedOnly?: boolean; log?: (s: string) => void } = {},
+): Promise<Base[]> {
   mkdirSync(work, { recursive: true, mode: 0o700 });
   const log = opts.log ?? (() => {});
   const formats = opts.formats ?? FORMATS;
@@ -168,6 +172,7 @@ export async function prepareBases(labDir: string, work: string, opts: { formats
         bases.push(JSON.parse(readFileSync(meta, "utf8")));
         continue;
       }
+      if (opts.cachedOnly) continue;
       const t0 = performance.now();
       try {
         if (format === "elf") sparseCopy(d.vmcore, file, merge((await tracedReads(d.vmcore, dir)).map(([s, e]) => [s & ~4095, Math.ceil(e / 4096) * 4096] as Range)));

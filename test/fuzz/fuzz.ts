@@ -30,6 +30,8 @@ export interface FuzzOptions {
   formats?: string[];
   /** Every format for every dump, not one dump per release. */
   allFormats?: boolean;
+  /** Only the bases already made (no conversions now). */
+  cachedOnly?: boolean;
   log?: (s: string) => void;
 }
 
@@ -46,7 +48,7 @@ export interface FuzzReport {
 export async function fuzz(o: FuzzOptions): Promise<FuzzReport> {
   const log = o.log ?? (() => {});
   const t0 = performance.now();
-  const bases = await prepareBases(o.lab, join(o.work, "bases"), { dumps: o.dumps, formats: o.formats, allFormats: o.allFormats, log });
+  const bases = await prepareBases(o.lab, join(o.work, "bases"), { dumps: o.dumps, formats: o.formats, allFormats: o.allFormats, cachedOnly: o.cachedOnly, log });
   if (!bases.length) throw new Error(`no lab dumps under ${o.lab}/dumps: build them with bun test/prepare.ts`);
   const fds = new Map<string, number>();
   const readBase = (b: Base, off: number, n: number) => {
@@ -128,6 +130,7 @@ if (import.meta.main) {
       dump: { type: "string", multiple: true },
       format: { type: "string", multiple: true },
       "all-formats": { type: "boolean", default: false },
+      "cached-only": { type: "boolean", default: false },
       json: { type: "string" },
       replay: { type: "string" },
       tally: { type: "string" },
@@ -169,6 +172,7 @@ if (import.meta.main) {
     dumps: v.dump,
     formats: v.format,
     allFormats: v["all-formats"],
+    cachedOnly: v["cached-only"],
     log: (s) => console.error(s),
   });
   console.log(`fuzz: ${r.results.length} cases, seed ${v.seed}, ${r.bases.length} bases (${r.bases.join(", ")}), ${r.seconds.toFixed(0)} s`);
