@@ -7,7 +7,7 @@ import { KernelProgram } from "../kernel/program.ts";
 import { readModules, type Module } from "../kernel/modules.ts";
 import { readPrintk, type PrintkRecord } from "../kernel/printk.ts";
 import type { KernelView } from "../kernel/view.ts";
-import { BadDataError, KdumpError, UsageError } from "../errors.ts";
+import { BadDataError, FaultError, KdumpError, UsageError } from "../errors.ts";
 import { logCommand } from "./log.ts";
 import { reportCommand } from "./report.ts";
 import { sysCommand } from "./sys.ts";
@@ -131,6 +131,11 @@ export function analyze(path: string, command = "report", opts: AnalyzeOptions =
 /** `e` as an error whose one line names the dump file (and the command, for data that makes no sense). */
 function inFile(path: string, command: string, e: unknown): unknown {
   if (e instanceof RangeError || e instanceof TypeError) e = nonsense(`the kernel data of ${command}`, e);
+  if (e instanceof FaultError) {
+    // a pointer the command followed leads outside the dump's memory: say which command, and what to try
+    e.message = `${command}: ${e.message}`;
+    e.hint ??= "a kernel pointer leads outside the dump's memory: the dump is corrupted or filtered too much; try another dump of this crash (or one collected with --level 1), or --system-map with the kernel's System.map";
+  }
   if (e instanceof KdumpError && !e.message.includes(path)) e.message = `${path}: ${e.message}`;
   return e;
 }
