@@ -2,7 +2,7 @@
 // bitmaps and page descriptors, and the pages of the kernel's kallsyms, BTF and ORC tables (located through the
 // library itself on the clean file). The fuzzer mutates these ranges, intersected with the bytes a clean run read.
 import { ElfDump } from "../../lib/dump/elf.ts";
-import { FLAT_SIGNATURE, FlatSource } from "../../lib/dump/flattened.ts";
+import { FlatSource } from "../../lib/dump/flattened.ts";
 import { KdumpDump } from "../../lib/dump/kdump_compressed.ts";
 import { openDump } from "../../lib/dump/open.ts";
 import { FileSource, le } from "../../lib/dump/source.ts";
@@ -174,9 +174,4 @@ export function dumpRegions(path: string, clean = path, log: (s: string) => void
   } finally {
     dump.close();
   }
-}
-
-/** True when `head` is a flattened file (for callers that only have bytes). */
-export function isFlatHead(head: Uint8Array): boolean {
-  return new TextDecoder().decode(head.subarray(0, FLAT_SIGNATURE.length)) === FLAT_SIGNATURE;
 }
