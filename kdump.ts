@@ -256,7 +256,11 @@ export function cli(argv: string[]): Argv {
           .option("from", { type: "string", default: "/proc/vmcore", describe: "the dump to read: /proc/vmcore in the capture kernel, or a dump file" })
           .option("out", { type: "string", requiresArg: true, default: "/var/crash", describe: "DIR, UUID=…[:/dir], LABEL=…[:/dir], /dev/… (raw), ssh://[user@]host[:port]/dir, or - (stdout)" })
           .option("level", { type: "number", default: 31, describe: "dump level: 1 zero, 2 cache, 4 private cache, 8 user, 16 free pages (makedumpfile -d)" })
-          .option("compress", { type: "string", choices: COMPRESS_NAMES, default: "zstd", describe: "page compression" })
+          .option("compress", {
+            type: "string",
+            choices: COMPRESS_NAMES,
+            describe: "page compression (default zstd; crash 8.0.2 and makedumpfile 1.7.8 read it, Debian 12's makedumpfile 1.7.2 cannot: use zlib or lzo for it). Not with --format elf",
+          })
           .option("format", { type: "string", choices: [...FORMATS], describe: "kdump (default), elf, or flat (default for -, raw devices and ssh)" })
           .option("failure-action", { type: "string", choices: [...COLLECT_FAILURE_ACTIONS], default: "none", describe: "what to do when saving fails" })
           .option("threads", { type: "number", describe: "compression threads (default: one per CPU; 0 on one CPU)" })

@@ -78,8 +78,19 @@ export class RefusedError extends KdumpError {
   override name = "RefusedError";
 }
 
-/** The one line the CLI prints for any thrown value: typed errors by their message, system errors by code and path. */
+/**
+ * The one line the CLI prints for any thrown value: typed errors by their message, system errors by code and path.
+ * Control characters (a newline in a name read from a corrupted dump) are escaped, so it stays one line.
+ */
 export function errorLine(e: unknown): string {
+  return oneLine(errorText(e));
+}
+
+function oneLine(s: string): string {
+  return s.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
+function errorText(e: unknown): string {
   if (e instanceof KdumpError) return e.summary();
   if (e && typeof e === "object" && "code" in e && typeof (e as any).code === "string") {
     const err = e as NodeJS.ErrnoException;
@@ -89,6 +100,7 @@ export function errorLine(e: unknown): string {
       EACCES: "permission denied: run as root?",
       EPERM: "operation not permitted: run as root?",
       ENOSPC: "no space left on the device",
+      EROFS: "read-only file system: remount it read-write or choose another target",
       EISDIR: "is a directory, expected a file",
       ENOTDIR: "not a directory",
     };

@@ -7,7 +7,7 @@ import { KernelProgram } from "../kernel/program.ts";
 import { readModules, type Module } from "../kernel/modules.ts";
 import { readPrintk, type PrintkRecord } from "../kernel/printk.ts";
 import type { KernelView } from "../kernel/view.ts";
-import { BadDataError, UsageError } from "../errors.ts";
+import { BadDataError, FaultError, KdumpError, UsageError } from "../errors.ts";
 import { logCommand } from "./log.ts";
 import { reportCommand } from "./report.ts";
 import { sysCommand } from "./sys.ts";
@@ -42,20 +42,40 @@ export class AnalyzeContext {
   ) {}
   /** Symbols, types and unwind tables read from the dump. */
   get program(): KernelProgram {
-    return (this.prog ??= new KernelProgram(this.kernel, { systemMap: this.opts.systemMap }));
+    return (this.prog ??= reading("the kallsyms, BTF and ORC tables", () => new KernelProgram(this.kernel, { systemMap: this.opts.systemMap })));
   }
   /** The loaded modules (their ORC tables joined to the program's). */
   get modules(): Module[] {
-    return (this.mods ??= readModules(this.program));
+    return (this.mods ??= reading("the module list", () => readModules(this.program)));
   }
   /** The kernel's virtual memory. */
   get kernel(): KernelView {
-    return (this.k ??= openKernel(this.dump));
+    return (this.k ??= reading("VMCOREINFO and the page tables", () => openKernel(this.dump)));
   }
   /** The kernel log, oldest first. */
   get log(): PrintkRecord[] {
-    return (this.records ??= readPrintk(this.kernel));
+    return (this.records ??= reading("the printk ring buffer", () => readPrintk(this.kernel)));
   }
+}
+
+const NONSENSE_HINT = "the dump is corrupted or from an unsupported kernel: try another dump of this crash, or --system-map with the kernel's System.map";
+
+/**
+ * Runs `f`; a DataView or array read past its end (RangeError, TypeError) means the kernel structure it was
+ * reading makes no sense: it becomes a BadDataError naming `what`.
+ */
+function reading<T>(what: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof RangeError || e instanceof TypeError) throw nonsense(what, e);
+    throw e;
+  }
+}
+
+function nonsense(what: string, e: Error): BadDataError {
+  const detail = /out of bounds|offset is outside|byteOffset|length/i.test(e.message) ? "a field lies outside the bytes that hold it" : e.message;
+  return new BadDataError(`reading ${what}: ${detail}`, { hint: NONSENSE_HINT });
 }
 
 /** @msgpack/msgpack, loaded on first use: importing it costs ~30 ms, which every other CLI run would pay. */
@@ -100,11 +120,14 @@ export function analyze(path: string, command: string | undefined, opts: Analyze
 export function analyze(path: string, command = "report", opts: AnalyzeOptions = {}): string | Uint8Array {
   const cmd = analyzeCommands[command];
   if (!cmd) throw new UsageError(`unknown analyze command ${command}`, { hint: `use one of: ${Object.keys(analyzeCommands).join(", ")}` });
-  const dump = openDump(path);
+  let dump: Dump | undefined;
   try {
+    dump = openDump(path);
     return runCommand(new AnalyzeContext(dump, opts), command);
+  } catch (e) {
+    throw inFile(path, command, e);
   } finally {
-    dump.close();
+    dump?.close();
   }
 }
 
@@ -123,10 +146,21 @@ export function runCommand(ctx: AnalyzeContext, command: string): string | Uint8
     return opts.json || opts.format === "json" ? toJson(out.data) + "\n" : out.text;
   } catch (e) {
     // a DataView or array read past its end means a kernel structure in the dump makes no sense
-    if (e instanceof RangeError || e instanceof TypeError)
-      throw new BadDataError(`${command}: the dump's kernel data makes no sense (${e.message})`, { hint: "the dump is corrupted or from an unsupported kernel" });
+    if (e instanceof RangeError || e instanceof TypeError) throw nonsense(`the kernel data of ${command}`, e);
     throw e;
   }
+}
+
+/** `e` as an error whose one line names the dump file (and the command, for data that makes no sense). */
+function inFile(path: string, command: string, e: unknown): unknown {
+  if (e instanceof RangeError || e instanceof TypeError) e = nonsense(`the kernel data of ${command}`, e);
+  if (e instanceof FaultError) {
+    // a pointer the command followed leads outside the dump's memory: say which command, and what to try
+    e.message = `${command}: ${e.message}`;
+    e.hint ??= "a kernel pointer leads outside the dump's memory: the dump is corrupted or filtered too much; try another dump of this crash (or one collected with --level 1), or --system-map with the kernel's System.map";
+  }
+  if (e instanceof KdumpError && !e.message.includes(path)) e.message = `${path}: ${e.message}`;
+  return e;
 }
 
 /** Writes `text` to stdout exactly; a reader that went away (`| head`) is not an error. */

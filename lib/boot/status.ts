@@ -3,11 +3,14 @@
 import { installedKernel } from "./kernel_files.ts";
 import { existsSync, readFileSync } from "node:fs";
 import { type BootState, bootState } from "./boot_state.ts";
+import { formatUnfinished, unfinishedDumps, type UnfinishedDump } from "../collect/unfinished.ts";
 
 /** Where the status files live; tests point `root` at a scratch tree. */
 export interface StatusSources {
   /** Prefix for /proc, /sys and /boot ("" on a real box). */
   root: string;
+  /** Dump folders to check for unfinished dumps (default: <root>/var/crash). */
+  crashDirs?: string[];
 }
 
 /** The reserved crash region from /proc/iomem. */
@@ -42,6 +45,8 @@ export interface Status extends BootState {
   lockdown: string | null;
   /** /proc/vmcore exists: this is a capture kernel with a dump to save. */
   vmcore: boolean;
+  /** Dumps under the dump folders that were interrupted or failed (or are being collected), with the reason. */
+  unfinished: UnfinishedDump[];
   /** True when a crash now would be captured. */
   ready: boolean;
   /** One line: "ready: …" or "not ready: … do X". */
@@ -130,6 +135,7 @@ export function readStatus(src: StatusSources = { root: "" }): Status {
     configSource,
     lockdown: lockText === null ? null : lockdownMode(lockText),
     vmcore: existsSync(`${r}/proc/vmcore`),
+    unfinished: (src.crashDirs ?? [`${r}/var/crash`]).flatMap((d) => unfinishedDumps(d)),
     ...bootState(r, cmdline, crashSize),
   };
   return { ...s, ...verdict(s) };
@@ -173,6 +179,7 @@ export function formatStatus(s: Status): string {
     `lockdown:           ${s.lockdown ?? "not available"}`,
     `configured:         ${s.configured === null ? "unknown (no supported boot loader found)" : s.configured.length ? s.configured.map((v) => `crashkernel=${v}`).join(" ") : "no crashkernel= in the boot loader"}`,
     ...(s.pending ? [s.pending] : []),
+    ...formatUnfinished(s.unfinished ?? []),
     ...(s.shrink ? [`shrink:             ${mib(s.shrink.to)} is enough (rehearsal): free the rest now with ${s.shrink.command}`] : []),
     s.verdict,
   ];

@@ -132,6 +132,11 @@ export async function collect(o: CollectOptions, sys: CollectSys = realCollectSy
   const streamTarget = target.kind === "stdout" || target.kind === "raw" || target.kind === "ssh";
   const format = o.format ?? (streamTarget ? "flat" : "kdump");
   if (!(FORMATS as readonly string[]).includes(format)) throw new UsageError(`unknown format ${format}`, { hint: `use one of: ${FORMATS.join(", ")}` });
+  // ELF has no compressed page format: asking for one would silently write every page raw
+  if (format === "elf" && o.compress !== undefined && o.compress !== "none")
+    throw new UsageError(`--compress ${o.compress} does not apply to --format elf: ELF pages are stored uncompressed`, {
+      hint: "drop --compress (or use --compress none) for an ELF dump, or use --format kdump to compress",
+    });
   const action: CollectFailureAction = parseFailureAction(o.failureAction ?? "none");
   const threads = o.threads ?? defaultThreads();
   if (!Number.isInteger(level) || level < 0 || level > 31) throw new UsageError(`dump level ${o.level} is not 0–31`, { hint: "add the bits: 1 zero, 2 cache, 4 private cache, 8 user, 16 free; 31 drops all" });

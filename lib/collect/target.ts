@@ -11,6 +11,7 @@ import { FlatSink } from "../dump/flat_writer.ts";
 import { libcMount, type MountCalls } from "../sys/mount.ts";
 import { findDevice } from "./blkid.ts";
 import { sshOutput } from "./ssh_target.ts";
+import { currentBootId, inProgressNote } from "./unfinished.ts";
 
 /** The system calls targets make; tests pass fakes for mount and ssh. */
 export interface TargetSys {
@@ -174,7 +175,7 @@ function dirOutput(root: string, name: string, file: string, stream: boolean, un
   const reasonPath = `${partial}.reason`;
   // the reason file takes its block now, so it can be written even when the disk is full later
   const reasonFd = openSync(reasonPath, "wx", 0o600);
-  const note = `collection in progress since ${new Date().toISOString()}\n`;
+  const note = inProgressNote(new Date(), process.pid, currentBootId());
   writeSync(reasonFd, Buffer.from(note.padEnd(REASON_RESERVE, " ")), 0, REASON_RESERVE, 0);
   ftruncateSync(reasonFd, note.length);
   fsyncSync(reasonFd);

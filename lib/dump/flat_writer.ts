@@ -20,6 +20,7 @@ export function flatHeader(): Uint8Array {
 
 /** A DumpSink writing the flattened format to a stream. */
 export class FlatSink implements DumpSink {
+  readonly stream = true;
   private started = false;
   /** Bytes sent down the stream so far. */
   sent = 0;

@@ -131,13 +131,14 @@ export class KdumpWriter {
 
   /**
    * Reserves the headers, bitmaps and page_desc table, then writes them (status: incomplete). After this, a
-   * failure leaves a file crash and makedumpfile read as an incomplete dump.
+   * failure leaves a file crash and makedumpfile read as an incomplete dump. A stream (flattened) gets its one
+   * header record here, complete, as makedumpfile writes it: a cut stream lacks the end marker instead.
    */
   async begin(): Promise<void> {
     const { bitmapAt, bitmapBlocks, zeroAt, dataAt } = this.layout;
     const bs = this.input.pageSize;
     this.sink.reserve(0, dataAt);
-    await this.sink.write(0, this.header(this.input.codecFlag | DUMP_DH_COMPRESSED_INCOMPLETE));
+    await this.sink.write(0, this.header(this.input.codecFlag | (this.sink.stream ? 0 : DUMP_DH_COMPRESSED_INCOMPLETE)));
     await this.sink.write(bs, this.subHeader);
     const half = (bitmapBlocks * bs) / 2;
     for (const [i, bitmap] of [this.input.present, this.input.dumpable].entries()) {
@@ -179,7 +180,7 @@ export class KdumpWriter {
 
   /** Marks the dump complete (rewrites the header) and makes it durable. */
   async finish(): Promise<void> {
-    await this.sink.write(0, this.header(this.input.codecFlag));
+    if (!this.sink.stream) await this.sink.write(0, this.header(this.input.codecFlag));
     await this.sink.finish();
   }
 }

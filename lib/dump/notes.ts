@@ -22,10 +22,14 @@ export function parseNotes(block: Uint8Array, base = 0): DumpNote[] {
     const type = r.u32(pos + 8);
     if (namesz === 0 && descsz === 0 && type === 0) break; // padding
     const nameAt = pos + 12;
+    // sizes are u32 from the file: compare before aligning, so 0xffffffff cannot wrap the arithmetic
+    if (namesz > block.length - nameAt || descsz > block.length - nameAt - align4(namesz))
+      throw new DumpFormatError(`ELF note with namesz ${namesz} and descsz ${descsz} runs past its ${block.length}-byte note segment`, {
+        offset: base + pos,
+        hint: "the dump's notes are corrupted; try another copy of the dump",
+      });
     const descAt = nameAt + align4(namesz);
-    const end = descAt + align4(descsz);
-    if (end > block.length + 3 || descAt + descsz > block.length)
-      throw new DumpFormatError(`ELF note of ${descsz} bytes runs past its segment`, { offset: base + pos, hint: "the dump's notes are corrupted" });
+    const end = Math.min(descAt + align4(descsz), block.length);
     let name = new TextDecoder().decode(block.subarray(nameAt, nameAt + namesz));
     name = name.replace(/\0+$/, "");
     notes.push({ name, type, desc: block.subarray(descAt, descAt + descsz) });
@@ -40,6 +44,7 @@ export function vmcoreinfoText(notes: DumpNote[]): string | null {
   return n ? new TextDecoder().decode(n.desc).replace(/\0+$/, "") : null;
 }
 
+/** `n` rounded up to a multiple of 4, in double arithmetic (`& ~3` would wrap above 2^31). */
 function align4(n: number): number {
-  return (n + 3) & ~3;
+  return Math.ceil(n / 4) * 4;
 }

@@ -6,6 +6,11 @@ import { errnoName, syscall } from "../sys/libc.ts";
 
 /** Positional output of a dump writer. */
 export interface DumpSink {
+  /**
+   * True when each write is appended as a record (a flattened stream): bytes written twice appear twice, so a
+   * writer writes its header once instead of marking it incomplete first and rewriting it at the end.
+   */
+  readonly stream?: boolean;
   /** Writes `data` at file offset `offset`. */
   write(offset: number, data: Uint8Array): void | Promise<void>;
   /**

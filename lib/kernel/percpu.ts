@@ -1,7 +1,7 @@
 // Per-CPU variables: a per-CPU symbol's (zero-based on x86_64) address plus __per_cpu_offset[cpu]; the CPUs the
 // kernel knew (nr_cpu_ids, __cpu_online_mask); each CPU's current task (pcpu_hot.current_task 6.2+, current_task
 // before, runqueues.curr as the last resort) and its hard IRQ stack.
-import { MissingDataError } from "../errors.ts";
+import { BadDataError, MissingDataError } from "../errors.ts";
 import type { KernelProgram } from "./program.ts";
 
 /** THREAD_SIZE and IRQ_STACK_SIZE on x86_64 without KASAN (16 KiB). */
@@ -20,9 +20,18 @@ export function perCpuOffset(prog: KernelProgram, cpu: number): bigint {
   return prog.view.u64(prog.sym("__per_cpu_offset") + BigInt(cpu * 8));
 }
 
-/** nr_cpu_ids: how many CPU numbers the kernel used. */
+/** The most CPUs an x86_64 kernel can have (CONFIG_NR_CPUS with MAXSMP: NR_CPUS_RANGE_END). */
+export const NR_CPUS_MAX = 8192;
+
+/** nr_cpu_ids: how many CPU numbers the kernel used; BadDataError when it is 0 or past NR_CPUS_MAX. */
 export function nrCpuIds(prog: KernelProgram): number {
-  return prog.view.u32(prog.sym("nr_cpu_ids"));
+  const at = prog.sym("nr_cpu_ids");
+  const n = prog.view.u32(at);
+  if (n === 0 || n > NR_CPUS_MAX)
+    throw new BadDataError(`nr_cpu_ids at 0x${at.toString(16).padStart(16, "0")} is ${n}, not a CPU count (1 to ${NR_CPUS_MAX})`, {
+      hint: "the dump's kernel data is corrupted: try another dump of this crash, or --system-map if the symbols are wrong",
+    });
+  return n;
 }
 
 /** The CPUs set in __cpu_online_mask at the crash, ascending. */

@@ -1,7 +1,7 @@
 // A crashed kernel as the analysis asks about it: its memory (KernelView) plus what the dump says about itself
 // without debuginfo: symbols (kallsyms), types (BTF between __start_BTF and __stop_BTF) and the ORC tables, each
 // read on first use and kept. Typed field reads by struct and member name go through BTF.
-import { KdumpError, MissingDataError } from "../errors.ts";
+import { BadDataError, KdumpError, MissingDataError } from "../errors.ts";
 import { Btf } from "./btf.ts";
 import { kallsymsAddrs } from "./system_map.ts";
 import { Kallsyms, readKallsymsTables } from "./kallsyms.ts";
@@ -36,7 +36,7 @@ export class KernelProgram {
       let first: unknown;
       for (const addrs of where.candidates) {
         try {
-          this.ks = new Kallsyms(readKallsymsTables({ read }, addrs), stext);
+          this.ks = structure(`the kallsyms tables at ${hex(addrs.names)}`, () => new Kallsyms(readKallsymsTables({ read }, addrs), stext));
           break;
         } catch (e) {
           if (!(e instanceof KdumpError)) throw e;
@@ -57,7 +57,7 @@ export class KernelProgram {
         throw new MissingDataError("the kernel has no BTF (no __start_BTF/__stop_BTF)", {
           hint: "it was built without CONFIG_DEBUG_INFO_BTF; task and module walks need it",
         });
-      this.types = new Btf(this.readBulk(start, Number(stop - start)));
+      this.types = structure(`the BTF at ${hex(start)}`, () => new Btf(this.readBulk(start, Number(stop - start))));
     }
     return this.types;
   }
@@ -126,5 +126,24 @@ export class KernelProgram {
     const v = this.view.info.symbols.get("_stext") ?? fromMap;
     if (v === undefined) throw new MissingDataError("VMCOREINFO has no SYMBOL(_stext) to check kallsyms against", { hint: "give the kernel's System.map with --system-map" });
     return v;
+  }
+}
+
+function hex(a: bigint): string {
+  return `0x${a.toString(16).padStart(16, "0")}`;
+}
+
+/**
+ * Builds a structure from dump bytes; a DataView or array read past its end (RangeError, TypeError) means the
+ * structure's sizes or offsets make no sense: a BadDataError naming `what` (and its address) instead.
+ */
+function structure<T>(what: string, build: () => T): T {
+  try {
+    return build();
+  } catch (e) {
+    if (!(e instanceof RangeError || e instanceof TypeError)) throw e;
+    throw new BadDataError(`${what}: a field lies outside the bytes that hold it`, {
+      hint: "the dump is corrupted or from an unsupported kernel: try another dump of this crash, or --system-map with the kernel's System.map",
+    });
   }
 }

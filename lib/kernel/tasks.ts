@@ -55,8 +55,13 @@ export function taskStateChar(state: number, exitState: number): string {
 export function listEntries(prog: KernelProgram, head: bigint, struct: string, member: string, limit = 1 << 20, each?: (entry: bigint) => void): bigint[] {
   const off = BigInt(prog.off(struct, member));
   const out: bigint[] = [];
+  const seen = new Set<bigint>();
+  const where = `the list of ${struct}.${member} at 0x${head.toString(16).padStart(16, "0")}`;
+  const hint = "the dump's kernel data is corrupted: try another dump of this crash, or --system-map if the symbols are wrong";
   for (let p = prog.view.u64(head); p !== head; p = prog.view.u64(p)) {
-    if (out.length >= limit) throw new BadDataError(`the list of ${struct}.${member} at 0x${head.toString(16)} does not end after ${limit} entries`, { hint: "the list is corrupted" });
+    if (out.length >= limit) throw new BadDataError(`${where} does not end after ${limit} entries`, { hint });
+    if (seen.has(p)) throw new BadDataError(`${where} loops back to 0x${p.toString(16).padStart(16, "0")} after ${out.length} entries`, { hint });
+    seen.add(p);
     out.push(p - off);
     each?.(p - off);
   }

@@ -6,6 +6,7 @@ import { analyze, analyzeCommands, AnalyzeContext } from "../../lib/analyze/comm
 import { crashTail } from "../../lib/analyze/report.ts";
 import { formatSys, readSys } from "../../lib/analyze/sys.ts";
 import { openDump } from "../../lib/dump/open.ts";
+import { BadDataError } from "../../lib/errors.ts";
 import { expectBytes, LINES, sysrqDump, vmcoreDmesg } from "../dump/_peers.ts";
 import type { LabDump } from "../lab/dumps.ts";
 
@@ -66,4 +67,26 @@ describe("analyzeCommands", () => {
     expect(crashTail(text, null)).toHaveLength(20);
     expect(crashTail(text, "line 27")).toEqual(["[    0.000000] line 22", "[    0.000000] line 23", "[    0.000000] line 24", "[    0.000000] line 25", "[    0.000000] line 26", "[    0.000000] line 27", "[    0.000000] line 28", "[    0.000000] line 29"]);
   });
+});
+
+// issue 18: four mutated dumps printed Bun's raw "Out of bounds access" inside the message
+describe("analyze on kernel data that makes no sense", () => {
+  test("a DataView read past its bytes becomes a BadDataError naming the structure being read, with a hint", async () => {
+    const real = openDump((await sysrqDump("6.1")).vmcore);
+    // every small read comes back one byte short, as a structure cut by nonsense sizes would
+    const short: typeof real = Object.create(real, {
+      readPhys: { value: (paddr: bigint, length: number, zeroFill?: boolean) => real.readPhys(paddr, length, zeroFill).subarray(0, length > 1 && length <= 8 ? length - 1 : length) },
+    });
+    let err: unknown;
+    try {
+      analyzeCommands.ps!.run(new AnalyzeContext(short));
+    } catch (e) {
+      err = e;
+    }
+    const line = (err as BadDataError).summary();
+    expect(err).toBeInstanceOf(BadDataError);
+    expect(line).toMatch(/^the kallsyms tables at 0x[0-9a-f]{16}: a field lies outside the bytes that hold it: .*--system-map/);
+    expect(line).not.toContain("Out of bounds");
+    real.close();
+  }, LAB);
 });

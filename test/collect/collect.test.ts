@@ -107,13 +107,34 @@ describe("Progress", () => {
   });
 });
 
+/** A CLI run starts Bun and the toolkit: seconds on a loaded machine, past Bun's 5 s default. */
+const CLI = 60_000;
+
 describe("kdump collect (CLI)", () => {
   const KDUMP = join(import.meta.dir, "..", "..", "kdump.ts");
   test("a bad level is a usage error: one line, exit 2", async () => {
     const r = await $`${process.execPath} ${KDUMP} collect --from /nonexistent --out ${tmp} --level 32`.quiet().nothrow();
     expect(r.exitCode).toBe(2);
     expect(r.stderr.toString().trim().split("\n")).toEqual([expect.stringMatching(/^kdump: dump level 32 is not 0–31: /)]);
-  });
+  }, CLI);
+
+  // issue 18: `--format elf --compress zlib` silently wrote an uncompressed ELF
+  test("--compress with --format elf is a usage error: one line, exit 2, nothing created", async () => {
+    const out = join(tmp, "cli-elf-zlib");
+    const r = await $`${process.execPath} ${KDUMP} collect --from /nonexistent --out ${out} --format elf --compress zlib`.quiet().nothrow();
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr.toString().trim().split("\n")).toEqual([expect.stringMatching(/^kdump: --compress zlib does not apply to --format elf: .*--format kdump/)]);
+    expect(existsSync(out)).toBe(false);
+    const none = await $`${process.execPath} ${KDUMP} collect --from /nonexistent --out ${out} --format elf --compress none`.quiet().nothrow();
+    expect(none.stderr.toString()).toContain("/nonexistent: no such file");
+  }, CLI);
+
+  test("--help says which codec Debian 12's makedumpfile 1.7.2 cannot read, and the setting it can", async () => {
+    const r = await $`${process.execPath} ${KDUMP} collect --help`.quiet();
+    const help = r.stdout.toString().replace(/\s+/g, " ");
+    expect(help).toContain("makedumpfile 1.7.2 cannot");
+    expect(help).toContain("use zlib or lzo");
+  }, CLI);
 
   test("a missing dump is one line and exit 1, and nothing is created", async () => {
     const out = join(tmp, "cli-missing");
@@ -121,7 +142,7 @@ describe("kdump collect (CLI)", () => {
     expect(r.exitCode).toBe(1);
     expect(r.stderr.toString().trim()).toBe("kdump: /nonexistent: no such file or directory");
     expect(existsSync(out)).toBe(false);
-  });
+  }, CLI);
 });
 
 describe("runFailureAction()", () => {

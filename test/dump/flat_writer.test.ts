@@ -10,6 +10,7 @@ import { FlatSink, flatHeader } from "../../lib/dump/flat_writer.ts";
 import { FlatSource } from "../../lib/dump/flattened.ts";
 import { BufferSource } from "../../lib/dump/source.ts";
 import { sysrqDump } from "./_peers.ts";
+import { debugKernel } from "../kernel/_images.ts";
 import { collectTemp, dumpFolder } from "./_makedumpfile.ts";
 
 const KDUMP = join(import.meta.dir, "..", "..", "kdump.ts");
@@ -46,4 +47,33 @@ describe("FlatSink", () => {
     expect([...src.read(4095, 4)]).toEqual([1, 9, 9, 1]);
     expect(src.size).toBe(8192);
   });
+
+  // issue 18: the stream held the header twice (incomplete, then rewritten) and crash 8.0.2 warned
+  // "This dumpfile is incomplete" on it, as it does not on makedumpfile's own -F files
+  test("the stream holds one record for offset 0, complete, and crash 8.0.2 opens it without 'incomplete'", async () => {
+    const { vmcore } = await sysrqDump("6.1");
+    const tmp = mkdtempSync(join(tmpdir(), "flat-"));
+    try {
+      const flat = join(tmp, "stream");
+      await $`${process.execPath} ${KDUMP} collect --from ${vmcore} --out - --compress zlib --threads 0 > ${flat}`.quiet();
+      const bytes = readFileSync(flat);
+      const zeroRecords: number[] = [];
+      for (let pos = 4096; ; ) {
+        const off = bytes.readBigInt64BE(pos);
+        if (off === -1n) break;
+        if (off === 0n) zeroRecords.push(pos);
+        pos += 16 + Number(bytes.readBigInt64BE(pos + 8));
+      }
+      expect(zeroRecords.length).toBe(1);
+      expect(bytes.readUInt32LE(zeroRecords[0]! + 16 + 424) & 0x8).toBe(0); // status without DUMP_DH_COMPRESSED_INCOMPLETE
+      const cmds = join(tmp, "cmds");
+      await Bun.write(cmds, "sys\nquit\n");
+      const r = await $`crash -s ${(await debugKernel("6.1")).vmlinux} ${flat} -i ${cmds}`.quiet().nothrow();
+      const out = r.stdout.toString() + r.stderr.toString();
+      expect(out).toContain("RELEASE: 6.1");
+      expect(out).not.toContain("incomplete");
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 600_000);
 });

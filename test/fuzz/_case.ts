@@ -1,0 +1,205 @@
+// One fuzz case: a seeded mutation of a base's bytes inside one structure, written into a worker's private copy,
+// `kdump analyze` run on it in a subprocess (20 s limit, peak RSS measured), the bytes restored, the outcome kept.
+import { closeSync, openSync, readSync, writeSync } from "node:fs";
+import { KDUMP, COMMANDS, type Base } from "./_bases.ts";
+import type { Range, Structure } from "./_regions.ts";
+
+/** What a case ended in. */
+export const OUTCOMES = ["ok", "clean error", "bad message", "stack trace", "hang", "signal", "memory > 500 MB"] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/** A case's plan, fully determined by the seed and the case number. */
+export interface CasePlan {
+  index: number;
+  base: Base;
+  structure: Structure;
+  command: string;
+  /** File offset → new bytes. */
+  patches: { offset: number; bytes: number[] }[];
+}
+
+/** A case's result. */
+export interface CaseResult {
+  plan: CasePlan;
+  outcome: Outcome;
+  /** True when the exit code or stdout differs from the clean run's. */
+  changed: boolean;
+  exit: number | null;
+  signal: string | null;
+  seconds: number;
+  /** CPU seconds (user + system). */
+  cpuSeconds: number;
+  maxRssMB: number;
+  /** The first stderr line (or the whole stderr when it is not one line). */
+  stderr: string;
+}
+
+/** mulberry32: a small seeded PRNG, so a case is reproducible from (seed, index) alone. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Which commands read each structure (all read the headers and notes). */
+const READERS: Record<Structure, string[]> = {
+  headers: ["sys", "log", "ps", "bt", "mod"],
+  notes: ["sys", "log", "ps", "bt", "mod"],
+  bitmaps: ["sys", "log", "ps", "bt", "mod"],
+  page_desc: ["sys", "log", "ps", "bt", "mod"],
+  kallsyms: ["sys", "ps", "bt", "mod"],
+  BTF: ["ps", "bt", "mod"],
+  ORC: ["bt"],
+};
+
+const U32S = [0, 1, 0x7f, 0x80, 0xff, 0x7fff, 0xffff, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff];
+const U64S = [0n, 1n, 0x7fffffffffffffffn, 0x8000000000000000n, 0xffffffffffffffffn, 0xffffffff80000000n, 0xffff888000000000n, 0x100000000n];
+
+/** The plan of case `index` under `seed`: a structure (uniformly among those some base has), a base holding it, 1–3 mutations. */
+export function planCase(bases: Base[], seed: number, index: number, readByte: (base: Base, offset: number, n: number) => Uint8Array): CasePlan {
+  const r = rng(seed * 1_000_003 + index);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+  const structures = (["headers", "notes", "bitmaps", "page_desc", "kallsyms", "BTF", "ORC"] as Structure[]).filter((s) => bases.some((b) => b.targets[s].length));
+  const structure = pick(structures);
+  const base = pick(bases.filter((b) => b.targets[structure].length));
+  const command = pick(READERS[structure]);
+  const ranges = base.targets[structure];
+  const total = ranges.reduce((n, [s, e]) => n + (e - s), 0);
+  const at = (): number => {
+    let k = Math.floor(r() * total);
+    for (const [s, e] of ranges as Range[]) {
+      if (k < e - s) return s + k;
+      k -= e - s;
+    }
+    return ranges[0]![0];
+  };
+  const patches: CasePlan["patches"] = [];
+  for (let n = 1 + Math.floor(r() * 3); n > 0; n--) {
+    const off = at();
+    const kind = r();
+    if (kind < 0.3) {
+      const b = readByte(base, off, 1)[0]!;
+      patches.push({ offset: off, bytes: [b ^ (1 << Math.floor(r() * 8))] });
+    } else if (kind < 0.45) {
+      patches.push({ offset: off, bytes: [pick([0, 0xff, Math.floor(r() * 256)])] });
+    } else if (kind < 0.75) {
+      const o = off & ~3;
+      const old = new DataView(readByte(base, o, 4).slice().buffer).getUint32(0, true);
+      const v = pick([...U32S, (old * 2) >>> 0, (old + 1) >>> 0, (old - 1) >>> 0, (old + 0x1000) >>> 0, Math.floor(r() * 2 ** 32)]);
+      const dv = new DataView(new ArrayBuffer(4));
+      dv.setUint32(0, v, true);
+      patches.push({ offset: o, bytes: [...new Uint8Array(dv.buffer)] });
+    } else {
+      const o = off - (off % 8);
+      const old = new DataView(readByte(base, o, 8).slice().buffer).getBigUint64(0, true);
+      const v = pick([...U64S, old + 8n, old - 8n, old ^ (1n << BigInt(Math.floor(r() * 64))), old + 0x1000n]) & 0xffffffffffffffffn;
+      const dv = new DataView(new ArrayBuffer(8));
+      dv.setBigUint64(0, v, true);
+      patches.push({ offset: o, bytes: [...new Uint8Array(dv.buffer)] });
+    }
+  }
+  return { index, base, structure, command, patches };
+}
+
+/** Writes `patches` into `file` and returns the bytes they replaced (to restore). */
+export function applyPatches(file: string, patches: CasePlan["patches"]): CasePlan["patches"] {
+  const fd = openSync(file, "r+");
+  try {
+    const old = patches.map((p) => {
+      const b = new Uint8Array(p.bytes.length);
+      readSync(fd, b, 0, b.length, p.offset);
+      return { offset: p.offset, bytes: [...b] };
+    });
+    for (const p of patches) writeSync(fd, new Uint8Array(p.bytes), 0, p.bytes.length, p.offset);
+    return old.reverse();
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The limits of a case: 20 s of CPU time (user + system) is a hang; on a shared, loaded machine wall time says
+ * more about the neighbours than about us, so wall time only stops a case after `wallSeconds` (also a hang).
+ */
+export const LIMITS = { seconds: 20, wallSeconds: 120, rssMB: 500, killRssMB: 1500 };
+
+/** Peak RSS (VmHWM, bytes) and CPU seconds so far of `pid` from /proc; zeros when gone. */
+async function usage(pid: number): Promise<{ hwm: number; cpu: number }> {
+  try {
+    const [status, stat] = await Promise.all([Bun.file(`/proc/${pid}/status`).text(), Bun.file(`/proc/${pid}/stat`).text()]);
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return { hwm: Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024, cpu: (Number(f[11]) + Number(f[12])) / 100 };
+  } catch {
+    return { hwm: 0, cpu: 0 };
+  }
+}
+
+/** Runs `kdump analyze COPY COMMAND` with the plan's patches applied to `copy` (restored afterwards). */
+export async function runCase(plan: CasePlan, copy: string): Promise<CaseResult> {
+  const old = applyPatches(copy, plan.patches);
+  try {
+    const t0 = performance.now();
+    const p = Bun.spawn([process.execPath, KDUMP, "analyze", copy, ...COMMANDS[plan.command]!], { stdout: "pipe", stderr: "pipe" });
+    let killedFor: "hang" | "memory" | null = null;
+    let peak = 0;
+    let cpu = 0;
+    const timer = setTimeout(() => {
+      killedFor = "hang";
+      p.kill("SIGKILL");
+    }, LIMITS.wallSeconds * 1000);
+    const poll = setInterval(async () => {
+      const u = await usage(p.pid);
+      peak = Math.max(peak, u.hwm);
+      cpu = Math.max(cpu, u.cpu);
+      if (killedFor) return;
+      if (peak > LIMITS.killRssMB * 2 ** 20) killedFor = "memory";
+      else if (cpu > LIMITS.seconds) killedFor = "hang";
+      if (killedFor) p.kill("SIGKILL");
+    }, 200);
+    const [out, err] = await Promise.all([new Response(p.stdout).arrayBuffer(), new Response(p.stderr).text()]);
+    const exit = await p.exited;
+    clearTimeout(timer);
+    clearInterval(poll);
+    const seconds = (performance.now() - t0) / 1000;
+    const ru = p.resourceUsage();
+    peak = Math.max(peak, ru?.maxRSS ?? 0);
+    cpu = Math.max(cpu, ru ? Number(ru.cpuTime.total) / 1e6 : 0);
+    const maxRssMB = peak / 2 ** 20;
+    const base = plan.base.baseline[plan.command]!;
+    const outHash = Bun.hash(new Uint8Array(out)).toString(16);
+    const signal = p.signalCode ? String(p.signalCode) : null;
+    let outcome: import("./_case.ts").Outcome;
+    if (killedFor === "hang") outcome = "hang";
+    else if (killedFor === "memory" || maxRssMB > LIMITS.rssMB) outcome = "memory > 500 MB";
+    else if (signal) outcome = "signal";
+    else if (exit === 0) outcome = "ok";
+    else outcome = classifyError(err, copy);
+    const lines = err.trimEnd().split("\n");
+    return {
+      plan,
+      outcome,
+      changed: exit !== base.exit || outHash !== base.out,
+      exit: signal ? null : exit,
+      signal,
+      seconds,
+      cpuSeconds: cpu,
+      maxRssMB,
+      stderr: lines.length === 1 ? lines[0]! : err.slice(0, 2000),
+    };
+  } finally {
+    applyPatches(copy, old);
+  }
+}
+
+/** A failed run's stderr: one `kdump: …` line naming the file, a stack trace, or another message. */
+export function classifyError(stderr: string, file: string): Outcome {
+  const lines = stderr.trimEnd().split("\n");
+  if (/^\s+at /m.test(stderr) || /^(error|TypeError|RangeError|SyntaxError|ReferenceError)\b/m.test(stderr) || lines.some((l) => /^\s*\d+ \| /.test(l))) return "stack trace";
+  if (lines.length === 1 && lines[0]!.startsWith("kdump: ") && lines[0]!.includes(file)) return "clean error";
+  return "bad message";
+}

@@ -1,0 +1,186 @@
+// The dump fuzzer: `npm run fuzz -- --cases N --seed S`. Mutates the lab dumps in every format (see _bases.ts)
+// where the readers read, runs `kdump analyze` on each mutated file in a subprocess, and prints per structure how
+// many cases changed the outcome and how each ended: ok, clean error (one `kdump: …` line naming the file),
+// bad message, stack trace, hang (20 s of CPU, or 120 s wall), signal, memory over 500 MB. Exits 1 when any case
+// ended in anything but ok or a clean error. `--replay N` writes case N's mutated file and prints how to run it. Run it at low priority on a shared machine: `nice -n 19 npm run fuzz -- …`.
+import { $ } from "bun";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { labDir } from "../../lib/lab/labdir.ts";
+import { COMMANDS, prepareBases, type Base } from "./_bases.ts";
+import { applyPatches, OUTCOMES, planCase, runCase, type CaseResult } from "./_case.ts";
+import { STRUCTURES } from "./_regions.ts";
+import { closeSync, openSync, readSync } from "node:fs";
+
+/** Options of a fuzz run. */
+export interface FuzzOptions {
+  cases: number;
+  seed: number;
+  /** Parallel cases (default: one per CPU). */
+  jobs?: number;
+  /** Where bases, worker copies and the results go. */
+  work: string;
+  /** The lab whose dumps are fuzzed. */
+  lab: string;
+  /** Only dumps whose folder name contains one of these. */
+  dumps?: string[];
+  /** Only these formats (default all). */
+  formats?: string[];
+  /** Every format for every dump, not one dump per release. */
+  allFormats?: boolean;
+  /** Only the bases already made (no conversions now). */
+  cachedOnly?: boolean;
+  log?: (s: string) => void;
+}
+
+/** A fuzz run's results. */
+export interface FuzzReport {
+  bases: string[];
+  results: CaseResult[];
+  /** Per structure: cases, cases that changed the outcome, and the count of each outcome. */
+  table: Record<string, { cases: number; changed: number } & Record<string, number>>;
+  seconds: number;
+}
+
+/** Runs the fuzzer. */
+export async function fuzz(o: FuzzOptions): Promise<FuzzReport> {
+  const log = o.log ?? (() => {});
+  const t0 = performance.now();
+  const bases = await prepareBases(o.lab, join(o.work, "bases"), { dumps: o.dumps, formats: o.formats, allFormats: o.allFormats, cachedOnly: o.cachedOnly, log });
+  if (!bases.length) throw new Error(`no lab dumps under ${o.lab}/dumps: build them with bun test/prepare.ts`);
+  const fds = new Map<string, number>();
+  const readBase = (b: Base, off: number, n: number) => {
+    let fd = fds.get(b.file);
+    if (fd === undefined) fds.set(b.file, (fd = openSync(b.file, "r")));
+    const buf = new Uint8Array(n);
+    readSync(fd, buf, 0, n, off);
+    return buf;
+  };
+  const results: CaseResult[] = [];
+  const jsonl = join(o.work, `results-seed${o.seed}.jsonl`);
+  writeFileSync(jsonl, "");
+  let next = 0;
+  const jobs = o.jobs ?? availableParallelism();
+  const worker = async (w: number) => {
+    const dir = join(o.work, `worker${w}`);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const copies = new Map<string, string>();
+    try {
+      while (next < o.cases) {
+        const plan = planCase(bases, o.seed, next++, readBase);
+        let copy = copies.get(plan.base.name);
+        if (!copy) {
+          copy = join(dir, plan.base.name.replace(/[^\w.+-]+/g, "_"));
+          await $`cp --sparse=always ${plan.base.file} ${copy}`.quiet();
+          copies.set(plan.base.name, copy);
+        }
+        const r = await runCase(plan, copy);
+        results.push(r);
+        appendFileSync(jsonl, JSON.stringify({ ...r, plan: { ...r.plan, base: r.plan.base.name } }) + "\n");
+        if (results.length % 100 === 0) log(`fuzz: ${results.length}/${o.cases} cases, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  await Promise.all(Array.from({ length: jobs }, (_, w) => worker(w)));
+  for (const fd of fds.values()) closeSync(fd);
+  return { bases: bases.map((b) => b.name), results: results.sort((a, b) => a.plan.index - b.plan.index), table: tally(results), seconds: (performance.now() - t0) / 1000 };
+}
+
+/** Per structure (and "all"): cases, cases whose outcome changed, and each outcome's count. */
+export function tally(results: Pick<CaseResult, "plan" | "changed" | "outcome">[]): FuzzReport["table"] {
+  const table: FuzzReport["table"] = {};
+  for (const s of [...STRUCTURES, "all"]) {
+    const rs = s === "all" ? results : results.filter((r) => r.plan.structure === s);
+    const row: any = { cases: rs.length, changed: rs.filter((r) => r.changed).length };
+    for (const out of OUTCOMES) row[out] = rs.filter((r) => r.outcome === out).length;
+    table[s] = row;
+  }
+  return table;
+}
+
+/** The outcome table as text. */
+export function formatTable(r: FuzzReport): string {
+  const cols = ["cases", "changed", ...OUTCOMES];
+  const rows = Object.entries(r.table).map(([s, row]) => [s, ...cols.map((c) => String(row[c] ?? 0))]);
+  const head = ["structure", ...cols];
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((x) => x[i]!.length)));
+  const line = (xs: string[]) => xs.map((x, i) => (i ? x.padStart(w[i]!) : x.padEnd(w[i]!))).join("  ");
+  return [line(head), ...rows.map(line)].join("\n");
+}
+
+/** Results that are neither ok nor a clean error. */
+export function failures(r: FuzzReport): CaseResult[] {
+  return r.results.filter((x) => x.outcome !== "ok" && x.outcome !== "clean error");
+}
+
+if (import.meta.main) {
+  const { values: v } = parseArgs({
+    args: Bun.argv.slice(2),
+    options: {
+      cases: { type: "string", default: "1000" },
+      seed: { type: "string", default: "1" },
+      jobs: { type: "string" },
+      work: { type: "string" },
+      lab: { type: "string" },
+      dump: { type: "string", multiple: true },
+      format: { type: "string", multiple: true },
+      "all-formats": { type: "boolean", default: false },
+      "cached-only": { type: "boolean", default: false },
+      json: { type: "string" },
+      replay: { type: "string" },
+      tally: { type: "string" },
+    },
+  });
+  if (v.tally) {
+    // the table of a run so far (or of a finished one) from its results-seedS.jsonl
+    const rs = readFileSync(v.tally, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    console.log(`fuzz: ${rs.length} cases in ${v.tally}`);
+    console.log(formatTable({ bases: [], results: rs, table: tally(rs), seconds: 0 }));
+    process.exit(0);
+  }
+  const lab = v.lab ? resolve(v.lab) : labDir();
+  const work = resolve(v.work ?? join(lab, "fuzz"));
+  mkdirSync(work, { recursive: true, mode: 0o700 });
+  if (v.replay !== undefined) {
+    const bases = await prepareBases(lab, join(work, "bases"), { dumps: v.dump, formats: v.format, allFormats: v["all-formats"] });
+    const read = (b: Base, off: number, n: number) => {
+      const fd = openSync(b.file, "r");
+      const buf = new Uint8Array(n);
+      readSync(fd, buf, 0, n, off);
+      closeSync(fd);
+      return buf;
+    };
+    const plan = planCase(bases, Number(v.seed), Number(v.replay), read);
+    const copy = join(work, `replay-${v.replay}.dump`);
+    await $`cp --sparse=always ${plan.base.file} ${copy}`.quiet();
+    applyPatches(copy, plan.patches);
+    console.log(`case ${v.replay} (seed ${v.seed}): ${plan.base.name}, ${plan.structure}, patches ${JSON.stringify(plan.patches)}`);
+    console.log(`bun kdump.ts analyze ${copy} ${COMMANDS[plan.command]!.join(" ")}`);
+    process.exit(0);
+  }
+  const r = await fuzz({
+    cases: Number(v.cases),
+    seed: Number(v.seed),
+    jobs: v.jobs ? Number(v.jobs) : undefined,
+    work,
+    lab,
+    dumps: v.dump,
+    formats: v.format,
+    allFormats: v["all-formats"],
+    cachedOnly: v["cached-only"],
+    log: (s) => console.error(s),
+  });
+  console.log(`fuzz: ${r.results.length} cases, seed ${v.seed}, ${r.bases.length} bases (${r.bases.join(", ")}), ${r.seconds.toFixed(0)} s`);
+  console.log(formatTable(r));
+  const bad = failures(r);
+  for (const f of bad.slice(0, 50))
+    console.log(`case ${f.plan.index}: ${f.outcome} on ${f.plan.base.name} ${f.plan.command} (${f.plan.structure}, ${JSON.stringify(f.plan.patches)}): ${f.stderr.split("\n")[0]}`);
+  if (v.json) writeFileSync(v.json, JSON.stringify({ ...r, results: r.results.map((x) => ({ ...x, plan: { ...x.plan, base: x.plan.base.name } })) }));
+  if (existsSync(work)) console.log(`fuzz: results in ${join(work, `results-seed${v.seed}.jsonl`)}`);
+  process.exit(bad.length ? 1 : 0);
+}
