@@ -1,0 +1,83 @@
+// The service in a real Debian guest with systemd as PID 1 (lib/lab/debian_guest.ts): `kdump enable` once, then no
+// command: after a reboot the unit arms the box, `kdump test` crashes it through sysrq, the capture kernel saves the
+// dump, and on the next boot `kdump status --json` names the dump as the last crash and the test as a success.
+// The default suite runs it on 6.12 (whose .ko.xz modules also prove the in-process liblzma path: a minimal Debian
+// has no xz); 6.1 and the kernel-install case are in the matrix.
+import { describe, expect, test } from "bun:test";
+import { fetchKernel } from "../../lib/lab/kernels.ts";
+import { runDebianGuest } from "../../lib/lab/debian_guest.ts";
+import { guestFile } from "../../lib/lab/qemu.ts";
+import type { GuestResult } from "../../lib/lab/qemu.ts";
+import { MATRIX } from "../_matrix.ts";
+
+/** Waits (up to 60 tries) until `kdump status` says ready; prints `LAB-READY <uptime s> <status exit>`. */
+const WAIT_READY = `
+i=0; while :; do kdump status > /run/status.txt 2>&1; st=$?; [ $st -eq 0 ] && break; i=$((i+1)); [ $i -ge 60 ] && break; sleep 1; done
+echo "LAB-READY $(cut -d' ' -f1 /proc/uptime) $st"
+cat /run/status.txt
+echo "LAB-UNIT $(systemctl is-enabled kdump-toolkit.service) $(systemctl is-active kdump-toolkit.service)"
+`;
+
+/** boot 1: enable and reboot; boot 2: ready with no command, then `kdump test`; boot 3: status --json to disk. */
+const ENABLE_TEST_JOB = `
+case $LAB_BOOT in
+1) command -v xz && echo "LAB-NOTE xz is installed"
+   kdump enable || exit 10
+   touch /run/lab-reboot ;;
+2) ${WAIT_READY}
+   kdump test --yes || exit 20 ;;
+3) ${WAIT_READY}
+   kdump status --json > /lab/status.json; echo "LAB-STATUS $?" ;;
+esac
+`;
+
+function field(r: GuestResult, marker: string): string[][] {
+  return r.console
+    .split("\n")
+    .filter((l) => l.startsWith(`${marker} `))
+    .map((l) => l.trim().split(/\s+/).slice(1));
+}
+
+function tail(r: GuestResult): string {
+  return r.console.split("\n").filter((l) => !/^\[\s*\d/.test(l)).slice(-60).join("\n");
+}
+
+async function enableCrashStatus(line: string): Promise<void> {
+  const kernel = await fetchKernel(line);
+  const r = await runDebianGuest({ kernel, job: ENABLE_TEST_JOB, cmdline: "crashkernel=256M", boots: 3, timeoutSeconds: 1500 });
+  try {
+    expect(r.timedOut, tail(r)).toBe(false);
+    expect(r.exits, tail(r)).toEqual([{ boot: 1, code: 0 }, { boot: 3, code: 0 }]);
+    expect(r.console).not.toContain("LAB-NOTE xz is installed");
+    // boot 2 and boot 3: armed by the unit, ready within 60 s of the kernel starting
+    const ready = field(r, "LAB-READY");
+    expect(ready.length).toBe(2);
+    for (const [uptime, code] of ready) {
+      expect(code, tail(r)).toBe("0");
+      expect(Number(uptime)).toBeLessThan(60);
+    }
+    expect(field(r, "LAB-UNIT")).toEqual([["enabled", "active"], ["enabled", "active"]]);
+    expect(r.console).toContain("armed by:           the service");
+    // the capture kernel booted and saved the dump
+    expect(r.kernelBoots).toBe(4);
+    expect(r.console).toMatch(/kdump-capture: saved by the collector/);
+    const test = /^test (\S+): crashing now/m.exec(r.console)?.[1];
+    expect(test).toBeDefined();
+    const status = JSON.parse((await guestFile(r.rootImage, "/lab/status.json"))!.toString());
+    expect(status.ready).toBe(true);
+    expect(status.service.armedBy).toBe("service");
+    expect(status.service.config.valid).toBe(true);
+    expect(status.service.stale).toBe(false);
+    expect(status.service.lastCrash.path).toMatch(/^\/var\/crash\/lab-\d{4}-\d\d-\d\d-\d\d:\d\d:\d\d\/vmcore$/);
+    expect(status.service.lastTest).toMatchObject({ id: test, outcome: "success", dump: status.service.lastCrash.path });
+    const vmcore = await guestFile(r.rootImage, status.service.lastCrash.path);
+    expect(vmcore!.subarray(0, 8).toString()).toBe("KDUMP   ");
+  } finally {
+    r.cleanup();
+  }
+}
+
+describe("service in a Debian systemd guest", () => {
+  test("6.12: enable once, reboot: armed by the unit within 60 s; kdump test's dump is the last crash after the reboot", () => enableCrashStatus("6.12"), 1_600_000);
+  test.skipIf(!MATRIX)("6.1: enable once, reboot: armed by the unit within 60 s; kdump test's dump is the last crash after the reboot", () => enableCrashStatus("6.1"), 1_600_000);
+});
