@@ -155,7 +155,8 @@ cd /opt/kdump
 sh /lab/job.sh < /dev/null
 echo "LAB-EXIT $n $?"
 sync
-if [ -e /run/lab-reboot ]; then systemctl reboot; else systemctl poweroff --force; fi
+# the manager directly (private socket): "systemctl reboot" goes through logind over D-Bus, which minbase lacks
+if [ -e /run/lab-reboot ]; then systemctl start reboot.target --job-mode=replace-irreversibly --no-block; else systemctl poweroff --force; fi
 `;
 
 /** The oneshot unit that runs the job once the system is up, its output on the serial console. */
@@ -200,5 +201,26 @@ export async function runDebianGuest(o: DebianGuestOptions): Promise<GuestResult
   const run = `${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
   const r = await runGuest({ ...o, rootImage: disk, initrd: await systemdBootInitramfs(o.kernel, o.job, run), timeoutSeconds: o.timeoutSeconds ?? 300 });
   const cleanup = r.cleanup;
-  return { ...r, cleanup: () => (cleanup(), rmSync(disk!, { force: true })) };
+  // a disk this run made goes with it; one passed in belongs to the caller's earlier run
+  return { ...r, cleanup: () => (cleanup(), o.disk || rmSync(disk!, { force: true })) };
+}
+
+/**
+ * The Debian package of a lab kernel (`apt-get download`, cached under `.lab/debian/debs/`), for installing it in a
+ * guest with dpkg -i as a user would.
+ * @example await kernelDeb(await fetchKernel("6.12"))  // ".../linux-image-6.12.117+deb12-cloud-amd64_….deb"
+ */
+export async function kernelDeb(kernel: LabKernel): Promise<string> {
+  if (!kernel.package) throw new LabError(`kernel ${kernel.release} did not come from a Debian package`, { hint: "use a kernel from fetchKernel()" });
+  const dir = join(labDir(), "debian", "debs", kernel.package);
+  const find = () => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".deb")).map((f) => join(dir, f))[0] : undefined);
+  return buildOnce(dir, find, async () => {
+    const tmp = `${dir}.tmp`;
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    const r = await $`apt-get download ${kernel.package}`.cwd(tmp).quiet().nothrow();
+    if (r.exitCode !== 0) throw new LabError(`apt-get download ${kernel.package} failed`, { hint: r.stderr.toString().trim().split("\n").pop() });
+    renameSync(tmp, dir);
+    return find()!;
+  });
 }
