@@ -13,7 +13,7 @@ import { SIZE_TABLES } from "./lib/boot/sizing.ts";
 import { analyze, analyzeCommands, printOutput } from "./lib/analyze/command.ts";
 import { FORMATS, formatCollect } from "./lib/collect/collect.ts";
 import { COMPRESS_NAMES } from "./lib/dump/codecs/compress.ts";
-import { FAILURE_ACTIONS } from "./lib/collect/failure.ts";
+import { COLLECT_FAILURE_ACTIONS } from "./lib/collect/failure.ts";
 import { serviceCommands } from "./lib/service/commands.ts";
 
 export * from "./lib/mod.ts";
@@ -208,7 +208,7 @@ export function cli(argv: string[]): Argv {
           .option("modules", { type: "string", array: true, describe: "more modules for the capture initramfs" })
           .option("modules-dir", { type: "string", describe: "/lib/modules/RELEASE of the kernel to load" })
           .option("cache-dir", { type: "string", describe: "where built initramfs images are kept (default /var/lib/kdump)" })
-          .option("syscall", { choices: ["file", "load", "auto"] as const, default: "file" as const, describe: "kexec_file_load, our kexec_load (segments, elfcorehdr, purgatory; x86_64), or file then load on ENOSYS/ENOEXEC" }),
+          .option("syscall", { choices: ["file", "load", "auto"] as const, describe: "kexec_file_load (default, or KEXEC_ARGS of /etc/sysconfig/kdump), our kexec_load (segments, elfcorehdr, purgatory; x86_64), or file then load on ENOSYS/ENOEXEC" }),
       (a) =>
         run(async () => {
           const { load, formatLoad } = await import("./lib/load/load.ts");
@@ -239,6 +239,22 @@ export function cli(argv: string[]): Argv {
       (a) => run(async () => (await import("./lib/load/trigger.ts")).execStaged(a)),
     )
     .command(
+      "config",
+      "the effective configuration (/etc/kdump.conf, /etc/sysconfig/kdump, /etc/default/kdump-tools): each setting with its file and line, conflicts and their winners",
+      (y) => json(y).option("root", { type: "string", default: "", describe: "read the config of the system installed at DIR" }),
+      (a) =>
+        run(async () => {
+          const { loadConfig, rootFs } = await import("./lib/config/load.ts");
+          const { configReport, formatConfigReport } = await import("./lib/config/format.ts");
+          const { mountOf, parseMountinfo } = await import("./lib/initramfs/modules.ts");
+          // on this box, a target directory must be on the root filesystem; under --root that cannot be told
+          const mounts = a.root ? [] : parseMountinfo(await Bun.file("/proc/self/mountinfo").text().catch(() => ""));
+          const onRoot = mounts.length ? (p: string) => mountOf(mounts, p)?.mountpoint === mountOf(mounts, "/")?.mountpoint : undefined;
+          const r = configReport(loadConfig(rootFs(a.root)), onRoot);
+          emit(a.json, r, () => formatConfigReport(r));
+        }),
+    )
+    .command(
       "collect",
       "save a dump filtered (-d level) and compressed: kdump-compressed (crash, makedumpfile read it), ELF, or flattened",
       (y) =>
@@ -248,9 +264,11 @@ export function cli(argv: string[]): Argv {
           .option("level", { type: "number", default: 31, describe: "dump level: 1 zero, 2 cache, 4 private cache, 8 user, 16 free pages (makedumpfile -d)" })
           .option("compress", { type: "string", choices: COMPRESS_NAMES, default: "zstd", describe: "page compression" })
           .option("format", { type: "string", choices: [...FORMATS], describe: "kdump (default), elf, or flat (default for -, raw devices and ssh)" })
-          .option("failure-action", { type: "string", choices: [...FAILURE_ACTIONS], default: "none", describe: "what to do when saving fails" })
+          .option("failure-action", { type: "string", choices: [...COLLECT_FAILURE_ACTIONS], default: "none", describe: "what to do when saving fails" })
           .option("threads", { type: "number", describe: "compression threads (default: one per CPU; 0 on one CPU)" })
           .option("host", { type: "string", describe: "host name for the folder (default: the crashed kernel's)" })
+          .option("dmesg", { type: "boolean", default: true, describe: "save the kernel log beside the dump (--no-dmesg: do not)" })
+          .option("keep", { type: "number", default: 0, describe: "dumps to keep in the target directory, this one included; older complete ones are deleted (0: all)" })
           .option("yes", { type: "boolean", default: false, describe: "allow a reboot/halt/poweroff failure action outside a capture kernel" }),
       (a) =>
         run(async () => {

@@ -2,6 +2,7 @@
 // compressed, as makedumpfile's kdump-compressed format, ELF, or the flattened stream; the log beside it. Reads
 // in large runs, compresses on Worker threads, keeps memory bounded, and never leaves a partial file named vmcore.
 import { hostname } from "node:os";
+import { dirname } from "node:path";
 import { errorLine, KdumpError, UsageError } from "../errors.ts";
 import { formatDmesg } from "../analyze/log.ts";
 import { COMPRESS_NAMES, type CompressName } from "../dump/codecs/compress.ts";
@@ -16,12 +17,15 @@ import { readPrintk } from "../kernel/printk.ts";
 import type { KernelView } from "../kernel/view.ts";
 import { defaultThreads } from "./compress_pool.ts";
 import { checkSpace, dropZeroPages, writeElf, writeKdump } from "./dump_pages.ts";
-import { parseFailureAction, realFailureSys, runFailureAction, type FailureAction, type FailureSys } from "./failure.ts";
+import { parseFailureAction, realFailureSys, runFailureAction, type CollectFailureAction, type FailureSys } from "./failure.ts";
 import { formatBytes, Progress, stderrPrinter } from "./progress.ts";
-import { openOutput, parseTarget, realTargetSys, type Output, type TargetSys } from "./target.ts";
+import { pruneDumps } from "./prune.ts";
+import { openOutput, realTargetSys, type Output, type TargetSys } from "./target.ts";
+import { parseTarget } from "../config/target.ts";
+import { OUTPUT_FORMATS } from "../config/settings.ts";
 
 /** Output formats: makedumpfile's kdump-compressed, ELF, or kdump-compressed in the flattened stream. */
-export const FORMATS = ["kdump", "elf", "flat"] as const;
+export const FORMATS = OUTPUT_FORMATS;
 
 /** What `kdump collect` takes. */
 export interface CollectOptions {
@@ -41,6 +45,10 @@ export interface CollectOptions {
   yes?: boolean;
   /** Compression threads (0: inline). Default: one per CPU. */
   threads?: number;
+  /** Save the kernel log beside the dump (vmcore-dmesg.txt). Default true. */
+  dmesg?: boolean;
+  /** Complete dumps to keep in a directory target, this one included; older ones are deleted. Default 0: all. */
+  keep?: number;
   /** Host name for the folder. Default: the crashed kernel's. */
   host?: string;
   /** Progress lines (default: stderr). */
@@ -124,10 +132,12 @@ export async function collect(o: CollectOptions, sys: CollectSys = realCollectSy
   const streamTarget = target.kind === "stdout" || target.kind === "raw" || target.kind === "ssh";
   const format = o.format ?? (streamTarget ? "flat" : "kdump");
   if (!(FORMATS as readonly string[]).includes(format)) throw new UsageError(`unknown format ${format}`, { hint: `use one of: ${FORMATS.join(", ")}` });
-  const action: FailureAction = parseFailureAction(o.failureAction ?? "none");
+  const action: CollectFailureAction = parseFailureAction(o.failureAction ?? "none");
   const threads = o.threads ?? defaultThreads();
   if (!Number.isInteger(level) || level < 0 || level > 31) throw new UsageError(`dump level ${o.level} is not 0–31`, { hint: "add the bits: 1 zero, 2 cache, 4 private cache, 8 user, 16 free; 31 drops all" });
   if (!Number.isInteger(threads) || threads < 0 || threads > 64) throw new UsageError(`--threads ${o.threads} is not 0–64`);
+  const keep = o.keep ?? 0;
+  if (!Number.isInteger(keep) || keep < 0) throw new UsageError(`--keep ${o.keep} is not a count`, { hint: "give how many dumps to keep (0 keeps all)" });
 
   let dump: Dump | null = null;
   let output: Output | null = null;
@@ -146,7 +156,7 @@ export async function collect(o: CollectOptions, sys: CollectSys = realCollectSy
       const when = crashTime(kernel);
       output = await openOutput(target, { host: o.host ?? hostFor(uts), when, file: format === "flat" || target.kind === "ssh" ? "vmcore.flat" : "vmcore", stream: format === "flat" || streamTarget }, sys.target);
       checkSpace(output, filter, numDumpable, elf ? "none" : codec, reader, sys.log);
-      if (kernel) {
+      if (kernel && o.dmesg !== false) {
         try {
           await output.writeDmesg(formatDmesg(readPrintk(kernel)));
         } catch (e) {
@@ -160,6 +170,13 @@ export async function collect(o: CollectOptions, sys: CollectSys = realCollectSy
         : await writeKdump(output, dump, filter, numDumpable, codec, uts, Math.floor(when.getTime() / 1000), kernel, reader, progress, threads);
       const path = await output.complete();
       progress.done(numDumpable, reader.bytesRead);
+      if (keep && (target.kind === "dir" || target.kind === "device")) {
+        try {
+          for (const d of pruneDumps(dirname(dirname(path)), keep, dirname(path))) sys.log(`kdump collect: deleted ${d} (keeping ${keep} dumps)`);
+        } catch (e) {
+          sys.log(`kdump collect: warning: old dumps were not deleted (${errorLine(e)})`);
+        }
+      }
       return {
         path,
         format,

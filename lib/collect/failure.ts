@@ -1,13 +1,15 @@
-// What the capture does when saving fails: reboot, halt, poweroff, a shell on the console, or nothing. The
-// system calls come in through CaptureSys so tests (and any host that is not a capture kernel) never reach them.
+// Runs what `kdump collect --failure-action` says when saving fails: the config's failure actions
+// (lib/config/actions.ts: reboot, halt, poweroff, shell, dump_to_rootfs) or none. The system calls come in through
+// FailureSys so tests (and any host that is not a capture kernel) never reach them.
 import { existsSync } from "node:fs";
 import { RefusedError, UsageError } from "../errors.ts";
 import { libcReboot, type RebootCalls } from "../sys/reboot.ts";
+import { FAILURE_ACTIONS, isFailureAction, type FailureAction } from "../config/actions.ts";
 
-/** The --failure-action names. */
-export const FAILURE_ACTIONS = ["none", "reboot", "halt", "poweroff", "shell"] as const;
-/** One failure action. */
-export type FailureAction = (typeof FAILURE_ACTIONS)[number];
+/** The --failure-action names: the config's failure actions, or none. */
+export const COLLECT_FAILURE_ACTIONS = ["none", ...FAILURE_ACTIONS] as const;
+/** One --failure-action. */
+export type CollectFailureAction = FailureAction | "none";
 
 /** reboot(2) commands (include/uapi/linux/reboot.h). */
 export const REBOOT_CMD = { restart: 0x01234567, halt: 0xcdef0123, poweroff: 0x4321fedc } as const;
@@ -30,9 +32,9 @@ export const realFailureSys: FailureSys = {
 };
 
 /** Checks an action name. */
-export function parseFailureAction(s: string): FailureAction {
-  if ((FAILURE_ACTIONS as readonly string[]).includes(s)) return s as FailureAction;
-  throw new UsageError(`unknown failure action ${s}`, { hint: `use one of: ${FAILURE_ACTIONS.join(", ")}` });
+export function parseFailureAction(s: string): CollectFailureAction {
+  if (s === "none" || isFailureAction(s)) return s;
+  throw new UsageError(`unknown failure action ${s}`, { hint: `use one of: ${COLLECT_FAILURE_ACTIONS.join(", ")}` });
 }
 
 /**
@@ -40,8 +42,12 @@ export function parseFailureAction(s: string): FailureAction {
  * (--yes); they return only when the kernel refused. `log` gets one line saying what happens.
  * @example runFailureAction("reboot", fakeSys, console.error)
  */
-export function runFailureAction(action: FailureAction, sys: FailureSys, log: (line: string) => void, confirmed = false): void {
+export function runFailureAction(action: CollectFailureAction, sys: FailureSys, log: (line: string) => void, confirmed = false): void {
   if (action === "none") return;
+  if (action === "dump_to_rootfs") {
+    log("kdump: failure action: dump_to_rootfs (the capture init copies the dump to the root filesystem)");
+    return;
+  }
   if (action === "shell") {
     log("kdump: failure action: starting a shell; exit it to continue");
     sys.shell();

@@ -4,12 +4,13 @@
 import { UsageError } from "../errors.ts";
 import { FlatSink } from "../dump/flat_writer.ts";
 import { bunSinkStream } from "../dump/sink.ts";
-import type { Output, TargetSpec, TargetSys } from "./target.ts";
+import type { Target } from "../config/target.ts";
+import type { Output, TargetSys } from "./target.ts";
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** ssh with batch mode and strict host key checking: it never asks a question nobody can answer. */
-function sshCommand(t: Extract<TargetSpec, { kind: "ssh" }>, remote: string): string[] {
+function sshCommand(t: Extract<Target, { kind: "ssh" }>, remote: string): string[] {
   return ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", ...(t.port ? ["-p", String(t.port)] : []), t.dest, remote];
 }
 
@@ -17,7 +18,7 @@ function sshCommand(t: Extract<TargetSpec, { kind: "ssh" }>, remote: string): st
  * The flattened stream goes to `<dir>/<file>-incomplete` on the remote side, which renames it only when the
  * stream ended with the flattened end marker (a cut connection leaves it incomplete) and never over a dump.
  */
-export async function sshOutput(t: Extract<TargetSpec, { kind: "ssh" }>, name: string, file: string, sys: TargetSys): Promise<Output> {
+export async function sshOutput(t: Extract<Target, { kind: "ssh" }>, name: string, file: string, sys: TargetSys): Promise<Output> {
   const dir = `${t.path.replace(/\/+$/, "")}/${name}`;
   const partial = `${dir}/${file}-incomplete`;
   const final = `${dir}/${file}`;

@@ -1,39 +1,15 @@
-// Where `kdump collect` saves: a directory (mounted already, or a device by UUID=/LABEL= that it mounts), a raw
+// Opens where `kdump collect` saves (the Target grammar is lib/config/target.ts): a directory (mounted already, or a device by UUID=/LABEL= that it mounts), a raw
 // block device, stdout, or ssh. Directories get kdump-utils' layout, <path>/<host>-<YYYY-MM-DD-HH:MM:SS>/vmcore
 // with vmcore-dmesg.txt, written under -incomplete names and renamed only once complete and synced.
 import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statfsSync, writeSync, chmodSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError } from "../errors.ts";
+import type { Target } from "../config/target.ts";
 import { fdStream, FileSink, type DumpSink } from "../dump/sink.ts";
 import { FlatSink } from "../dump/flat_writer.ts";
 import { libcMount, type MountCalls } from "../sys/mount.ts";
 import { findDevice } from "./blkid.ts";
 import { sshOutput } from "./ssh_target.ts";
-
-/** A parsed --out. */
-export type TargetSpec =
-  | { kind: "dir"; path: string }
-  | { kind: "device"; spec: string; sub: string }
-  | { kind: "raw"; device: string }
-  | { kind: "stdout" }
-  | { kind: "ssh"; dest: string; port: number | null; path: string };
-
-/**
- * Parses --out: `-` (stdout), `ssh://[user@]host[:port]/path`, `UUID=…[:/sub]` or `LABEL=…[:/sub]`, a `/dev/…`
- * block device (raw), else a directory.
- * @example parseTarget("LABEL=crash:/dumps")  // { kind: "device", spec: "LABEL=crash", sub: "/dumps" }
- */
-export function parseTarget(out: string): TargetSpec {
-  if (out === "-") return { kind: "stdout" };
-  const ssh = /^ssh:\/\/([^/:]+)(?::(\d+))?(\/.*)$/.exec(out);
-  if (ssh) return { kind: "ssh", dest: ssh[1]!, port: ssh[2] ? Number(ssh[2]) : null, path: ssh[3]! };
-  if (out.startsWith("ssh:")) throw new UsageError(`cannot parse ssh target ${out}`, { hint: "write ssh://user@host[:port]/absolute/path" });
-  const dev = /^((?:UUID|LABEL)=[^:]+)(?::(\/.*))?$/.exec(out);
-  if (dev) return { kind: "device", spec: dev[1]!, sub: dev[2] ?? "/" };
-  if (out.startsWith("/dev/")) return { kind: "raw", device: out };
-  if (!out) throw new UsageError("--out is empty", { hint: "give a directory, a device (UUID=, LABEL=, /dev/…), ssh://… or -" });
-  return { kind: "dir", path: out };
-}
 
 /** The system calls targets make; tests pass fakes for mount and ssh. */
 export interface TargetSys {
@@ -87,13 +63,14 @@ const REASON_RESERVE = 1024;
  * Opens the output for one dump. `file` is the dump's name in its folder ("vmcore", or "vmcore.flat" for the
  * flattened format); `stream` says to write the flattened format (always so for stdout, raw and ssh).
  */
-export async function openOutput(t: TargetSpec, name: { host: string; when: Date; file: string; stream: boolean }, sys: TargetSys = realTargetSys): Promise<Output> {
+export async function openOutput(t: Target, name: { host: string; when: Date; file: string; stream: boolean }, sys: TargetSys = realTargetSys): Promise<Output> {
   if (t.kind === "stdout") return streamOutput("stdout", new FlatSink(fdStream(1)), null);
   if (t.kind === "raw") {
     const fd = openSync(t.device, "r+");
     return streamOutput(t.device, new FlatSink(fdStream(fd)), deviceSize(fd), () => fsyncSync(fd), () => closeSync(fd));
   }
   if (t.kind === "ssh") return sshOutput(t, dumpDirName(name.host, name.when), name.file, sys);
+  if (t.kind === "nfs") throw new UsageError("an nfs target is not supported yet", { hint: "mount the export and give its directory" });
   let root = t.kind === "dir" ? t.path : "";
   let unmount: (() => void) | null = null;
   if (t.kind === "device") {

@@ -67,8 +67,16 @@ export interface ByteStream {
 /** A ByteStream over a blocking file descriptor (stdout), written synchronously. */
 export function fdStream(fd: number): ByteStream {
   return {
-    write(data) {
-      for (let done = 0; done < data.length; ) done += writeSync(fd, data, done, data.length - done);
+    async write(data) {
+      for (let done = 0; done < data.length; ) {
+        try {
+          done += writeSync(fd, data, done, data.length - done);
+        } catch (e) {
+          // a non-blocking pipe (stdout of a process started by Bun or node) that is full: wait for the reader
+          if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
+          await Bun.sleep(1);
+        }
+      }
     },
     async end() {},
   };

@@ -13,7 +13,7 @@ import type { ResolvedModule } from "./modules.ts";
 export const DEFAULT_CACHE_DIR = "/var/lib/kdump";
 
 /** The busybox applets the capture init calls (ash's builtins need none). */
-const APPLETS = ["sh", "mount", "umount", "insmod", "mkdir", "sleep", "cat", "sed", "head", "findfs", "chroot", "date", "dd", "mv", "sync", "reboot", "uname", "stat", "timeout"];
+const APPLETS = ["sh", "mount", "umount", "insmod", "mkdir", "sleep", "cat", "sed", "head", "findfs", "chroot", "date", "dd", "mv", "sync", "reboot", "uname", "stat", "timeout", "halt", "poweroff", "find", "sort", "tail", "dmesg", "grep"];
 
 /** A compression the kernel's initramfs unpacker knows. */
 export type Codec = "zstd" | "gzip" | "none";

@@ -34,6 +34,8 @@ export interface GuestOptions {
   rootImage?: string;
   /** The boot initramfs to use instead of the lab's busybox one that runs `job` as PID 1. */
   initrd?: Uint8Array;
+  /** Stops the guest as soon as this is true of the console so far (e.g. a shell prompt that would wait forever). */
+  until?: (console: string) => boolean;
   /** Called with each console line as it arrives (progress display). */
   onLine?: (line: string) => void;
   /** The qemu binary (default qemu-system-x86_64 on PATH). */
@@ -138,6 +140,7 @@ async function watch(args: string[], o: GuestOptions, dir: string, rootImage: st
       const s = decoder.decode(chunk.subarray(0, n), { stream: true }).replace(/\r/g, "");
       text += s;
       partial += s;
+      if (o.until?.(text)) proc.kill("SIGKILL");
       const lines = partial.split("\n");
       partial = lines.pop()!;
       for (const line of lines) {

@@ -5,6 +5,7 @@ import { hostname } from "node:os";
 import { libcKexec, type KexecCalls } from "../sys/kexec.ts";
 import { libcKexecLoad, type KexecLoadCalls } from "../sys/kexec_load.ts";
 import { libcReboot, type RebootCalls } from "../sys/reboot.ts";
+import { rootFs, type ConfigFs } from "../config/load.ts";
 
 /** Everything load, unload, trigger and exec touch on the host. */
 export interface HostSys {
@@ -24,6 +25,8 @@ export interface HostSys {
   hostname(): string;
   /** Asks a question on the terminal; null when there is no terminal. */
   prompt(question: string): Promise<string | null>;
+  /** The config files (/etc/kdump.conf, /etc/default/kdump-tools …); absent in fakes: no config file, defaults. */
+  configFs?: ConfigFs;
 }
 
 /** This machine. */
@@ -41,6 +44,7 @@ export const realHost: HostSys = {
   write: (p, d) => writeFileSync(p, d),
   uid: () => process.geteuid?.() ?? -1,
   hostname: () => hostname(),
+  configFs: rootFs(),
   prompt: async (q) => {
     if (!process.stdin.isTTY) return null;
     const { createInterface } = await import("node:readline"); // loaded only when asking: it slows every start

@@ -12,6 +12,10 @@ import { readFlag, realHost, type HostSys } from "./host.ts";
 import { COLLECTOR_MIN_KIB } from "../initramfs/init.ts";
 import { buildInitramfs, initramfsCodec, type BuiltInitramfs } from "../initramfs/initramfs.ts";
 import { deviceModules, moduleIndex, mountOf, parseMountinfo, resolveModules } from "../initramfs/modules.ts";
+import { captureSettings } from "../config/capture_settings.ts";
+import { loadConfig } from "../config/load.ts";
+import type { KdumpConfig } from "../config/settings.ts";
+import { checkSupported } from "../config/supported.ts";
 
 /** What the user asked for. */
 export interface LoadOptions {
@@ -37,6 +41,8 @@ export interface LoadOptions {
   cacheDir?: string;
   /** kexec_file_load ("file", the default), our kexec_load path ("load"), or file falling back to load on ENOSYS/ENOEXEC ("auto"). */
   syscall?: SyscallChoice;
+  /** The box's config (default: read from /etc through the host); the options above win over it. */
+  config?: KdumpConfig;
 }
 
 /** What `kdump load` will do (and `--dry-run` prints). */
@@ -67,6 +73,8 @@ export interface LoadPlan {
   minBytes: number;
   /** Where dumps go (crash mode). */
   target: string | null;
+  /** The config applied (crash mode), or null. */
+  config: KdumpConfig | null;
   /** Things that will not stop the load but may stop a capture. */
   warnings: string[];
 }
@@ -111,7 +119,8 @@ export function collectorPaths(): { bun: string; kdump: string } {
 export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan {
   const mode = o.kexec ? "kexec" : "crash";
   const running = runningRelease(sys);
-  const kernel = o.kernel ?? `/boot/vmlinuz-${running}`;
+  const config = mode === "crash" ? (o.config ?? loadConfig(sys.configFs ?? { read: () => null, list: () => null, mode: () => null })) : null;
+  const kernel = o.kernel ?? config?.settings.kernel ?? `/boot/vmlinuz-${running}`;
   if (!existsSync(kernel)) throw new UsageError(`kernel image ${kernel} not found`, { hint: "give one with --kernel" });
   const image = readBzImage(kernel);
   const release = image?.release || running;
@@ -130,10 +139,15 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
     initrd ??= [`/boot/initrd.img-${release}`, `/boot/initramfs-${release}.img`].find((p) => existsSync(p)) ?? null;
     cmdline = editCmdline(o.cmdline ?? proc, { remove: o.remove, append: o.append });
   } else {
-    target = o.target ?? "/var/crash";
+    const cfg = config!;
     const mounts = parseMountinfo(sys.read("/proc/self/mountinfo") ?? "");
     const rootMount = mountOf(mounts, "/");
     if (!rootMount) throw new UsageError("cannot find the root filesystem in /proc/self/mountinfo", { hint: "is /proc mounted?" });
+    // the config's target must be one the capture can write to; --target replaces it
+    if (!o.target) checkSupported(cfg, (p) => mountOf(mounts, p)?.mountpoint === rootMount.mountpoint);
+    const capture = captureSettings(cfg);
+    target = o.target ?? capture.target;
+    const extra = [...cfg.settings.extraModules, ...(o.modules ?? [])];
     if (!paramValue(splitCmdline(proc), "root") && !rootMount.source.startsWith("/dev/"))
       warnings.push(`the root filesystem (${rootMount.fstype} from ${rootMount.source}) is not on a block device the capture init can find: give it with --append kdump.root=UUID=…`);
     const { bun, kdump } = collectorPaths();
@@ -142,8 +156,8 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
         warnings.push(`the ${what} ${p} is not on the root filesystem, which is all the capture init mounts${what === "dump target" ? "" : ": the capture falls back to a busybox copy"}`);
     if (!initrd) {
       const idx = moduleIndex(o.modulesDir ?? `/lib/modules/${release}`);
-      const wanted = [...deviceModules(rootMount.majmin), rootMount.fstype, ...(o.modules ?? [])];
-      const resolved = resolveModules(wanted.filter((n) => idx.files.has(n.replace(/-/g, "_")) || (o.modules ?? []).includes(n)), idx);
+      const wanted = [...deviceModules(rootMount.majmin), rootMount.fstype, ...extra];
+      const resolved = resolveModules(wanted.filter((n) => idx.files.has(n.replace(/-/g, "_")) || extra.includes(n)), idx);
       modules = resolved.map((m) => m.name);
       const config = sys.read(`/boot/config-${release}`) ?? sys.read(join(dirname(kernel), `config-${release}`));
       initramfs = buildInitramfs({
@@ -151,12 +165,14 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
         modules: resolved,
         codec: initramfsCodec(config),
         cacheDir: o.cacheDir,
-        init: { target, bun, kdump, rootWaitSeconds: 30 },
+        init: { ...capture, target, bun, kdump, rootWaitSeconds: 30 },
       });
       initrd = initramfs.path;
     }
     const root = rootMount.source.startsWith("/dev/") ? rootMount.source : undefined;
-    cmdline = o.cmdline ?? captureCmdline(proc, { remove: o.remove, append: o.append, root, bootCpuApicId: bootCpuApicId(sys.read("/proc/cpuinfo")) });
+    const remove = [...cfg.settings.cmdlineRemove, ...(o.remove ?? [])];
+    const append = [...cfg.settings.cmdlineAppend, ...(o.append ?? [])];
+    cmdline = o.cmdline ?? captureCmdline(cfg.settings.cmdline ?? proc, { remove, append, root, bootCpuApicId: bootCpuApicId(sys.read("/proc/cpuinfo")) });
   }
   const initrdBytes = initrd ? statSync(initrd).size : 0;
   const loadBytes = (image?.initSize ?? statSync(kernel).size) + initrdBytes;
@@ -171,7 +187,7 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
     else if (reserved < needBytes && !o.initrd)
       warnings.push(`${mib(reserved)} reserved is below the ~${mib(needBytes)} the Bun collector needs: a capture copies /proc/vmcore whole with busybox dd instead`);
   }
-  return { mode, kernel, image, initrd, initrdBytes, initramfs, modules, cmdline, reserved, loadBytes, needBytes, minBytes, target, warnings };
+  return { mode, kernel, image, initrd, initrdBytes, initramfs, modules, cmdline, reserved, loadBytes, needBytes, minBytes, target, config, warnings };
 }
 
 /**
@@ -215,7 +231,7 @@ export interface LoadResult {
 export function load(o: LoadOptions & { dryRun?: boolean } = {}, sys: HostSys = realHost): LoadResult {
   const plan = planLoad(o, sys);
   if (o.dryRun) return { plan, loaded: false, loadSeconds: 0 };
-  return { plan, loaded: true, loadSeconds: loadPlan(plan, sys, o.syscall).seconds };
+  return { plan, loaded: true, loadSeconds: loadPlan(plan, sys, o.syscall ?? plan.config?.settings.syscall ?? "file").seconds };
 }
 
 /** The result as a person reads it. */
@@ -253,6 +269,7 @@ export function formatPlan(p: LoadPlan): string {
     `kernel:      ${p.kernel}${p.image ? ` (${p.image.release}, ${mib(p.image.fileBytes)} file, ${mib(p.image.initSize)} in memory)` : " (not a bzImage)"}`,
     `initramfs:   ${p.initrd ? `${p.initrd} (${mib(p.initrdBytes)}${p.initramfs ? `, ${mib(p.initramfs.cpioBytes)} unpacked, ${p.initramfs.codec}, ${p.initramfs.built ? "built" : "cached"}` : ""})` : "none"}`,
     ...(p.mode === "crash" ? [`modules:     ${p.modules.length ? p.modules.join(" ") : "(none: the target's drivers are built in)"}`, `dump target: ${p.target}`] : []),
+    ...(p.config ? [`config:      ${p.config.sources.length ? p.config.sources.join(", ") : "none (defaults)"}; \`kdump config\` shows each setting's file and line`] : []),
     `cmdline:     ${p.cmdline}`,
     ...(p.mode === "crash"
       ? [`memory:      ${mib(p.loadBytes)} to load, ~${mib(p.needBytes)} to capture with the collector (~${mib(p.minBytes)} with busybox dd); ${p.reserved ? mib(p.reserved) : "nothing"} reserved`]

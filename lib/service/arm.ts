@@ -47,10 +47,7 @@ function plan(h: ServiceHost, c: ServiceConfig, release: string, o: ArmOptions):
   const other = release !== running(h);
   return planLoad(
     {
-      target: c.target,
-      append: c.append,
-      remove: c.remove,
-      modules: c.modules,
+      config: c.config,
       cacheDir: o.cacheDir,
       ...(other ? { kernel: `/boot/vmlinuz-${release}`, modulesDir: `/lib/modules/${release}` } : {}),
     },

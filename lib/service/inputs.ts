@@ -20,7 +20,10 @@ export function captureInputs(h: ServiceHost, release: string, files: string[], 
     hash.update(`${p}\0${st ? `${st.size}:${Math.floor(st.mtimeMs)}` : "-"}\0`);
   };
   hash.update(`${release}\0${target}\0`);
-  for (const f of files) hash.update(`${f}\0`).update(existsSync(at(f)) ? readFileSync(at(f)) : "");
+  for (const f of files) {
+    if (statSync(at(f), { throwIfNoEntry: false })?.isFile()) hash.update(`${f}\0`).update(readFileSync(at(f)));
+    else stamp(f); // a hook folder: its programs are stamped below
+  }
   stamp(`/boot/vmlinuz-${release}`);
   stamp(`/lib/modules/${release}/modules.dep`);
   stamp(`/lib/modules/${release}`);

@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { $ } from "bun";
 import { collect, CollectError, type CollectSys } from "../../lib/collect/collect.ts";
-import { realTargetSys, parseTarget, openOutput, mountPointOf, dumpDirName, type TargetSys } from "../../lib/collect/target.ts";
+import { parseTarget } from "../../lib/config/target.ts";
+import { realTargetSys, openOutput, mountPointOf, dumpDirName, type TargetSys } from "../../lib/collect/target.ts";
 import { REBOOT_CMD, runFailureAction, type FailureSys } from "../../lib/collect/failure.ts";
 import { findDevice, probeDevice } from "../../lib/collect/blkid.ts";
 import { openDump } from "../../lib/dump/open.ts";
@@ -49,6 +50,17 @@ describe("collect() into a directory", () => {
       for (const f of ["vmcore", "vmcore-dmesg.txt"]) expect(statSync(join(out, dir, f)).mode & 0o777).toBe(0o600);
     }
     expect(readFileSync(a.path).equals(readFileSync(b.path))).toBe(true);
+  }, 120_000);
+
+  test("--keep 2 leaves the two newest complete dumps after a third; --no-dmesg saves no kernel log", async () => {
+    const { vmcore } = await sysrqDump("6.1");
+    const out = join(tmp, "keep");
+    const { sys, logs } = fakeSys();
+    const paths: string[] = [];
+    for (let i = 0; i < 3; i++) paths.push((await collect({ from: vmcore, out, host: "lab", keep: 2, dmesg: false, level: 31, compress: "zstd", progress: () => {} }, sys)).path);
+    expect(readdirSync(out).sort()).toEqual(paths.slice(1).map((p) => p.split("/").at(-2)!).sort());
+    for (const p of paths.slice(1)) expect(readdirSync(join(p, ".."))).toEqual(["vmcore"]);
+    expect(logs).toEqual([`kdump collect: deleted ${join(paths[0]!, "..")} (keeping 2 dumps)`]);
   }, 120_000);
 
   // Needs root to mount a small tmpfs as the full disk (CI runs as root); the lab test fills a real ext4 disk.

@@ -32,3 +32,31 @@ test("captureInit() runs the collector with the given arguments, else with its d
   expect(captureInit(base)).toContain(`COLLECT_ARGS=''`);
   expect(captureInit({ ...base, collectArgs: ["--level", "31"] })).toContain(`COLLECT_ARGS='--level 31'`);
 });
+
+test("captureInit() carries the config: collect arguments, hooks in order, failure and final actions, read back by the shell", async () => {
+  const { loadConfig } = await import("../../lib/config/load.ts");
+  const { captureSettings } = await import("../../lib/config/capture_settings.ts");
+  const files: Record<string, string> = {
+    "/etc/kdump.conf": "path /var/crash/x\ncore_collector makedumpfile -c -d 1 -F\nkdump_pre /usr/local/sbin/pre\nkdump_post /usr/local/sbin/post\nfailure_action shell\nfinal_action poweroff\n",
+    "/etc/default/kdump-tools": "KDUMP_NUM_DUMPS=2\nKDUMP_DUMP_DMESG=0\n",
+  };
+  const c = loadConfig({ read: (p) => files[p] ?? null, list: (d) => (d === "/etc/kdump/post.d" ? ["10-a"] : null), mode: () => 0o100755 });
+  const script = captureInit({ ...base, ...captureSettings(c) });
+  const vars = script.split("\n").filter((l) => /^(TARGET|COLLECT_ARGS|PRE_HOOKS|POST_HOOKS|FAILURE_ACTION|FINAL_ACTION)=/.test(l)).join("\n");
+  const r = await $`busybox sh -c ${`${vars}\nprintf '%s|' "$TARGET" "$COLLECT_ARGS" "$PRE_HOOKS" "$POST_HOOKS" "$FAILURE_ACTION" "$FINAL_ACTION"`}`.quiet();
+  expect(r.stdout.toString().split("|")).toEqual([
+    "/var/crash/x",
+    "--level 1 --compress zlib --format flat --no-dmesg --keep 2",
+    "/usr/local/sbin/pre",
+    "/etc/kdump/post.d/10-a /usr/local/sbin/post",
+    "shell",
+    "poweroff",
+    "",
+  ]);
+});
+
+test("captureInit() defaults to reboot on failure and at the end, with no hooks", () => {
+  const s = captureInit(base);
+  expect(s).toContain("FAILURE_ACTION=reboot\nFINAL_ACTION=reboot\n");
+  expect(s).toContain("PRE_HOOKS=''\nPOST_HOOKS=''\n");
+});

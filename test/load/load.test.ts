@@ -10,6 +10,7 @@ import { errorLine } from "../../lib/errors.ts";
 import { KEXEC_FILE } from "../../lib/sys/kexec.ts";
 import { fetchKernel, type LabKernel } from "../../lib/lab/kernels.ts";
 import { errnoOf, fakeHost } from "./_fakehost.ts";
+import { $ } from "bun";
 
 const MiB = 1048576;
 const scratch = mkdtempSync(join(tmpdir(), "kdump-load-"));
@@ -51,6 +52,32 @@ describe("planLoad()", () => {
     expect(p.needBytes).toBeGreaterThan(p.minBytes);
     expect(p.warnings).toEqual([]);
     expect(formatPlan(p)).toContain(`${(256).toFixed(1)} MiB reserved`);
+  });
+
+  test("planLoad() applies the box's config: target, collector settings, hooks and actions in the init, command-line edits, extra modules; the config's files are named", async () => {
+    const files: Record<string, string> = {
+      "/etc/kdump.conf": "path /var/crash/x\ncore_collector makedumpfile -c -d 1\nkdump_post /usr/local/sbin/post\nfinal_action poweroff\nextra_modules virtio_net\n",
+      "/etc/sysconfig/kdump": 'KDUMP_COMMANDLINE_APPEND="kdump.test=1"\nKDUMP_COMMANDLINE_REMOVE="console"\n',
+    };
+    const host = { ...fakeHost(guest(256 * MiB)), configFs: { read: (f: string) => files[f] ?? null, list: () => null, mode: () => null } };
+    const p = planLoad({ ...opts(), modules: [] }, host);
+    expect(p.target).toBe("/var/crash/x");
+    expect(p.config!.sources).toEqual(["/etc/sysconfig/kdump", "/etc/kdump.conf"]);
+    expect(p.modules).toContain("virtio_net");
+    const w = splitCmdline(p.cmdline);
+    expect(paramValue(w, "kdump.test")).toBe("1");
+    expect(paramValue(w, "console")).toBeUndefined();
+    const init = (await $`zstd -dc ${p.initrd!} | cpio -i --to-stdout init`.quiet().nothrow()).stdout.toString();
+    expect(init).toContain("TARGET='/var/crash/x'\nCOLLECT_ARGS='--level 1 --compress zlib --format kdump'\n");
+    expect(init).toContain("POST_HOOKS='/usr/local/sbin/post'\nFAILURE_ACTION=reboot\nFINAL_ACTION=poweroff\n");
+    expect(formatPlan(p)).toContain("config:      /etc/sysconfig/kdump, /etc/kdump.conf;");
+  });
+
+  test("planLoad() refuses a config target the capture cannot write yet, at its directive, and --target overrides it", () => {
+    const files: Record<string, string> = { "/etc/kdump.conf": "path /dumps\nnfs srv:/export\n" };
+    const host = { ...fakeHost(guest(256 * MiB)), configFs: { read: (f: string) => files[f] ?? null, list: () => null, mode: () => null } };
+    expect(() => planLoad(opts(), host)).toThrow("/etc/kdump.conf:2: dump target nfs://srv/export:/dumps (nfs) is not supported yet");
+    expect(planLoad({ ...opts(), target: "/var/crash" }, host).target).toBe("/var/crash");
   });
 
   test("planLoad() warns when nothing is reserved, when the load cannot fit, and when a capture may run short", () => {

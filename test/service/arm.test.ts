@@ -18,9 +18,12 @@ function armedNow(b: FakeBox, initrd = "/etc/hostname"): void {
 
 describe("start() with a bad config", () => {
   test.each([
-    ["a relative path", "path var/crash\n", "/etc/kdump.conf:1:6: path: an absolute path expected"],
-    ["a bad failure_action", "failure_action explode\n", "/etc/kdump.conf:1:16: failure_action: expected one of"],
-    ["an NFS target (not supported yet)", "# dumps\nnfs server:/export\n", "/etc/kdump.conf:2:1: dump target nfs:server:/export/var/crash (nfs) is not supported yet"],
+    ["an unknown directive", "bogus_directive 1\n", "/etc/kdump.conf:1: bogus_directive 1: unknown directive: see kdump.conf(5)"],
+    ["a bad core_collector", "path /var/crash\ncore_collector makedumpfile -q\n", "/etc/kdump.conf:2: core_collector: makedumpfile option -q is not supported"],
+    ["a missing path", "path\n", "/etc/kdump.conf:1: path: a value is expected: e.g. path /var/crash"],
+    ["a relative path", "path var/crash\n", "/etc/kdump.conf:1: path var/crash: an absolute path is expected"],
+    ["a bad failure_action", "failure_action explode\n", "/etc/kdump.conf:1: failure_action explode: expected one of reboot, halt, poweroff, shell, dump_to_rootfs"],
+    ["an NFS target (not supported yet)", "# dumps\nnfs server:/export\n", "/etc/kdump.conf:2: dump target nfs://server/export:/var/crash (nfs) is not supported yet"],
   ])("start() fails at the file and line of %s, and the loaded image stays loaded", (_what, conf, message) => {
     box = fakeBox({ loaded: true });
     armedNow(box);
@@ -35,7 +38,7 @@ describe("start() with a bad config", () => {
   test("restart() also checks the config before it unloads anything", () => {
     box = fakeBox({ loaded: true });
     box.file("/etc/kdump.conf", "path var/crash\n");
-    expect(thrown(() => restart({}, box))).toContain("/etc/kdump.conf:1:6");
+    expect(thrown(() => restart({}, box))).toContain("/etc/kdump.conf:1: path var/crash");
     expect(box.sys.loads).toEqual([]);
   });
 

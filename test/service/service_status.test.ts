@@ -49,7 +49,7 @@ describe("readServiceStatus()", () => {
     box.file("/etc/kdump.conf", "path var/crash\n");
     const s = readServiceStatus(box);
     expect(s.config.valid).toBe(false);
-    expect(formatServiceStatus(s)).toContain("config:             config error: /etc/kdump.conf:1:6: path: an absolute path expected");
+    expect(formatServiceStatus(s)).toContain("config:             config error: /etc/kdump.conf:1: path var/crash: an absolute path is expected");
   });
 
   test("the last crash is the newest complete dump; a test after which it was saved succeeded", () => {
