@@ -10,14 +10,30 @@ import { guestFile } from "../../lib/lab/qemu.ts";
 import type { GuestResult } from "../../lib/lab/qemu.ts";
 import { MATRIX } from "../_matrix.ts";
 
+/**
+ * The guests' extra command line, which the capture kernel inherits. no_timer_check: on an overloaded TCG host the
+ * kernel's IO-APIC timer check can miss its ticks and panic ("IO-APIC + timer doesn't work!"), seen here at a load
+ * average of 24 on 2 CPUs.
+ */
+const LAB_CMDLINE = "crashkernel=256M no_timer_check";
+
 /** Waits (up to 60 tries) until `kdump status` says ready; prints `LAB-READY <uptime s> <status exit>`. */
 const WAIT_READY = `
 i=0; while :; do kdump status > /run/status.txt 2>&1; st=$?; [ $st -eq 0 ] && break; i=$((i+1)); [ $i -ge 60 ] && break; sleep 1; done
 echo "LAB-READY $(cut -d' ' -f1 /proc/uptime) $st"
 cat /run/status.txt
 echo "LAB-UNIT $(systemctl is-enabled kdump-toolkit.service) $(systemctl is-active kdump-toolkit.service)"
-echo "LAB-ARMED $(systemctl show -P ActiveEnterTimestampMonotonic kdump-toolkit.service)"
+echo "LAB-ARMED $(systemctl show -P ActiveEnterTimestampMonotonic kdump-toolkit.service) $(systemctl show -P UserspaceTimestampMonotonic)"
 `;
+
+/**
+ * The uptime (s) by which the unit must have armed the box: 60 s, stretched by how much slower than usual this
+ * guest's kernel reached userspace (20 s under TCG on an idle 2-CPU host; an overloaded host slows everything alike).
+ */
+function armBudget(userspaceSeconds: number): number {
+  return 60 * Math.max(1, userspaceSeconds / 20);
+}
+
 
 /** boot 1: enable and reboot; boot 2: ready with no command, then `kdump test`; boot 3: status --json to disk. */
 const ENABLE_TEST_JOB = `
@@ -45,7 +61,7 @@ function tail(r: GuestResult): string {
 
 async function enableCrashStatus(line: string): Promise<void> {
   const kernel = await fetchKernel(line);
-  const r = await runDebianGuest({ kernel, job: ENABLE_TEST_JOB, cmdline: "crashkernel=256M", boots: 3, timeoutSeconds: 1500 });
+  const r = await runDebianGuest({ kernel, job: ENABLE_TEST_JOB, cmdline: LAB_CMDLINE, boots: 3, timeoutSeconds: 1500 });
   try {
     expect(r.timedOut, tail(r)).toBe(false);
     expect(r.exits, tail(r)).toEqual([{ boot: 1, code: 0 }, { boot: 3, code: 0 }]);
@@ -55,10 +71,11 @@ async function enableCrashStatus(line: string): Promise<void> {
     const ready = field(r, "LAB-READY");
     expect(ready.length).toBe(2);
     for (const [, code] of ready) expect(code, tail(r)).toBe("0");
-    const armed = field(r, "LAB-ARMED").map(([us]) => Number(us) / 1e6);
+    const armed = field(r, "LAB-ARMED").map(([a, u]) => [Number(a) / 1e6, Number(u) / 1e6] as const);
     expect(armed.length).toBe(2);
-    for (const s of armed) expect(s, `armed at ${armed.join(", ")} s of uptime; status ready at ${ready.map(([u]) => u).join(", ")} s`).toBeLessThan(60);
-    console.log(`service on ${line}: armed at ${armed.join(", ")} s of uptime; status ready at ${ready.map(([u]) => u).join(", ")} s`);
+    const said = `armed at ${armed.map(([a, u]) => `${a.toFixed(1)} s (userspace from ${u.toFixed(1)} s)`).join(", ")} of uptime; status ready at ${ready.map(([u]) => u).join(", ")} s`;
+    console.log(`service on ${line}: ${said}`);
+    for (const [a, u] of armed) expect(a, said).toBeLessThan(armBudget(u));
     expect(field(r, "LAB-UNIT")).toEqual([["enabled", "active"], ["enabled", "active"]]);
     expect(r.console).toContain("armed by:           the service");
     // the capture kernel booted and saved the dump
@@ -71,6 +88,8 @@ async function enableCrashStatus(line: string): Promise<void> {
     expect(status.service.armedBy).toBe("service");
     expect(status.service.config.valid).toBe(true);
     expect(status.service.stale).toBe(false);
+    // hotplug: 6.12 (CONFIG_CRASH_HOTPLUG) updates the image loaded by kexec_file_load itself; 6.1 needs the udev rule
+    expect(status.service.hotplug.byKernel).toBe(line === "6.12");
     expect(status.service.lastCrash.path).toMatch(/^\/var\/crash\/lab-\d{4}-\d\d-\d\d-\d\d:\d\d:\d\d\/vmcore$/);
     expect(status.service.lastTest).toMatchObject({ id: test, outcome: "success", dump: status.service.lastCrash.path });
     const vmcore = await guestFile(r.rootImage, status.service.lastCrash.path);
@@ -106,18 +125,20 @@ describe.if(MATRIX)("service re-arms after a kernel install", () => {
   test("dpkg -i of a second kernel prepares its capture image; booted into it, the box is ready within 60 s with no kdump command", async () => {
     const [old, next] = [await fetchKernel("6.1"), await fetchKernel("6.12")];
     const deb = await kernelDeb(next);
-    const first = await runDebianGuest({ kernel: old, job: INSTALL_JOB, cmdline: "crashkernel=256M", image: { files: { [`/lab/debs/${deb.split("/").pop()}`]: deb } }, timeoutSeconds: 1200 });
+    const first = await runDebianGuest({ kernel: old, job: INSTALL_JOB, cmdline: LAB_CMDLINE, image: { files: { [`/lab/debs/${deb.split("/").pop()}`]: deb } }, timeoutSeconds: 1200 });
     try {
       expect(first.exits, tail(first)).toEqual([{ boot: 1, code: 0 }]);
       expect(field(first, "LAB-DPKG")).toEqual([["0"]]);
       const installed = JSON.parse((await guestFile(first.rootImage, "/lab/status-installed.json"))!.toString());
       const prepared = installed.service.prepared.find((p: { release: string }) => p.release === next.release);
       expect(prepared, JSON.stringify(installed.service)).toMatchObject({ present: true });
-      const second = await runDebianGuest({ kernel: next, disk: first.rootImage, job: NEW_KERNEL_JOB, cmdline: "crashkernel=256M", timeoutSeconds: 900 });
+      const second = await runDebianGuest({ kernel: next, disk: first.rootImage, job: NEW_KERNEL_JOB, cmdline: LAB_CMDLINE, timeoutSeconds: 900 });
       expect(second.exits, tail(second)).toEqual([{ boot: 1, code: 0 }]);
       const [[, code]] = field(second, "LAB-READY") as [[string, string]];
       expect(code, tail(second)).toBe("0");
-      expect(Number(field(second, "LAB-ARMED")[0]![0]) / 1e6).toBeLessThan(60);
+      const [a, u] = field(second, "LAB-ARMED")[0]!.map((x) => Number(x) / 1e6) as [number, number];
+      console.log(`service after the kernel install: armed at ${a.toFixed(1)} s (userspace from ${u.toFixed(1)} s)`);
+      expect(a).toBeLessThan(armBudget(u));
       const now = JSON.parse((await guestFile(first.rootImage, "/lab/status-new.json"))!.toString());
       expect(now.kernel).toBe(next.release);
       expect(now.service.armedBy).toBe("service");
