@@ -49,7 +49,7 @@ export function kernelHookText(c: Command, remove: boolean): string {
 version="$1"
 [ -n "$version" ] && [ -x ${q(c.bun)} ] || exit 0
 ${q(c.bun)} ${q(c.kdump)} rebuild --release "$version"${remove ? " --remove" : ""} ||
-  echo "kdump: could not ${remove ? "remove" : "prepare"} the capture image of $version: run \`kdump rebuild --release $version\`" >&2
+  echo "kdump: could not ${remove ? "remove" : "prepare"} the capture image of $version: run 'kdump rebuild --release $version'" >&2
 exit 0
 `;
 }
