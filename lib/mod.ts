@@ -66,3 +66,7 @@ export * from "./load/host.ts";
 export * from "./sys/kexec_load.ts";
 export * from "./load/crash_image.ts";
 export * from "./load/load_segments.ts";
+export { start, stop, restart, reload, rebuild } from "./service/arm.ts";
+export { enable, disable } from "./service/enable.ts";
+export { readServiceStatus, formatServiceStatus } from "./service/service_status.ts";
+export { checkPrerequisites, requirePrerequisites, PrerequisiteError } from "./service/prerequisites.ts";
