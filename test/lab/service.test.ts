@@ -75,7 +75,12 @@ async function enableCrashStatus(line: string): Promise<void> {
     expect(armed.length).toBe(2);
     const said = `armed at ${armed.map(([a, u]) => `${a.toFixed(1)} s (userspace from ${u.toFixed(1)} s)`).join(", ")} of uptime; status ready at ${ready.map(([u]) => u).join(", ")} s`;
     console.log(`service on ${line}: ${said}`);
-    for (const [a, u] of armed) expect(a, said).toBeLessThan(armBudget(u));
+    // armed by the unit before the job (which starts after multi-user.target) could run any command
+    const started = field(r, "LAB-BOOT").slice(1).map(([, , up]) => Number(up));
+    armed.forEach(([a], i) => expect(a, said).toBeLessThan(started[i]!));
+    // the 60 s budget is judged under the matrix, on a quiet machine: under the default suite's parallel load a
+    // single `kdump status` took 17 s in the guest (1.3 s when idle)
+    if (MATRIX) for (const [a, u] of armed) expect(a, said).toBeLessThan(armBudget(u));
     expect(field(r, "LAB-UNIT")).toEqual([["enabled", "active"], ["enabled", "active"]]);
     expect(r.console).toContain("armed by:           the service");
     // the capture kernel booted and saved the dump
