@@ -1,5 +1,5 @@
 // The error every boot-config parser throws: what could not be read, in which file, at which line and column.
-// Shared by the crashkernel= grammar, the shell-assignment files (GRUB defaults, kdump-tools) and kdump.conf.
+// Shared by the crashkernel= grammar and the shell-assignment files (GRUB defaults, kdump-tools, sysconfig).
 import { KdumpError } from "../errors.ts";
 
 /** Text that does not parse; `line` and `column` are 1-based, as editors count them. */

@@ -1,6 +1,7 @@
-// Opens where `kdump collect` saves (the Target grammar is lib/config/target.ts): a directory (mounted already, or a device by UUID=/LABEL= that it mounts), a raw
-// block device, stdout, or ssh. Directories get kdump-utils' layout, <path>/<host>-<YYYY-MM-DD-HH:MM:SS>/vmcore
-// with vmcore-dmesg.txt, written under -incomplete names and renamed only once complete and synced.
+// Opens where `kdump collect` saves (the Target grammar is lib/config/target.ts): a directory (mounted already, or a
+// device by UUID=/LABEL= that it mounts), a raw block device, stdout, or ssh. Directories get kdump-utils' layout,
+// <path>/<host>-<YYYY-MM-DD-HH:MM:SS>/vmcore with vmcore-dmesg.txt, written under -incomplete names and renamed only
+// once complete and synced.
 import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statfsSync, writeSync, chmodSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError } from "../errors.ts";

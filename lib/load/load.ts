@@ -16,6 +16,7 @@ import { captureSettings } from "../config/capture_settings.ts";
 import { loadConfig } from "../config/load.ts";
 import type { KdumpConfig } from "../config/settings.ts";
 import { checkSupported } from "../config/supported.ts";
+import { formatOrigin } from "../config/origin.ts";
 
 /** What the user asked for. */
 export interface LoadOptions {
@@ -146,6 +147,7 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
     // the config's target must be one the capture can write to; --target replaces it
     if (!o.target) checkSupported(cfg, (p) => mountOf(mounts, p)?.mountpoint === rootMount.mountpoint);
     const capture = captureSettings(cfg);
+    if (!cfg.settings.enabled) warnings.push(`${formatOrigin(cfg.origins.enabled ?? null)}: USE_KDUMP=0 says not to arm kdump at boot; loading anyway, as asked`);
     target = o.target ?? capture.target;
     const extra = [...cfg.settings.extraModules, ...(o.modules ?? [])];
     if (!paramValue(splitCmdline(proc), "root") && !rootMount.source.startsWith("/dev/"))

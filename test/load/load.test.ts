@@ -80,6 +80,12 @@ describe("planLoad()", () => {
     expect(planLoad({ ...opts(), target: "/var/crash" }, host).target).toBe("/var/crash");
   });
 
+  test("planLoad() loads when kdump-tools says USE_KDUMP=0, with a warning naming the line", () => {
+    const files: Record<string, string> = { "/etc/default/kdump-tools": "# off\nUSE_KDUMP=0\n" };
+    const host = { ...fakeHost(guest(256 * MiB)), configFs: { read: (f: string) => files[f] ?? null, list: () => null, mode: () => null } };
+    expect(planLoad(opts(), host).warnings).toEqual(["/etc/default/kdump-tools:2: USE_KDUMP=0 says not to arm kdump at boot; loading anyway, as asked"]);
+  });
+
   test("planLoad() warns when nothing is reserved, when the load cannot fit, and when a capture may run short", () => {
     expect(planLoad(opts(), fakeHost(guest(0))).warnings.join()).toMatch(/no memory is reserved/);
     expect(planLoad(opts(), fakeHost(guest(48 * MiB))).warnings.join()).toMatch(/to load does not fit the 48\.0 MiB reserved/);
