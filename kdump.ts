@@ -1,7 +1,7 @@
 #!/usr/bin/env bun
 // kdump: the single-file entry. Run as a CLI (`kdump status`, `kdump analyze VMCORE`, `kdump recipes/load.ts`)
 // or import it as the library (`import { readStatus } from "kdump"`). Importing runs nothing.
-import yargs, { type Argv } from "yargs";
+import yargs, { type Argv, type CommandModule } from "yargs";
 import { hideBin } from "yargs/helpers";
 import { resolve } from "node:path";
 import { existsSync } from "node:fs";
@@ -15,6 +15,7 @@ import { runSession } from "./lib/analyze/session.ts";
 import { FORMATS, formatCollect } from "./lib/collect/collect.ts";
 import { COMPRESS_NAMES } from "./lib/dump/codecs/compress.ts";
 import { COLLECT_FAILURE_ACTIONS } from "./lib/collect/failure.ts";
+import { serviceCommands } from "./lib/service/commands.ts";
 
 export * from "./lib/mod.ts";
 
@@ -78,9 +79,14 @@ export function cli(argv: string[]): Argv {
       "show the crashkernel reservation, the loaded capture kernel and a verdict",
       (y) => json(y),
       (a) =>
-        run(() => {
+        run(async () => {
           const s = readStatus();
-          emit(a.json, s, () => formatStatus(s));
+          const { readServiceStatus, formatServiceStatus } = await import("./lib/service/service_status.ts");
+          const service = readServiceStatus();
+          emit(a.json, { ...s, service }, () => {
+            const lines = formatStatus(s).split("\n");
+            return [...lines.slice(0, -1), formatServiceStatus(service), ...lines.slice(-1)].join("\n");
+          });
           return s.ready ? 0 : 1;
         }),
     )
@@ -277,6 +283,7 @@ export function cli(argv: string[]): Argv {
           else emit(a.json, r, () => formatCollect(r));
         }),
     )
+    .command(serviceCommands({ run, emit }) as unknown as CommandModule[])
     .demandCommand(1, "name a verb or a recipe file; see --help")
     .recommendCommands()
     .fail((msg, err, y) => {

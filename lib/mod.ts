@@ -81,3 +81,7 @@ export { readRunqs } from "./analyze/runq.ts";
 export { readNetDevices } from "./analyze/net.ts";
 export { taskFiles, findTask } from "./analyze/files.ts";
 export { taskTimes } from "./analyze/ps_time.ts";
+export { start, stop, restart, reload, rebuild } from "./service/arm.ts";
+export { enable, disable } from "./service/enable.ts";
+export { readServiceStatus, formatServiceStatus } from "./service/service_status.ts";
+export { checkPrerequisites, requirePrerequisites, PrerequisiteError } from "./service/prerequisites.ts";

@@ -7,6 +7,7 @@ import { anonDump, thpDump } from "./lab/thp_dump.ts";
 import { oopsDump } from "./analyze/_oops.ts";
 import { debugKernel, strippedVmlinux } from "./kernel/_images.ts";
 import { kexecTools } from "../lib/lab/peers.ts";
+import { debianBase } from "../lib/lab/debian_guest.ts";
 import { errorLine } from "../lib/errors.ts";
 
 /** One fixture: a name for the log and how to make it. */
@@ -15,6 +16,7 @@ type Job = [string, () => Promise<unknown>];
 /** Downloads and unpacking: network and disk, one at a time (apt-get runs), beside the guests. */
 const downloads: Job[] = [
   ["kexec-tools", () => kexecTools()],
+  ["Debian systemd guest root (debootstrap)", () => debianBase()],
   ...LINES.flatMap((l): Job[] => [
     [`${l} -dbg vmlinux`, () => debugKernel(l)],
     [`${l} vmlinux`, () => strippedVmlinux(l)],

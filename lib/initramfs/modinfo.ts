@@ -2,19 +2,26 @@
 // .ko.zst or .ko.gz files. Used where modules.dep is absent (Debian's linux-image packages ship none).
 import { readFileSync } from "node:fs";
 import { BadDataError, MissingDataError } from "../errors.ts";
+import { haveLiblzma, xzDecompress } from "../sys/liblzma.ts";
 
-/** Decompresses .ko.xz (xz or busybox xz), .ko.zst (Bun's zstd) and .ko.gz; plain .ko is returned as read. */
+/** Decompresses .ko.xz (liblzma in-process; xz or busybox xz without it), .ko.zst (Bun's zstd) and .ko.gz; plain .ko is returned as read. */
 export function moduleBytes(path: string): Uint8Array {
   const raw = readFileSync(path);
   if (path.endsWith(".ko")) return raw;
   if (path.endsWith(".zst")) return Bun.zstdDecompressSync(raw);
   if (path.endsWith(".gz")) return Bun.gunzipSync(raw);
   if (path.endsWith(".xz")) {
+    if (haveLiblzma()) return xzDecompress(raw);
+    // Last resort without liblzma: an xz binary. spawnSync throws when the program does not exist.
     for (const cmd of [["xz", "-dc"], ["busybox", "xz", "-dc"]]) {
-      const r = Bun.spawnSync([...cmd, path], { stdout: "pipe", stderr: "pipe" });
-      if (r.exitCode === 0 && r.success) return r.stdout;
+      try {
+        const r = Bun.spawnSync([...cmd, path], { stdout: "pipe", stderr: "pipe" });
+        if (r.exitCode === 0 && r.success) return r.stdout;
+      } catch {
+        continue;
+      }
     }
-    throw new MissingDataError(`cannot decompress ${path}`, { hint: "install xz-utils (or busybox) to read .ko.xz modules" });
+    throw new MissingDataError(`cannot decompress ${path}`, { hint: "install liblzma5 (apt-get install liblzma5) to read .ko.xz modules" });
   }
   throw new BadDataError(`${path} is not a kernel module file`, { hint: "expected .ko, .ko.xz, .ko.zst or .ko.gz" });
 }

@@ -92,3 +92,23 @@ exec switch_root /newroot /lab/init
   cpio.file("job.sh", job, 0o755);
   return cpio.bytes();
 }
+
+/**
+ * The boot initramfs of a systemd guest (lib/lab/debian_guest.ts): loads the virtio modules, mounts /dev/vda,
+ * writes the job to /lab/job.sh on it (resetting /lab/boot-count when `run` is a new run), and hands over to
+ * /sbin/init (systemd), whose lab-job.service runs the job after boot.
+ */
+export async function systemdBootInitramfs(kernel: LabKernel, job: string, run: string): Promise<Uint8Array> {
+  const init = `#!/bin/sh
+${LOAD_MODULES}
+i=0; while [ ! -b /dev/vda ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+if ! mount -t ext4 -o rw /dev/vda /newroot; then echo "LAB-ERROR cannot mount the root disk /dev/vda"; poweroff -f; fi
+mkdir -p /newroot/lab && cp /job.sh /newroot/lab/job.sh
+if [ "$(cat /newroot/lab/run-id 2>/dev/null)" != "${run}" ]; then echo "${run}" > /newroot/lab/run-id; echo 0 > /newroot/lab/boot-count; fi
+sync; umount /proc /sys; umount /dev
+exec switch_root /newroot /sbin/init
+`;
+  const { cpio } = await busyboxInitramfs(kernel, init);
+  cpio.file("job.sh", job, 0o755);
+  return cpio.bytes();
+}

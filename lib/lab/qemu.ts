@@ -30,6 +30,10 @@ export interface GuestOptions {
   disks?: { path: string; sizeMiB: number }[];
   /** What the root filesystem holds besides the defaults. */
   rootfs?: RootfsOptions;
+  /** Boot this root disk image in place (kept after the run) instead of a copy of the lab's busybox image. */
+  rootImage?: string;
+  /** The boot initramfs to use instead of the lab's busybox one that runs `job` as PID 1. */
+  initrd?: Uint8Array;
   /** Stops the guest as soon as this is true of the console so far (e.g. a shell prompt that would wait forever). */
   until?: (console: string) => boolean;
   /** Called with each console line as it arrives (progress display). */
@@ -84,13 +88,16 @@ export const LAB_CAPTURE_CMDLINE = "console=ttyS0 reset_devices nr_cpus=1 irqpol
 export async function runGuest(o: GuestOptions): Promise<GuestResult> {
   const qemu = await findQemu(o.qemu);
   if (!existsSync(o.kernel.vmlinuz)) throw new LabError(`kernel ${o.kernel.vmlinuz} not found`, { hint: "fetch it with fetchKernel() or give a vmlinuz path" });
-  const base = await buildRootfs(o.kernel, o.rootfs);
   const dir = join(labDir(), "runs", `${Date.now()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const rootImage = join(dir, "root.ext4");
-  await $`cp --sparse=always ${base} ${rootImage}`.quiet();
+  let rootImage = o.rootImage;
+  if (!rootImage) {
+    const base = await buildRootfs(o.kernel, o.rootfs);
+    rootImage = join(dir, "root.ext4");
+    await $`cp --sparse=always ${base} ${rootImage}`.quiet();
+  }
   const initrd = join(dir, "boot.cpio");
-  writeFileSync(initrd, await bootInitramfs(o.kernel, o.job));
+  writeFileSync(initrd, o.initrd ?? (await bootInitramfs(o.kernel, o.job)));
   const drives = [rootImage];
   for (const d of o.disks ?? []) {
     if (!existsSync(d.path)) await $`truncate -s ${d.sizeMiB}M ${d.path}`.quiet();

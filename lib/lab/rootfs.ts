@@ -44,16 +44,22 @@ export async function sharedLibraries(exe: string): Promise<string[]> {
   return [...libs];
 }
 
-/** A content hash of everything that goes into the image, so a changed toolkit or kernel rebuilds it. */
-async function inputsHash(kernel: LabKernel, opts: RootfsOptions): Promise<string> {
-  const h = new Bun.CryptoHasher("sha256");
-  h.update(`${kernel.release}\0${kernel.vmlinuz}\0${kernel.layout ?? "boot"}\0${opts.sizeMiB ?? 3072}\0${bunPath()}\0${statSync(bunPath()).size}\0`);
+/** Feeds the Bun runtime's identity and every toolkit file that goes into a guest to `h`. */
+export function hashToolkit(h: Bun.CryptoHasher): void {
+  h.update(`${bunPath()}\0${statSync(bunPath()).size}\0`);
   const walk = (p: string) => {
     const st = statSync(p);
     if (st.isDirectory()) for (const n of readdirSync(p).sort()) walk(join(p, n));
     else h.update(`${relative(TOOLKIT, p)}\0`).update(readFileSync(p));
   };
   for (const part of TOOLKIT_PARTS) if (existsSync(join(TOOLKIT, part))) walk(join(TOOLKIT, part));
+}
+
+/** A content hash of everything that goes into the image, so a changed toolkit or kernel rebuilds it. */
+async function inputsHash(kernel: LabKernel, opts: RootfsOptions): Promise<string> {
+  const h = new Bun.CryptoHasher("sha256");
+  h.update(`${kernel.release}\0${kernel.vmlinuz}\0${kernel.layout ?? "boot"}\0${opts.sizeMiB ?? 3072}\0`);
+  hashToolkit(h);
   for (const [g, v] of Object.entries(opts.files ?? {}).sort()) {
     h.update(`${g}\0`);
     h.update(typeof v === "string" ? readFileSync(v) : v);
@@ -117,22 +123,7 @@ async function stageTree(root: string, kernel: LabKernel, opts: RootfsOptions): 
     mkdirSync(dirname(p), { recursive: true });
     symlinkSync(relative(dirname(p), join(root, "bin/busybox")), p);
   }
-  // Bun and the libraries it links, at their host paths
-  cpSync(bunPath(), join(root, "usr/local/bin/bun"));
-  symlinkSync("bun", join(root, "usr/local/bin/bunx"));
-  for (const lib of await sharedLibraries(bunPath())) {
-    mkdirSync(join(root, dirname(lib)), { recursive: true });
-    cpSync(lib, join(root, lib), { dereference: true });
-  }
-  // the toolkit
-  const opt = join(root, "opt/kdump");
-  for (const part of TOOLKIT_PARTS) if (existsSync(join(TOOLKIT, part))) cpSync(join(TOOLKIT, part), join(opt, part), { recursive: true });
-  const nm = join(TOOLKIT, "node_modules");
-  for (const n of readdirSync(nm)) if (!NODE_MODULES_SKIP.has(n)) cpSync(join(nm, n), join(opt, "node_modules", n), { recursive: true, dereference: true });
-  symlinkSync("..", join(opt, "node_modules/kdump"));
-  mkdirSync(join(opt, "node_modules/.bin"), { recursive: true });
-  symlinkSync("../kdump/kdump.ts", join(opt, "node_modules/.bin/kdump"));
-  writeFileSync(join(root, "usr/local/bin/kdump"), `#!/bin/sh\nexec /usr/local/bin/bun /opt/kdump/kdump.ts "$@"\n`, { mode: 0o755 });
+  await stageToolkit(root);
   // the kernel, as its distro installs it: /boot/vmlinuz-R, or /usr/lib/modules/R/vmlinuz (kernel-install's layout,
   // with /lib/modules a link to it as on a merged-/usr system and nothing in /boot)
   if (kernel.layout === "usr") {
@@ -170,6 +161,29 @@ async function stageTree(root: string, kernel: LabKernel, opts: RootfsOptions): 
     if (typeof v === "string") cpSync(v, p);
     else writeFileSync(p, v);
   }
+}
+
+/**
+ * Puts Bun at /usr/local/bin/bun (with the libraries it links that `root` lacks), this toolkit at /opt/kdump and a
+ * `kdump` command at /usr/local/bin/kdump into the tree at `root`.
+ */
+export async function stageToolkit(root: string): Promise<void> {
+  mkdirSync(join(root, "usr/local/bin"), { recursive: true });
+  cpSync(bunPath(), join(root, "usr/local/bin/bun"));
+  symlinkSync("bun", join(root, "usr/local/bin/bunx"));
+  for (const lib of await sharedLibraries(bunPath())) {
+    if (existsSync(join(root, lib))) continue;
+    mkdirSync(join(root, dirname(lib)), { recursive: true });
+    cpSync(lib, join(root, lib), { dereference: true });
+  }
+  const opt = join(root, "opt/kdump");
+  for (const part of TOOLKIT_PARTS) if (existsSync(join(TOOLKIT, part))) cpSync(join(TOOLKIT, part), join(opt, part), { recursive: true });
+  const nm = join(TOOLKIT, "node_modules");
+  for (const n of readdirSync(nm)) if (!NODE_MODULES_SKIP.has(n)) cpSync(join(nm, n), join(opt, "node_modules", n), { recursive: true, dereference: true });
+  symlinkSync("..", join(opt, "node_modules/kdump"));
+  mkdirSync(join(opt, "node_modules/.bin"), { recursive: true });
+  symlinkSync("../kdump/kdump.ts", join(opt, "node_modules/.bin/kdump"));
+  writeFileSync(join(root, "usr/local/bin/kdump"), `#!/bin/sh\nexec /usr/local/bin/bun /opt/kdump/kdump.ts "$@"\n`, { mode: 0o755 });
 }
 
 /**

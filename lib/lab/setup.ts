@@ -24,7 +24,7 @@ export const LAB_PACKAGES = [
   "gcc", // builds the out-of-tree oops test module against Debian's linux-headers
   "make",
   "file", // oracle: what file(1) says of a bzImage
-  "debootstrap", // the sid root of the newest peers (lib/lab/sid_root.ts)
+  "debootstrap", // the sid root of the newest peers (lib/lab/sid_root.ts) and the Debian systemd guest (lib/lab/debian_guest.ts)
 ];
 
 /** Peers the lab unpacks (lib/lab/peers.ts) rather than installs, so nothing of theirs runs at boot. */

@@ -4,7 +4,8 @@ import { installedKernel, kernelFileCandidates } from "../boot/kernel_files.ts";
 import { existsSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { UsageError } from "../errors.ts";
-import { kexecFileLoad, kexecFileUnload } from "../sys/kexec.ts";
+import { KexecError, kexecFileLoad, kexecFileUnload } from "../sys/kexec.ts";
+import { kexecLoadUnload } from "../sys/kexec_load.ts";
 import { loadPlanWithKexecLoad, loadWithChoice, type SyscallChoice } from "./load_segments.ts";
 import { readBzImage, type BzImage } from "./bzimage.ts";
 import { captureCmdline, editCmdline, paramValue, splitCmdline } from "./cmdline.ts";
@@ -250,10 +251,19 @@ export function formatLoad(r: LoadResult): string {
   return `${formatPlan(r.plan)}\n${done}`;
 }
 
-/** Unloads the capture kernel, or the staged kexec kernel with `kexec`. Nothing loaded is not an error. */
+/**
+ * Unloads the capture kernel, or the staged kexec kernel with `kexec`. Nothing loaded is not an error. Either call
+ * unloads an image whichever loaded it: kexec_file_load's UNLOAD first, then kexec_load with no segments where the
+ * kernel has no KEXEC_FILE (ENOSYS) or rejects the flag (EINVAL, before 3.17).
+ */
 export function unload(o: { kexec?: boolean } = {}, sys: HostSys = realHost): void {
   requireSyscalls(sys);
-  kexecFileUnload(!o.kexec, sys.kexec);
+  try {
+    kexecFileUnload(!o.kexec, sys.kexec);
+  } catch (e) {
+    if (!(e instanceof KexecError) || !["ENOSYS", "EINVAL"].includes(e.code) || !sys.kexecLoad) throw e;
+    kexecLoadUnload(!o.kexec, sys.kexecLoad);
+  }
 }
 
 function mib(n: number): string {

@@ -110,3 +110,18 @@ export function kexecLoad(entry: bigint, segments: LoadSegment[], crash: boolean
   const r = calls.kexecLoad(entry, segments.length, packSegments(segments), (crash ? KEXEC_LOAD.ON_CRASH : 0) | KEXEC_LOAD.ARCH_X86_64);
   if (r.ret !== 0n) throw kexecLoadError(r.errno, context);
 }
+
+/**
+ * Unloads the crash image (crash) or the staged kexec image with kexec_load(0, 0, NULL, flags): no segments means
+ * "unload" (kernel/kexec.c, since 2.6.13). The path for kernels without CONFIG_KEXEC_FILE. ENOENT is not an error.
+ * @example kexecLoadUnload(true)
+ */
+export function kexecLoadUnload(crash: boolean, calls: KexecLoadCalls = libcKexecLoad): void {
+  const r = calls.kexecLoad(0n, 0, null, (crash ? KEXEC_LOAD.ON_CRASH : 0) | KEXEC_LOAD.ARCH_X86_64);
+  const code = errnoName(r.errno);
+  if (r.ret !== 0n && code !== "ENOENT")
+    throw new KexecError("kexec_load", r.errno, code, {
+      detail: `unloading the ${crash ? "capture" : "staged"} kernel`,
+      hint: code === "EPERM" ? "run as root; kexec may be disabled (/proc/sys/kernel/kexec_load_disabled) or locked down" : "see dmesg for the kernel's reason",
+    });
+}

@@ -9,7 +9,7 @@ import { paramValue, splitCmdline } from "../../lib/load/cmdline.ts";
 import { errorLine } from "../../lib/errors.ts";
 import { KEXEC_FILE } from "../../lib/sys/kexec.ts";
 import { fetchKernel, type LabKernel } from "../../lib/lab/kernels.ts";
-import { fakeHost } from "./_fakehost.ts";
+import { errnoOf, fakeHost } from "./_fakehost.ts";
 import { $ } from "bun";
 
 const MiB = 1048576;
@@ -164,5 +164,31 @@ describe("load()", () => {
     unload({}, h);
     unload({ kexec: true }, h);
     expect(h.loads.map((l) => l.flags)).toEqual([KEXEC_FILE.UNLOAD | KEXEC_FILE.ON_CRASH, KEXEC_FILE.UNLOAD]);
+  });
+
+  test("unload() falls back to kexec_load with no segments on a kernel without KEXEC_FILE (ENOSYS)", () => {
+    const h = fakeHost({}, { kexecFails: "ENOSYS" });
+    const calls: { entry: bigint; nr: number; segments: Uint8Array | null; flags: number }[] = [];
+    h.kexecLoad = { kexecLoad: (entry, nr, segments, flags) => (calls.push({ entry, nr, segments, flags }), { ret: 0n, errno: 0 }) };
+    unload({}, h);
+    unload({ kexec: true }, h);
+    expect(calls).toEqual([
+      { entry: 0n, nr: 0, segments: null, flags: 0x1 | (62 << 16) },
+      { entry: 0n, nr: 0, segments: null, flags: 62 << 16 },
+    ]);
+  });
+
+  test("unload() reports kexec_load's own error when the fallback fails too", () => {
+    const h = fakeHost({}, { kexecFails: "ENOSYS" });
+    h.kexecLoad = { kexecLoad: () => ({ ret: -1n, errno: errnoOf("EPERM") }) };
+    expect(() => unload({}, h)).toThrow(/kexec_load failed with EPERM/);
+  });
+
+  test("unload() does not fall back on a permission error", () => {
+    const h = fakeHost({}, { kexecFails: "EPERM" });
+    let called = false;
+    h.kexecLoad = { kexecLoad: () => ((called = true), { ret: 0n, errno: 0 }) };
+    expect(() => unload({}, h)).toThrow(/kexec_file_load failed with EPERM/);
+    expect(called).toBe(false);
   });
 });

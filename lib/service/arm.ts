@@ -1,0 +1,141 @@
+// Arming the box, the verbs kdumpctl and kdump-config users know: `start` (build the capture initramfs only when an
+// input changed, then load), `stop`, `restart`, `reload` and `rebuild` (also for another installed kernel, as the
+// kernel hooks do). Everything that can fail (prerequisites, config, plan) is checked before the kernel is touched:
+// a failed kexec_file_load of a crash image frees the one loaded before it, so a typo must never get that far.
+import { existsSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { collectorPaths, loadPlan, planLoad, unload, type LoadPlan } from "../load/load.ts";
+import { readFlag } from "../load/host.ts";
+import { serviceConfig, type ServiceConfig } from "./config.ts";
+import { realServiceHost, type ServiceHost } from "./host.ts";
+import { captureInputs } from "./inputs.ts";
+import { requirePrerequisites } from "./prerequisites.ts";
+import { bootId, readState, updateState } from "./state.ts";
+
+/** Options of the arming verbs. */
+export interface ArmOptions {
+  /** Who asks: the unit and the hooks pass "service"; a shell is "hand" (the default). */
+  by?: "service" | "hand";
+  /** Where capture images are kept (default /var/lib/kdump). */
+  cacheDir?: string;
+}
+
+/** What start, restart and reload did. */
+export interface ArmResult {
+  /** "loaded", or "unchanged" when the same inputs were already loaded in this boot. */
+  action: "loaded" | "unchanged";
+  /** The kernel release armed. */
+  release: string;
+  /** The capture initramfs. */
+  initrd: string;
+  /** True when the initramfs was built now, false when a cached one was reused. */
+  built: boolean;
+  /** The dump directory. */
+  target: string;
+  /** The config files read. */
+  configFiles: string[];
+  /** Config and plan warnings. */
+  warnings: string[];
+}
+
+function running(h: ServiceHost): string {
+  return h.sys.read("/proc/sys/kernel/osrelease")?.trim() ?? "";
+}
+
+/** The load plan for `release` under config `c` (builds or reuses the capture initramfs; loads nothing). */
+function plan(h: ServiceHost, c: ServiceConfig, release: string, o: ArmOptions): LoadPlan {
+  const other = release !== running(h);
+  return planLoad(
+    {
+      config: c.config,
+      cacheDir: o.cacheDir,
+      ...(other ? { kernel: `/boot/vmlinuz-${release}`, modulesDir: `/lib/modules/${release}` } : {}),
+    },
+    h.sys,
+  );
+}
+
+/** Checks, plans and loads; `force` loads even when the same inputs are loaded already. */
+function arm(o: ArmOptions, h: ServiceHost, force: boolean, unloadFirst: boolean): ArmResult {
+  requirePrerequisites(h);
+  const c = serviceConfig(h);
+  const release = running(h);
+  const inputs = captureInputs(h, release, c.files, c.target, collectorPaths());
+  const state = readState(h);
+  const boot = bootId(h);
+  const loaded = readFlag(h.sys, "/sys/kernel/kexec_crash_loaded") === true;
+  const base = { release, target: c.target, configFiles: c.files };
+  if (!force && loaded && state.armed?.bootId === boot && state.armed.inputs === inputs && existsSync(state.armed.initrd))
+    return { ...base, action: "unchanged", initrd: state.armed.initrd, built: false, warnings: c.warnings };
+  const p = plan(h, c, release, o);
+  if (unloadFirst) unload({}, h.sys);
+  loadPlan(p, h.sys);
+  updateState(h, (s) => {
+    s.armed = { by: o.by ?? "hand", bootId: boot, at: h.now(), release, initrd: p.initrd!, inputs };
+  });
+  return { ...base, action: "loaded", initrd: p.initrd!, built: p.initramfs?.built ?? false, warnings: [...c.warnings, ...p.warnings] };
+}
+
+/**
+ * `kdump start`: checks every prerequisite and the config, builds the capture initramfs only when an input changed,
+ * and loads it; does nothing when the same inputs are loaded already in this boot.
+ * @example start({ by: "service" }).action  // "loaded"
+ */
+export function start(o: ArmOptions = {}, h: ServiceHost = realServiceHost): ArmResult {
+  return arm(o, h, false, false);
+}
+
+/** `kdump reload`: reads the config again and loads again when an input changed (same as start). */
+export function reload(o: ArmOptions = {}, h: ServiceHost = realServiceHost): ArmResult {
+  return arm(o, h, false, false);
+}
+
+/** `kdump restart`: checks everything as start does, then unloads and loads again even when nothing changed. */
+export function restart(o: ArmOptions = {}, h: ServiceHost = realServiceHost): ArmResult {
+  return arm(o, h, true, true);
+}
+
+/** `kdump stop`: unloads the capture kernel and forgets who armed it. */
+export function stop(h: ServiceHost = realServiceHost): void {
+  unload({}, h.sys);
+  updateState(h, (s) => {
+    s.armed = null;
+  });
+}
+
+/** What rebuild did. */
+export interface RebuildResult {
+  release: string;
+  /** The capture initramfs (null after --remove). */
+  initrd: string | null;
+  /** "built", "removed". */
+  action: "built" | "removed";
+}
+
+/**
+ * `kdump rebuild`: builds the running kernel's capture initramfs again from scratch, or prepares the one of an
+ * installed kernel `release` (reusing a cached image with the same inputs), and records it as prepared; loads nothing. With `remove`, forgets and deletes the image of a removed kernel.
+ * @example rebuild({ release: "6.12.117+deb12-cloud-amd64" }).initrd
+ */
+export function rebuild(o: ArmOptions & { release?: string; remove?: boolean } = {}, h: ServiceHost = realServiceHost): RebuildResult {
+  const release = o.release ?? running(h);
+  if (o.remove) {
+    const prev = readState(h).prepared[release];
+    if (prev) rmSync(join(h.root || "/", prev.initrd), { force: true });
+    updateState(h, (s) => void delete s.prepared[release]);
+    return { release, initrd: null, action: "removed" };
+  }
+  requirePrerequisites(h, release);
+  const c = serviceConfig(h);
+  let p = plan(h, c, release, o);
+  // for the running kernel, from scratch: a cached image is dropped and built again (the kernel hooks name a
+  // release, and reuse an image whose inputs are the same)
+  if (!o.release && p.initramfs && !p.initramfs.built) {
+    rmSync(p.initrd!, { force: true });
+    p = plan(h, c, release, o);
+  }
+  updateState(h, (s) => {
+    s.prepared[release] = { initrd: p.initrd!, at: h.now() };
+  });
+  return { release, initrd: p.initrd, action: "built" };
+}

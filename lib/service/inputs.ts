@@ -1,0 +1,37 @@
+// The fingerprint of what a capture image is built from: the config files, the kernel image, its modules, the dump
+// target, the hook folders and the collector (Bun, kdump.ts). `start` records it; `status` recomputes it to say
+// whether the loaded image is stale. Cheap: sizes and modification times, file contents only for the config.
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { ServiceHost } from "./host.ts";
+
+/** Hook folders whose programs the capture runs. */
+const HOOK_DIRS = ["/etc/kdump/pre.d", "/etc/kdump/post.d"];
+
+/**
+ * The fingerprint (hex) of the capture image inputs for kernel `release` with config `files` and dump `target`.
+ * @example captureInputs(h, "6.1.0-57-cloud-amd64", ["/etc/kdump.conf"], "/var/crash", collectorPaths())
+ */
+export function captureInputs(h: ServiceHost, release: string, files: string[], target: string, collector: { bun: string; kdump: string }): string {
+  const at = (p: string) => join(h.root || "/", p);
+  const hash = new Bun.CryptoHasher("sha256");
+  const stamp = (p: string) => {
+    const st = statSync(at(p), { throwIfNoEntry: false });
+    hash.update(`${p}\0${st ? `${st.size}:${Math.floor(st.mtimeMs)}` : "-"}\0`);
+  };
+  hash.update(`${release}\0${target}\0`);
+  for (const f of files) {
+    if (statSync(at(f), { throwIfNoEntry: false })?.isFile()) hash.update(`${f}\0`).update(readFileSync(at(f)));
+    else stamp(f); // a hook folder: its programs are stamped below
+  }
+  stamp(`/boot/vmlinuz-${release}`);
+  stamp(`/lib/modules/${release}/modules.dep`);
+  stamp(`/lib/modules/${release}`);
+  for (const d of HOOK_DIRS) {
+    stamp(d);
+    if (existsSync(at(d))) for (const n of readdirSync(at(d)).sort()) stamp(`${d}/${n}`);
+  }
+  stamp(collector.bun);
+  stamp(collector.kdump);
+  return hash.digest("hex").slice(0, 16);
+}

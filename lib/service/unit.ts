@@ -1,0 +1,85 @@
+// The files `kdump enable` installs so the box arms itself: the systemd unit (after the local filesystems), the
+// Debian kernel hooks (/etc/kernel/postinst.d, postrm.d) and a kernel-install plugin that prepare a new kernel's
+// capture image, and a udev rule that re-arms on memory or CPU hotplug; and what to add where there is no systemd.
+
+/** Our unit's name (kdump.service is kdump-utils'; kdump-tools.service is Debian's). */
+export const UNIT_NAME = "kdump-toolkit.service";
+/** Where it is installed. */
+export const UNIT_PATH = `/etc/systemd/system/${UNIT_NAME}`;
+/** The Debian kernel hooks (run-parts names: letters, digits, - and _ only). */
+export const POSTINST_HOOK = "/etc/kernel/postinst.d/zz-kdump-toolkit";
+export const POSTRM_HOOK = "/etc/kernel/postrm.d/zz-kdump-toolkit";
+/** The kernel-install plugin (systemd's kernel-install, Fedora/RHEL/Arch). */
+export const KERNEL_INSTALL_PLUGIN = "/etc/kernel/install.d/92-kdump-toolkit.install";
+/** The udev rule. */
+export const UDEV_RULE = "/etc/udev/rules.d/98-kdump-toolkit.rules";
+
+/** How the installed files call the toolkit: this Bun and this checkout's kdump.ts. */
+export interface Command {
+  bun: string;
+  kdump: string;
+}
+
+const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** The systemd unit: arms the box once the local filesystems are mounted; stop unloads. */
+export function unitText(c: Command): string {
+  return `# Installed by \`kdump enable\` (kdump toolkit); removed by \`kdump disable\`.
+[Unit]
+Description=kdump toolkit: load the capture kernel
+After=local-fs.target
+Wants=local-fs.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart="${c.bun}" "${c.kdump}" start --by-service
+ExecReload="${c.bun}" "${c.kdump}" reload --by-service
+ExecStop="${c.bun}" "${c.kdump}" stop
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
+
+/** /etc/kernel/postinst.d and postrm.d hook: prepares (or removes) the capture image of kernel $1. Never fails dpkg. */
+export function kernelHookText(c: Command, remove: boolean): string {
+  return `#!/bin/sh
+# Installed by \`kdump enable\` (kdump toolkit): ${remove ? "forgets the capture image of a removed kernel" : "prepares the capture image of a newly installed kernel"}.
+version="$1"
+[ -n "$version" ] && [ -x ${q(c.bun)} ] || exit 0
+${q(c.bun)} ${q(c.kdump)} rebuild --release "$version"${remove ? " --remove" : ""} ||
+  echo "kdump: could not ${remove ? "remove" : "prepare"} the capture image of $version: run 'kdump rebuild --release $version'" >&2
+exit 0
+`;
+}
+
+/** kernel-install plugin: COMMAND KERNEL_VERSION ENTRY_DIR KERNEL_IMAGE. */
+export function kernelInstallText(c: Command): string {
+  return `#!/bin/sh
+# Installed by \`kdump enable\` (kdump toolkit): prepares or forgets a kernel's capture image.
+case "$1" in
+  add) ${q(c.bun)} ${q(c.kdump)} rebuild --release "$2" || echo "kdump: could not prepare the capture image of $2" >&2 ;;
+  remove) ${q(c.bun)} ${q(c.kdump)} rebuild --release "$2" --remove ;;
+esac
+exit 0
+`;
+}
+
+/** udev rule: on CPU or memory hotplug, `kdump hotplug` re-arms unless the kernel updates the image itself. */
+export function udevRuleText(c: Command): string {
+  const run = `RUN+="${c.bun} ${c.kdump} hotplug"`;
+  return `# Installed by \`kdump enable\` (kdump toolkit): the capture kernel's memory map lists CPUs and memory; re-arm when they change.
+SUBSYSTEM=="cpu", ACTION=="add|remove|online|offline", ${run}
+SUBSYSTEM=="memory", ACTION=="add|remove|online|offline", ${run}
+`;
+}
+
+/** What to add to an init system that is not systemd. */
+export function noSystemdText(c: Command): string {
+  return `This box does not run systemd: add this line to your init system's boot script, to run after the local filesystems are mounted
+(sysvinit: /etc/rc.local before "exit 0"; OpenRC: an executable /etc/local.d/kdump.start; runit/s6: a oneshot service):
+
+  "${c.bun}" "${c.kdump}" start --by-service
+`;
+}

@@ -1,0 +1,75 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { collectorPaths } from "../../lib/load/load.ts";
+import { restart, start, stop } from "../../lib/service/arm.ts";
+import { captureInputs } from "../../lib/service/inputs.ts";
+import { readState, updateState } from "../../lib/service/state.ts";
+import { KEXEC_FILE } from "../../lib/sys/kexec.ts";
+import { fakeBox, RELEASE, thrown, type FakeBox } from "./_fakebox.ts";
+
+let box: FakeBox;
+afterEach(() => box?.remove());
+
+/** Records that the service armed the box in this boot with the box's current inputs. */
+function armedNow(b: FakeBox, initrd = "/etc/hostname"): void {
+  b.file("/etc/hostname", "box\n");
+  const inputs = captureInputs(b, RELEASE, [], "/var/crash", collectorPaths());
+  updateState(b, (s) => void (s.armed = { by: "service", bootId: "boot-1", at: 1, release: RELEASE, initrd: `${b.root}${initrd}`, inputs }));
+}
+
+describe("start() with a bad config", () => {
+  test.each([
+    ["an unknown directive", "bogus_directive 1\n", "/etc/kdump.conf:1: bogus_directive 1: unknown directive: see kdump.conf(5)"],
+    ["a bad core_collector", "path /var/crash\ncore_collector makedumpfile -q\n", "/etc/kdump.conf:2: core_collector: makedumpfile option -q is not supported"],
+    ["a missing path", "path\n", "/etc/kdump.conf:1: path: a value is expected: e.g. path /var/crash"],
+    ["a relative path", "path var/crash\n", "/etc/kdump.conf:1: path var/crash: an absolute path is expected"],
+    ["a bad failure_action", "failure_action explode\n", "/etc/kdump.conf:1: failure_action explode: expected one of reboot, halt, poweroff, shell, dump_to_rootfs"],
+    ["an NFS target (not supported yet)", "# dumps\nnfs server:/export\n", "/etc/kdump.conf:2: dump target nfs://server/export:/var/crash (nfs) is not supported yet"],
+  ])("start() fails at the file and line of %s, and the loaded image stays loaded", (_what, conf, message) => {
+    box = fakeBox({ loaded: true });
+    armedNow(box);
+    const before = readState(box);
+    box.file("/etc/kdump.conf", conf);
+    const line = thrown(() => start({}, box));
+    expect(line).toContain(message);
+    expect(box.sys.loads).toEqual([]); // no kexec call at all: neither unload nor load
+    expect(readState(box)).toEqual(before);
+  });
+
+  test("restart() also checks the config before it unloads anything", () => {
+    box = fakeBox({ loaded: true });
+    box.file("/etc/kdump.conf", "path var/crash\n");
+    expect(thrown(() => restart({}, box))).toContain("/etc/kdump.conf:1: path var/crash");
+    expect(box.sys.loads).toEqual([]);
+  });
+
+  test("start() checks prerequisites before the config and names the install command", () => {
+    box = fakeBox({ loaded: true, busybox: false });
+    expect(thrown(() => start({}, box))).toContain("apt-get install -y busybox-static");
+    expect(box.sys.loads).toEqual([]);
+  });
+});
+
+describe("start(), stop()", () => {
+  test("start() does nothing when the same inputs are loaded already in this boot", () => {
+    box = fakeBox({ loaded: true });
+    armedNow(box);
+    const r = start({ by: "service" }, box);
+    expect(r.action).toBe("unchanged");
+    expect(box.sys.loads).toEqual([]);
+  });
+
+  test("start() goes to the loader once an input changed (here the config: the fake kernel image then stops it)", () => {
+    box = fakeBox({ loaded: true });
+    armedNow(box);
+    box.file("/etc/kdump.conf", "path /var/crash/x\n");
+    expect(thrown(() => start({}, box))).toMatch(/kernel image \/boot\/vmlinuz-\S+ not found|not a bzImage/);
+  });
+
+  test("stop() unloads the capture kernel and forgets who armed it", () => {
+    box = fakeBox({ loaded: true });
+    armedNow(box);
+    stop(box);
+    expect(box.sys.loads.map((l) => l.flags)).toEqual([KEXEC_FILE.UNLOAD | KEXEC_FILE.ON_CRASH]);
+    expect(readState(box).armed).toBeNull();
+  });
+});
