@@ -5,7 +5,7 @@ import type { Kernel } from "../kernel/kernel.ts";
 import type { KernelObject } from "../kernel/object.ts";
 import { forEachTask, readTask } from "../kernel/tasks.ts";
 import { dentryPath, fileType } from "../kernel/vfs.ts";
-import type { AnalyzeCommand } from "./command.ts";
+import type { AnalyzeCommand, AnalyzeContext } from "./command.ts";
 import { hexJson, typedKernel } from "./_typed.ts";
 
 /** One open file. */
@@ -105,10 +105,15 @@ export function formatFiles(f: TaskFiles): string {
 export const filesCommand: AnalyzeCommand = {
   describe: "files PID|TASK: a task's root, cwd and open files with their paths",
   run: (ctx) => {
-    const args = ctx.opts.args ?? [];
-    if (!args.length) throw new UsageError("files needs a PID or task address", { hint: "files 1" });
-    const k = typedKernel(ctx);
-    const all = args.map((a) => taskFiles(k, findTask(k, a)));
+    const all = forTaskArgs(ctx, "files", taskFiles);
     return { data: all, text: all.map(formatFiles).join("\n") };
   },
 };
+
+/** What a per-task command (files, vm, sig) reads for each PID or task address it was given, in order. */
+export function forTaskArgs<T>(ctx: AnalyzeContext, name: string, read: (k: Kernel, task: KernelObject) => T): T[] {
+  const args = ctx.opts.args ?? [];
+  if (!args.length) throw new UsageError(`${name} needs a PID or task address`, { hint: `${name} 1` });
+  const k = typedKernel(ctx);
+  return args.map((a) => read(k, findTask(k, a)));
+}

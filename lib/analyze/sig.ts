@@ -1,12 +1,11 @@
 // `sig PID|TASK`: a task's signal state as crash summarises it: pending, shared-pending and blocked masks, and each
 // signal's disposition (SIG_DFL, SIG_IGN or the handler address) from task->sighand->action[].
-import { UsageError } from "../errors.ts";
 import type { Kernel } from "../kernel/kernel.ts";
 import type { KernelObject } from "../kernel/object.ts";
 import { readTask } from "../kernel/tasks.ts";
 import type { AnalyzeCommand } from "./command.ts";
-import { findTask } from "./files.ts";
-import { hexJson, typedKernel } from "./_typed.ts";
+import { forTaskArgs } from "./files.ts";
+import { hexJson } from "./_typed.ts";
 
 /** A task's signals. */
 export interface TaskSignals {
@@ -56,10 +55,7 @@ export function taskSignals(k: Kernel, task: KernelObject): TaskSignals {
 export const sigCommand: AnalyzeCommand = {
   describe: "sig PID|TASK: a task's pending and blocked signals and its signal handlers",
   run: (ctx) => {
-    const args = ctx.opts.args ?? [];
-    if (!args.length) throw new UsageError("sig needs a PID or task address", { hint: "sig 1" });
-    const k = typedKernel(ctx);
-    const all = args.map((a) => taskSignals(k, findTask(k, a)));
+    const all = forTaskArgs(ctx, "sig", taskSignals);
     const text = all
       .map((s) =>
         [

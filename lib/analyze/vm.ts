@@ -1,14 +1,13 @@
 // `vm PID|TASK`: a task's memory map as crash prints it: the mm_struct, page table root, RSS and total size, then
 // each VMA (start, end, flags, file) from the mm's maple tree (6.1+) or its mmap list (older kernels).
-import { UsageError } from "../errors.ts";
 import type { Kernel } from "../kernel/kernel.ts";
 import { mapleTreeForEach } from "../kernel/iterators.ts";
 import type { KernelObject } from "../kernel/object.ts";
 import { readTask } from "../kernel/tasks.ts";
 import { dentryPath } from "../kernel/vfs.ts";
 import type { AnalyzeCommand } from "./command.ts";
-import { findTask } from "./files.ts";
-import { hexJson, typedKernel } from "./_typed.ts";
+import { forTaskArgs } from "./files.ts";
+import { hexJson } from "./_typed.ts";
 
 /** One VMA. */
 export interface Vma {
@@ -94,10 +93,7 @@ export function formatVm(v: TaskVm): string {
 export const vmCommand: AnalyzeCommand = {
   describe: "vm PID|TASK: a task's mm, RSS and each VMA with its flags and file",
   run: (ctx) => {
-    const args = ctx.opts.args ?? [];
-    if (!args.length) throw new UsageError("vm needs a PID or task address", { hint: "vm 1" });
-    const k = typedKernel(ctx);
-    const all = args.map((a) => taskVm(k, findTask(k, a)));
+    const all = forTaskArgs(ctx, "vm", taskVm);
     return { data: all, text: all.map(formatVm).join("\n") };
   },
 };
