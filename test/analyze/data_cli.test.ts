@@ -27,10 +27,11 @@ describe("data commands on the CLI", () => {
     const v = (await sysrqDump("6.12")).vmcore;
     const r = run("analyze", v, "struct", "no_such_struct", "init_task");
     expect(r.code).toBe(2);
-    expect(r.err.trim().split("\n")).toEqual([expect.stringMatching(new RegExp(`^kdump: ${v.replace(/[.+]/g, "\\$&")}: no type "struct no_such_struct" in the kernel's BTF: `))]);
+    const inDump = (text: string) => new RegExp(`^kdump: ${v.replace(/[.+]/g, "\\$&")}: ${text}`); // errors name the dump
+    expect(r.err.trim().split("\n")).toEqual([expect.stringMatching(inDump(`no type "struct no_such_struct" in the kernel's BTF: `))]);
     const p = run("analyze", v, "p", "saved_command_line");
     expect(p.code).toBe(1);
-    expect(p.err).toMatch(/^kdump: the kernel's BTF gives no type for saved_command_line: /);
+    expect(p.err).toMatch(inDump("the kernel's BTF gives no type for saved_command_line: "));
   }, LAB);
 
   test("analyze --help names the data commands", () => {
