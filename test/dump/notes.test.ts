@@ -44,7 +44,9 @@ describe("hostile notes in lab dumps", () => {
     const eh = le(src.read(0, 64));
     const ph = le(src.read(eh.num(32), eh.u16(56) * 56));
     let noteAt = -1;
-    for (let i = 0; i < eh.u16(56); i++) if (ph.u32(i * 56) === 4 && noteAt < 0) noteAt = ph.num(i * 56 + 8);
+    let noteSize = 0;
+    for (let i = 0; i < eh.u16(56); i++)
+      if (ph.u32(i * 56) === 4 && noteAt < 0) [noteAt, noteSize] = [ph.num(i * 56 + 8), ph.num(i * 56 + 32)]; // p_offset, p_filesz
     expect(noteAt).toBeGreaterThan(0);
     let err: unknown;
     try {
@@ -54,7 +56,7 @@ describe("hostile notes in lab dumps", () => {
     }
     expect(err).toBeInstanceOf(DumpFormatError);
     expect((err as DumpFormatError).summary()).toBe(
-      `ELF note with namesz ${namesz} and descsz 336 runs past its 4024-byte note segment (at 0x${noteAt.toString(16)}): the dump's notes are corrupted; try another copy of the dump`,
+      `ELF note with namesz ${namesz} and descsz 336 runs past its ${noteSize}-byte note segment (at 0x${noteAt.toString(16)}): the dump's notes are corrupted; try another copy of the dump`,
     );
     src.close();
   }, LAB);
