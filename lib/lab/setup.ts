@@ -24,6 +24,7 @@ export const LAB_PACKAGES = [
   "gcc", // builds the out-of-tree oops test module against Debian's linux-headers
   "make",
   "file", // oracle: what file(1) says of a bzImage
+  "strace", // the dump fuzzer records which bytes a clean analyze reads (test/fuzz/_bases.ts)
   "debootstrap", // the sid root of the newest peers (lib/lab/sid_root.ts) and the Debian systemd guest (lib/lab/debian_guest.ts)
 ];
 
