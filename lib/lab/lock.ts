@@ -53,6 +53,43 @@ export async function buildOnce<T>(path: string, find: () => T | undefined, make
   return find() ?? withLock(path, () => find() ?? make());
 }
 
+/**
+ * Runs `body` holding one of `slots` guest slots under `dir`, so that processes sharing a machine boot at most that
+ * many QEMU guests at once (TCG guests each take a whole CPU; more of them than CPUs only makes every guest time
+ * out). A slot left by a process that is gone is taken over.
+ * @example await withSlot("/tmp/kdump-guest-slots", 2, () => boot())
+ */
+export async function withSlot<T>(dir: string, slots: number, body: () => Promise<T>): Promise<T> {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  for (;;) {
+    for (let i = 0; i < slots; i++) {
+      const slot = join(dir, `slot-${i}`);
+      try {
+        mkdirSync(slot);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+        const pidFile = join(slot, "pid");
+        const pid = Number(existsSync(pidFile) ? readFileSync(pidFile, "utf8") : 0);
+        let age = 0;
+        try {
+          age = Date.now() - statSync(slot).mtimeMs;
+        } catch {
+          continue;
+        }
+        if ((pid > 0 && !alive(pid)) || (pid === 0 && age > 10_000)) rmSync(slot, { recursive: true, force: true });
+        continue;
+      }
+      writeFileSync(join(slot, "pid"), String(process.pid));
+      try {
+        return await body();
+      } finally {
+        rmSync(slot, { recursive: true, force: true });
+      }
+    }
+    await Bun.sleep(1000);
+  }
+}
+
 /** True while process `pid` exists. */
 function alive(pid: number): boolean {
   try {

@@ -7,6 +7,7 @@ import { LabError } from "../errors.ts";
 import { bootInitramfs } from "./bootinitrd.ts";
 import type { LabKernel } from "./kernels.ts";
 import { labDir } from "./labdir.ts";
+import { withSlot } from "./lock.ts";
 import { buildRootfs, type RootfsOptions } from "./rootfs.ts";
 
 /** A guest run. */
@@ -114,7 +115,17 @@ export async function runGuest(o: GuestOptions): Promise<GuestResult> {
   return watch(args, o, dir, rootImage);
 }
 
+/**
+ * `KDUMP_LAB_GUEST_SLOTS=N` caps the guests booted at once by every lab process on this machine (they queue for a
+ * slot in /tmp/kdump-guest-slots); unset, each process boots what it asks for.
+ */
 async function watch(args: string[], o: GuestOptions, dir: string, rootImage: string): Promise<GuestResult> {
+  const slots = Number(process.env.KDUMP_LAB_GUEST_SLOTS ?? 0);
+  if (slots > 0) return withSlot("/tmp/kdump-guest-slots", slots, () => watchGuest(args, o, dir, rootImage));
+  return watchGuest(args, o, dir, rootImage);
+}
+
+async function watchGuest(args: string[], o: GuestOptions, dir: string, rootImage: string): Promise<GuestResult> {
   const start = performance.now();
   const log = join(dir, "console.log");
   // The serial console goes to a file, read as it grows. Through a pipe, QEMU's UART drops characters whenever the

@@ -1,9 +1,9 @@
 // withLock() between real processes: the lab's cache builders rely on it when bun test --parallel runs two workers.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { withLock } from "../../lib/lab/lock.ts";
+import { withLock, withSlot } from "../../lib/lab/lock.ts";
 
 const LOCK = join(import.meta.dir, "..", "..", "lib", "lab", "lock.ts");
 
@@ -59,4 +59,22 @@ describe("withLock()", () => {
     utimesSync(`${entry}.lock`, old, old);
     expect(await withLock(entry, () => "taken")).toBe("taken");
   });
+});
+
+test("withSlot lets at most N bodies run at once, and frees a slot whose process is gone", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "kdump-slots-"));
+  mkdirSync(join(dir, "slot-0"));
+  writeFileSync(join(dir, "slot-0", "pid"), "999999999"); // a process that does not exist
+  let running = 0;
+  let most = 0;
+  const body = async () => {
+    running++;
+    most = Math.max(most, running);
+    await Bun.sleep(300);
+    running--;
+  };
+  await Promise.all([1, 2, 3, 4].map(() => withSlot(dir, 2, body)));
+  expect(most).toBe(2);
+  expect(readdirSync(dir)).toEqual([]);
+  rmSync(dir, { recursive: true, force: true });
 });
