@@ -1,6 +1,7 @@
 // crash's data commands over the typed kernel (lib/kernel/kernel.ts), registered into analyzeCommands as one
-// table: struct, union, p, rd, sym, whatis, list, kmem, foreach, runq, files, mount, net, vm, timer, swap, irq, sig.
+// table: struct, union, p, rd, sym, whatis, list, kmem, foreach, runq, files, mount, net, vm, timer, swap, irq, sig, dev.
 import type { AnalyzeCommand } from "./command.ts";
+import { devCommand } from "./dev.ts";
 import { filesCommand } from "./files.ts";
 import { foreachCommand } from "./foreach.ts";
 import { irqCommand } from "./irq.ts";
@@ -39,4 +40,5 @@ export const dataCommands: Record<string, AnalyzeCommand> = {
   swap: swapCommand,
   irq: irqCommand,
   sig: sigCommand,
+  dev: devCommand,
 };

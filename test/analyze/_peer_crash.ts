@@ -1,18 +1,20 @@
 // crash as an oracle for the data commands, with the crash binary a parameter: Debian 12's crash 8.0.2 by default
-// (it opens the 6.1 lab dumps only), or KDUMP_PEER_CRASH=/path/to/crash (e.g. crash 9.0.2 from the sid chroot,
-// which opens 6.12 too; KDUMP_PEER_CRASH_LINES="6.1 6.12" then says which lines it can read). One crash run per
+// (it opens the 6.1 lab dumps only), KDUMP_PEER_CRASH=/path/to/crash, or KDUMP_PEER_CRASH=sid: crash 9.0.2 run in the
+// lab's sid root (lib/lab/sid_root.ts), which opens 6.12 too (KDUMP_PEER_CRASH_LINES="6.1 6.12" says which lines
+// the binary can read; "sid" defaults to both). One crash run per
 // command list, cached beside the dump under a key of the binary and the commands; each command's output is
 // split out by a marker line.
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { $ } from "bun";
 import { buildOnce } from "../../lib/lab/lock.ts";
+import { inSid } from "../../lib/lab/sid_root.ts";
 
 /** The crash binary the comparisons run. */
 export const PEER_CRASH = process.env.KDUMP_PEER_CRASH ?? "crash";
 
 /** The kernel lines that crash binary can open (crash 8.0.2: 6.1 only). */
-export const PEER_CRASH_LINES: string[] = (process.env.KDUMP_PEER_CRASH_LINES ?? "6.1").split(/\s+/).filter(Boolean);
+export const PEER_CRASH_LINES: string[] = (process.env.KDUMP_PEER_CRASH_LINES ?? (PEER_CRASH === "sid" ? "6.1 6.12" : "6.1")).split(/\s+/).filter(Boolean);
 
 const MARK = 987654321;
 
@@ -23,7 +25,10 @@ export async function crashEach(vmcore: string, vmlinux: string, commands: strin
   const text = await buildOnce(out, () => (existsSync(out) ? readFileSync(out, "utf8") : undefined), async () => {
     const cmds = `${out}.cmds`;
     writeFileSync(cmds, [...commands.flatMap((c) => [`p ${MARK}`, c]), `p ${MARK}`, "quit", ""].join("\n"));
-    const r = await $`${bin} -s ${vmlinux} ${vmcore} -i ${cmds}`.quiet().nothrow();
+    const r =
+      bin === "sid"
+        ? await inSid(["crash", "-s", `/host/vmlinux/${basename(vmlinux)}`, `/host/dump/${basename(vmcore)}`, "-i", `/host/dump/${basename(cmds)}`], { [dirname(vmlinux)]: "/host/vmlinux", [dirname(vmcore)]: "/host/dump" })
+        : await $`${bin} -s ${vmlinux} ${vmcore} -i ${cmds}`.quiet().nothrow();
     rmSync(cmds);
     if (r.exitCode !== 0) throw new Error(`${bin} failed (is crash installed?): ${r.stderr.toString().slice(-500)}`);
     writeFileSync(`${out}.tmp`, r.stdout);
