@@ -1,15 +1,20 @@
 // Why it crashed, for the report: the kind of panic read from the kernel's own log lines (hung task, soft or hard
 // lockup, OOM, oops/BUG), then the evidence each kind needs from the dump: every D-state task with its trace and
 // how long it waited (rq clock minus sched_info.last_arrival, as crash's ps -m); the stuck CPU's trace and the
-// other CPUs'; the faulting instruction disassembled; the OOM killer's own table of the largest tasks.
+// other CPUs'; the faulting instruction disassembled; for an OOM, the OOM killer's own table of the largest tasks,
+// the kmem -i summary and the largest slab caches (a leaking cache is named as the cause when slab holds most memory).
 import { FaultError, KdumpError } from "../errors.ts";
 import { disassemblerLoaded } from "../kernel/disasm.ts";
+import { readMemInfo, type MemInfo } from "../kernel/meminfo.ts";
 import { perCpuAddress } from "../kernel/percpu.ts";
+import { readSlabCaches } from "../kernel/slab.ts";
 import type { KernelProgram } from "../kernel/program.ts";
 import { forEachTask, readTask } from "../kernel/tasks.ts";
 import { backtrace, backtraces, formatBt, modulesOrNone, type BtTask } from "./bt.ts";
 import type { AnalyzeContext } from "./command.ts";
 import { disassembleRequest, disLines, formatDis, resolveAddress, type DisLine } from "./dis.ts";
+import { formatMemInfo, sizeText } from "./kmem.ts";
+import { typedKernel } from "./_typed.ts";
 
 /** A task stuck in D state. */
 export interface StuckTask {
@@ -35,7 +40,24 @@ export interface Cause {
   fault?: { at: string; instructions: DisLine[] };
   /** oom: the OOM killer's task table rows, largest RSS first (pages). */
   largest?: { pid: number; comm: string; rssPages: number }[];
+  /** oom: the memory summary (kmem -i) at the crash. */
+  memory?: MemInfo;
+  /** oom: the slab caches holding the most memory, largest first. */
+  slabs?: OomSlab[];
 }
+
+/** A slab cache in an OOM report. */
+export interface OomSlab {
+  name: string;
+  /** Objects in use and in all its slabs. */
+  allocated: number;
+  total: number;
+  /** Bytes its slabs take (total × size). */
+  bytes: number;
+}
+
+/** Slab holding more than this share of memory makes the largest cache the named cause of an OOM. */
+const SLAB_CAUSE_SHARE = 0.5;
 
 /** Classifies the crash by the kernel's own words in the log (the last matching line wins). */
 export function causeKind(lines: string[]): { kind: string; line: string | null } {
@@ -75,13 +97,39 @@ export function explain(ctx: AnalyzeContext, lines: string[], panic: string | nu
   if (kind === "oom") {
     const largest = oomTable(lines);
     const top = largest[0];
-    return { kind, summary: `out of memory${top ? `: the largest task was ${top.comm}:${top.pid} with ${((top.rssPages * 4096) / 2 ** 20).toFixed(0)} MiB resident` : ""}`, largest };
+    const { memory, slabs } = oomMemory(ctx);
+    const cache = slabs?.[0];
+    if (memory && cache && memory.slab > memory.total * SLAB_CAUSE_SHARE) {
+      const share = (cache.bytes * 100) / (memory.total * memory.pageSize);
+      return { kind, summary: `out of memory: slab cache ${cache.name} holds ${sizeText(cache.bytes)} (${share.toFixed(0)}% of memory, ${cache.allocated} objects in use): a leak?`, largest, memory, slabs };
+    }
+    return { kind, summary: `out of memory${top ? `: the largest task was ${top.comm}:${top.pid} with ${((top.rssPages * 4096) / 2 ** 20).toFixed(0)} MiB resident` : ""}`, largest, memory, slabs };
   }
   if (kind === "oops") {
     const fault = faultingInstruction(ctx, lines);
     return { kind, summary: `kernel oops: ${line!.replace(/^\[[^\]]*\]\s*/, "")}${fault ? ` at ${fault.instructions.find((i) => i.address === fault.at)?.symbol ?? fault.at}` : ""}`, fault };
   }
   return { kind, summary: panic ? `panic: "${panic}"` : "no panic message in the log" };
+}
+
+/** kmem -i and the 10 slab caches taking the most memory; parts the dump cannot give are left out. */
+function oomMemory(ctx: AnalyzeContext): { memory?: MemInfo; slabs?: OomSlab[] } {
+  const k = typedKernel(ctx);
+  const out: { memory?: MemInfo; slabs?: OomSlab[] } = {};
+  try {
+    out.memory = readMemInfo(k);
+  } catch (e) {
+    if (!(e instanceof KdumpError)) throw e;
+  }
+  try {
+    out.slabs = readSlabCaches(k)
+      .map((c) => ({ name: c.name, allocated: c.active, total: c.total, bytes: c.total * c.size }))
+      .sort((a, b) => b.bytes - a.bytes)
+      .slice(0, 10);
+  } catch (e) {
+    if (!(e instanceof KdumpError)) throw e;
+  }
+  return out;
 }
 
 /** Every task in D state with its trace and how long since it last ran. */
@@ -164,6 +212,8 @@ export function formatCause(c: Cause): string {
   for (const s of c.stuck ?? []) out.push("", `D-state task ${s.comm}:${s.pid}, waited ${s.waited === null ? "?" : s.waited.toFixed(1)} s:`, formatBt([s.bt]).trimEnd());
   if (c.cpus?.length) out.push("", `the stuck CPU ${c.cpu}, then the others:`, formatBt(c.cpus).trimEnd());
   if (c.largest?.length) out.push("", "largest tasks by RSS (the OOM killer's table):", ...c.largest.map((t) => `  ${String(t.pid).padStart(7)}  ${((t.rssPages * 4096) / 2 ** 20).toFixed(1).padStart(8)} MiB  ${t.comm}`));
+  if (c.memory) out.push("", "memory (kmem -i):", formatMemInfo(c.memory).trimEnd());
+  if (c.slabs?.length) out.push("", "largest slab caches:", `  ${"NAME".padEnd(24)} ${"ALLOCATED".padStart(10)} ${"TOTAL".padStart(10)} ${"SIZE".padStart(10)}`, ...c.slabs.map((s) => `  ${s.name.padEnd(24)} ${String(s.allocated).padStart(10)} ${String(s.total).padStart(10)} ${sizeText(s.bytes).padStart(10)}`));
   if (c.fault)
     out.push(
       "",

@@ -40,3 +40,18 @@ export const softLockupDump = async (line: string): Promise<LabDump> =>
     files: { "/lab/spin.ko": await labModule(line, SPIN, "spin") },
     crash: [MEMINFO, "insmod /lab/spin.ko", "sleep 60"].join("\n"),
   });
+
+const LEAK = join(import.meta.dir, "..", "lab", "fixtures", "leak_module");
+
+/**
+ * An OOM panic from a leaking slab cache: with vm.panic_on_oom=1, the leak module's cache kdump_leak takes 256 MiB
+ * while it loads, the guest prints meminfo and slabinfo, then writing to its `more` parameter leaks until the OOM
+ * killer panics (its report: Mem-Info, the task table and "Unreclaimable slab info").
+ */
+export const oomSlabDump = async (line: string): Promise<LabDump> =>
+  labDump({
+    line,
+    scenario: `oom-slab-${moduleHash(LEAK)}`,
+    files: { "/lab/leak.ko": await labModule(line, LEAK, "leak") },
+    crash: ["echo 1 > /proc/sys/vm/panic_on_oom", "insmod /lab/leak.ko mb=256", MEMINFO, "echo 4096 > /sys/module/leak/parameters/more", "sleep 60"].join("\n"),
+  });
