@@ -145,15 +145,16 @@ const MAX_FRAME_BYTES = 8192;
 
 /**
  * bt -f: fills each frame's `words` with the stack between its slot and the next frame's (the next frame's return
- * address included), as crash's bt -f shows them (from the first frame's stack pointer itself). A frame whose next one is on another stack, or is the last,
- * gets none.
+ * address included), as crash's bt -f shows them (from a running task's stack pointer itself). A frame whose next
+ * one is on another stack, or is the last, gets none.
  */
 export function addStackWords(mem: { read(addr: bigint, n: number): Uint8Array }, t: BtTask): void {
   t.frames.forEach((f, i) => {
     const next = t.frames[i + 1];
     if (!next || f.stack_end) return;
-    // the first frame's slot is the live stack pointer from the saved registers; later ones hold return addresses
-    const from = BigInt(f.sp) + (i === 0 ? 0n : 8n);
+    // a frame's slot holds its return address, printed in brackets, not among its words; only the first frame of a
+    // task that was running has the live stack pointer there instead (crash starts at sp itself then)
+    const from = BigInt(f.sp) + (i === 0 && !holds(mem, f.sp, f.address) ? 0n : 8n);
     const len = Number(BigInt(next.sp) + 8n - from);
     if (len <= 0 || len > MAX_FRAME_BYTES) return;
     try {
@@ -166,6 +167,17 @@ export function addStackWords(mem: { read(addr: bigint, n: number): Uint8Array }
       if (!(e instanceof FaultError)) throw e;
     }
   });
+}
+
+/** True when the stack word at `sp` is `value` (a return address slot), false when it is not or cannot be read. */
+function holds(mem: { read(addr: bigint, n: number): Uint8Array }, sp: string, value: string): boolean {
+  try {
+    const b = mem.read(BigInt(sp), 8);
+    return new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0, true) === BigInt(value);
+  } catch (e) {
+    if (e instanceof FaultError) return false;
+    throw e;
+  }
 }
 
 /** crash's layout: "    ADDR: WORD WORD " two words a line. */

@@ -73,6 +73,8 @@ export function psTimes(ctx: AnalyzeContext): AnalyzeOutput {
   const state = (t: TaskTime) => (active.has(t.task) ? "RU" : CRASH_STATE[t.state] ?? "??");
   const line = (t: TaskTime, when: string) =>
     `${when} [${state(t)}]  PID: ${String(t.pid).padEnd(8)} TASK: ${hex16(BigInt(t.task))}  CPU: ${String(t.cpu).padEnd(4)} COMMAND: "${t.comm}"`;
-  const text = flags.has("l") ? rows.map((t) => line(t, `[${String(t.lastArrival).padStart(11)}]`)) : rows.map((t) => line(t, spanText(t.sinceNs)));
+  // crash pads -l's numbers to the width of its first row's, the newest
+  const width = String(rows[0]?.lastArrival ?? "").length;
+  const text = flags.has("l") ? rows.map((t) => line(t, `[${String(t.lastArrival).padStart(width)}]`)) : rows.map((t) => line(t, spanText(t.sinceNs)));
   return { data: rows, text: text.join("\n") + "\n" };
 }

@@ -3,6 +3,7 @@
 import type { Kernel } from "../kernel/kernel.ts";
 import { mapleTreeForEach } from "../kernel/iterators.ts";
 import type { KernelObject } from "../kernel/object.ts";
+import { perCpuOffset } from "../kernel/percpu.ts";
 import { readTask } from "../kernel/tasks.ts";
 import { dentryPath } from "../kernel/vfs.ts";
 import type { AnalyzeCommand } from "./command.ts";
@@ -23,6 +24,8 @@ export interface Vma {
 /** A task's address space. */
 export interface TaskVm {
   pid: number;
+  /** The CPU it last ran on. */
+  cpu: number;
   task: string;
   comm: string;
   mm: string;
@@ -49,18 +52,24 @@ function vmas(k: Kernel, mm: KernelObject): KernelObject[] {
 export function taskVm(k: Kernel, task: KernelObject): TaskVm {
   const t = readTask(k.program, task.address!);
   const mm = task.member("mm");
-  const out: TaskVm = { pid: t.pid, task: hexJson(t.task), comm: t.comm, mm: hexJson(mm.integer()), pgd: "0x0", rssKb: 0, totalVmKb: 0, vmas: [] };
+  const out: TaskVm = { pid: t.pid, cpu: t.cpu, task: hexJson(t.task), comm: t.comm, mm: hexJson(mm.integer()), pgd: "0x0", rssKb: 0, totalVmKb: 0, vmas: [] };
   if (mm.isNull()) return out;
   const m = mm.deref();
   const kb = k.view.info.pageSize / 1024;
   out.pgd = hexJson(m.member("pgd").integer());
   const counters = m.member("rss_stat");
-  // rss_stat: struct mm_rss_stat { atomic_long_t count[4] } up to 6.1, percpu_counter[4] from 6.2.
+  // rss_stat: struct mm_rss_stat { atomic_long_t count[4] } up to 6.1, percpu_counter[4] from 6.2 (f1a7941243c1 "mm:
+  // convert mm's rss stats into percpu_counter"), whose value is count plus each CPU's s32 delta (percpu_counter_sum).
   let rss = 0;
   for (let i = 0; i < 4; i++) {
     if (i === 2) continue; // MM_SWAPENTS
     const c = counters.type.kind === "array" ? counters.index(i) : counters.member("count").index(i);
-    rss += c.has("counter") ? c.member("counter").number() : c.member("count").number();
+    if (c.has("counter")) rss += c.member("counter").number();
+    else {
+      rss += c.member("count").number();
+      const deltas = c.member("counters").integer();
+      if (deltas !== 0n) for (let cpu = 0; cpu < k.nrCpus; cpu++) rss += k.view.s32((deltas + perCpuOffset(k.program, cpu)) & 0xffffffffffffffffn);
+    }
   }
   out.rssKb = Math.max(0, rss) * kb;
   out.totalVmKb = m.member("total_vm").number() * kb;
@@ -77,15 +86,21 @@ export function taskVm(k: Kernel, task: KernelObject): TaskVm {
   return out;
 }
 
-/** crash's vm text. */
+/** crash's mkstring(CENTER|LJUST): `s` centred in `width`, the odd space on the right. */
+const center = (s: string, width: number) => {
+  const pad = Math.max(0, width - s.length);
+  return " ".repeat(pad >> 1) + s + " ".repeat(pad - (pad >> 1));
+};
+
+/** crash's vm text (memory.c PRINT_VM_DATA and PRINT_VMA_DATA: user addresses right-justified in 10). */
 export function formatVm(v: TaskVm): string {
   const lines = [
-    `PID: ${String(v.pid).padEnd(8)} TASK: ${v.task.slice(2)}  COMMAND: "${v.comm}"`,
-    `       MM               PGD          RSS    TOTAL_VM`,
-    `${v.mm.slice(2)}  ${v.pgd.slice(2)}  ${(v.rssKb + "k").padStart(6)}  ${(v.totalVmKb + "k").padStart(8)}`,
-    `      VMA           START       END     FLAGS FILE`,
+    `PID: ${String(v.pid).padEnd(8)} TASK: ${v.task.slice(2)}  CPU: ${String(v.cpu).padEnd(4)} COMMAND: "${v.comm}"`,
+    `${center("MM", 16)}  ${center("PGD", 16)}  ${center("RSS", 6)}  ${center("TOTAL_VM", 8)}`,
+    `${center(v.mm.slice(2), 16)}  ${center(v.pgd.slice(2), 16)}  ${center(v.rssKb + "k", 6)}  ${center(v.totalVmKb + "k", 8)}`,
+    "      VMA           START       END     FLAGS FILE",
   ];
-  for (const a of v.vmas) lines.push(`${a.vma.slice(2)} ${BigInt(a.start).toString(16).padStart(8)} ${BigInt(a.end).toString(16).padStart(8)} ${a.flags.slice(2).padStart(8)} ${a.file}`);
+  for (const a of v.vmas) lines.push(`${a.vma.slice(2)} ${BigInt(a.start).toString(16).padStart(10)} ${BigInt(a.end).toString(16).padStart(10)} ${a.flags.slice(2).padStart(6)} ${a.file}`);
   return lines.join("\n") + "\n";
 }
 

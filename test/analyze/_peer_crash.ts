@@ -35,7 +35,7 @@ export async function crashEach(vmcore: string, vmlinux: string, commands: strin
     renameSync(`${out}.tmp`, out);
     return r.stdout.toString();
   });
-  const parts = text.split(new RegExp(`^\\$\\d+ = ${MARK}\\n`, "m"));
+  const parts = text.split(new RegExp(`\\$\\d+ = ${MARK}\\n`)) // not only at a line's start: some outputs end without a newline;
   const map = new Map<string, string>();
   commands.forEach((c, i) => map.set(c, parts[i + 1] ?? ""));
   return map;
