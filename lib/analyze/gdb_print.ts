@@ -1,5 +1,6 @@
 // Typed kernel objects printed as crash prints them through gdb: `member = value,` lines, nested braces, char
-// arrays as C strings with gdb's `'\000' <repeats N times>`, pointers in hex with `<symbol+offset>` when they
+// arrays as C strings (crash sets gdb's repeat_count_threshold to 0x7fffffff, so runs are never folded into
+// `<repeats N times>`), pointers in hex with `<symbol+offset>` when they
 // point into the kernel image, enums by name. Also C declarations for `whatis`.
 import type { SymbolHit } from "../kernel/kallsyms.ts";
 import type { KernelObject } from "../kernel/object.ts";
@@ -8,9 +9,9 @@ import type { KernelType } from "../kernel/types.ts";
 /** Finds the symbol an address lies in (kallsyms), for `<sym+off>` after pointers. */
 export type Symbolizer = (addr: bigint) => SymbolHit | undefined;
 
-/** gdb's repeat_count_threshold and print elements limit. */
-const REPEATS = 10;
-const ELEMENTS = 200;
+/** gdb's repeat_count_threshold and print elements limit as crash sets them (gdb_interface.c). */
+const REPEATS = 0x7fffffff;
+const ELEMENTS = 256;
 
 /** The kernel image and modules lie above this; direct-map and vmalloc pointers get no symbol. */
 const KERNEL_IMAGE = 0xffffffff80000000n;
@@ -95,7 +96,7 @@ function charLiteral(v: bigint): string {
   return `${v} '${escape(b, "'")}'`;
 }
 
-/** A char array: gdb drops one trailing NUL (the terminator) and folds runs longer than 10 into repeats. */
+/** A char array: gdb drops one trailing NUL (the terminator) and folds runs longer than REPEATS into repeats. */
 export function charArray(bytes: Uint8Array): string {
   let end = bytes.length;
   if (end > 0 && bytes[end - 1] === 0) end--;

@@ -39,13 +39,13 @@ export interface LogFormat {
  */
 export function formatDmesg(records: PrintkRecord[], fmt: LogFormat = {}): string {
   const parts: string[] = [];
-  for (const r of records)
-    parts.push(
-      `[${fmt.offsReal === undefined ? timestamp(r.tsNsec) : ctime(wallSeconds(r.tsNsec, fmt.offsReal))}] `,
-      fmt.levels ? `<${r.level}>` : "",
-      escapeText(r.text),
-      "\n",
-    );
+  // crash (-T, -m) indents a record's continuation lines under its text; vmcore-dmesg (neither) does not
+  const crash = fmt.offsReal !== undefined || fmt.levels === true;
+  for (const r of records) {
+    const prefix = `[${fmt.offsReal === undefined ? timestamp(r.tsNsec) : ctime(wallSeconds(r.tsNsec, fmt.offsReal))}] ${fmt.levels ? `<${r.level}>` : ""}`;
+    const text = escapeText(r.text);
+    parts.push(prefix, crash ? text.replaceAll("\n", "\n" + " ".repeat(prefix.length)) : text, "\n");
+  }
   return parts.join("");
 }
 

@@ -4,16 +4,20 @@
 // so `files` is asked by task address. Where crash 8.0.2 computes a number differently, the test says so.
 import { describe, expect, test } from "bun:test";
 import { analyze } from "../../lib/analyze/command.ts";
-import { sysrqDump } from "../dump/_peers.ts";
+import { LINES, sysrqDump } from "../dump/_peers.ts";
+import { MATRIX } from "../_matrix.ts";
 import { debugKernel } from "../kernel/_images.ts";
-import { crashEach, PEER_CRASH_LINES } from "./_peer_crash.ts";
+import { crashEach, PEER_CRASH, PEER_CRASH_LINES } from "./_peer_crash.ts";
 
 const LAB = 1_800_000; // crash with the 590 MB vmlinux takes minutes on a loaded 2-CPU machine
 
 const ours = (vmcore: string, cmd: string) => analyze(vmcore, cmd.split(" ")[0], { args: cmd.split(" ").slice(1) }) as string;
 const rows = (text: string) => text.trimEnd().split("\n").map((l) => l.trim().split(/\s+/));
 
-describe.each(PEER_CRASH_LINES)("data commands on %s against crash", (line) => {
+/** The crash binaries and lines compared: KDUMP_PEER_CRASH on its lines; in the matrix also crash 9.0.2 (sid) on both. */
+const PEERS: [string, string][] = [...PEER_CRASH_LINES.map((l): [string, string] => [PEER_CRASH, l]), ...(MATRIX && PEER_CRASH !== "sid" ? LINES.map((l): [string, string] => ["sid", l]) : [])];
+
+describe.each(PEERS)("data commands against crash %s on %s", (bin, line) => {
   const setup = async () => {
     const vmcore = (await sysrqDump(line)).vmcore;
     const ps = JSON.parse(analyze(vmcore, "ps", { json: true }) as string) as { tasks: { pid: number; task: string }[] };
@@ -44,7 +48,7 @@ describe.each(PEER_CRASH_LINES)("data commands on %s against crash", (line) => {
       "swap",
       "irq -s",
     ];
-    const crash = await crashEach(vmcore, (await debugKernel(line)).vmlinux, commands);
+    const crash = await crashEach(vmcore, (await debugKernel(line)).vmlinux, commands, bin);
     return { vmcore, crash, init };
   };
   let ready: ReturnType<typeof setup> | undefined;
