@@ -8,9 +8,9 @@ import { AnalyzeSession } from "../lib/analyze/session.ts";
 import { sysrqDump } from "../test/dump/_peers.ts";
 import { debugKernel } from "../test/kernel/_images.ts";
 
-const COMMANDS = ["sys", "bt -a", "bt -f", "log -T", "log -m", "dis sysrq_handle_crash", "dis panic", "ps", "mod"];
+const COMMANDS = ["sys", "bt -a", "bt -f", "log -T", "log -m", "dis sysrq_handle_crash", "dis panic", "ps", "mod", "ps -m", "kmem -i", "kmem -s", "vm 1", "sig 1", "dev -d", "runq", "mount", "net", "foreach IN bt"];
 /** crash's spelling of the same commands (no -a/-f difference; its dis and log take the same options). */
-const CRASH = ["sys", "bt -a", "bt -f", "log -T", "log -m", "dis sysrq_handle_crash", "dis panic", "ps", "mod"];
+const CRASH = COMMANDS;
 const LATER_TARGET_MS = 50;
 
 const line = process.argv[2] ?? "6.1";

@@ -6,8 +6,11 @@ import { hlistForEachEntry } from "../kernel/iterators.ts";
 import type { AnalyzeCommand } from "./command.ts";
 import { hex16, hexJson, typedKernel } from "./_typed.ts";
 
-/** Names of the timer bases by index (BASE_STD, BASE_DEF; BASE_GLOBAL since 6.9's NO_HZ rework). */
-const BASES = ["BASE_STD", "BASE_DEF", "BASE_GLOBAL"];
+/**
+ * Names of the timer bases by index, by how many there are: BASE_STD and BASE_DEF, or since 6.9 (83a665dc99a7
+ * "timers: Keep the pinned timers separate from the others") BASE_LOCAL, BASE_GLOBAL and BASE_DEF.
+ */
+const BASES: Record<number, string[]> = { 2: ["BASE_STD", "BASE_DEF"], 3: ["BASE_LOCAL", "BASE_GLOBAL", "BASE_DEF"] };
 
 /** One pending timer. */
 export interface PendingTimer {
@@ -55,7 +58,7 @@ export function readTimers(k: Kernel): { jiffies: number; bases: TimerBase[] } {
         }
       }
       timers.sort((x, y) => x.expires - y.expires);
-      out.push({ cpu, base: BASES[b] ?? String(b), address: hexJson(base.address!), timers });
+      out.push({ cpu, base: BASES[bases.type.length]?.[b] ?? String(b), address: hexJson(base.address!), timers });
     }
   }
   return { jiffies: Number(jiffies), bases: out };

@@ -137,11 +137,15 @@ export interface MapleEntry {
   entry: bigint;
 }
 
-/** maple_type (include/linux/maple_tree.h): slots and pivots per node of each type. */
-const MAPLE_LAYOUT: Record<number, { slots: number; pivots: number; leaf: boolean }> = {
-  1: { slots: 16, pivots: 15, leaf: true }, // maple_leaf_64
-  2: { slots: 16, pivots: 15, leaf: false }, // maple_range_64
-  3: { slots: 10, pivots: 9, leaf: false }, // maple_arange_64
+/**
+ * maple_type (include/linux/maple_tree.h): slots and pivots per node of each type, and where the node's metadata
+ * (struct maple_metadata: the offset of its last used slot) sits: in the last slot of a range node, after the gaps
+ * of an allocation-range node.
+ */
+const MAPLE_LAYOUT: Record<number, { slots: number; pivots: number; leaf: boolean; meta: number }> = {
+  1: { slots: 16, pivots: 15, leaf: true, meta: 8 + 15 * 8 + 15 * 8 }, // maple_leaf_64
+  2: { slots: 16, pivots: 15, leaf: false, meta: 8 + 15 * 8 + 15 * 8 }, // maple_range_64
+  3: { slots: 10, pivots: 9, leaf: false, meta: 8 + 9 * 8 + 10 * 8 + 10 * 8 }, // maple_arange_64
 };
 
 /**
@@ -160,18 +164,23 @@ export function* mapleTreeForEach(mt: KernelObject): Generator<MapleEntry> {
     yield { first: 0n, last: 0n, entry: root };
     return;
   }
-  // struct maple_range_64 / maple_arange_64: { parent; pivot[P]; slot[S]; … } — pivots start at 8.
+  // struct maple_range_64 / maple_arange_64: { parent; pivot[P]; slot[S]; … } — pivots start at 8. The last used
+  // slot is ma_data_end()'s: from the metadata when the last pivot is 0 (always for arange), else the last pivot's
+  // (when it is the node's max) or the last slot. A pivot of 0 is a real one only where the node's range starts at 0.
   function* walk(enc: bigint, min: bigint, max: bigint, depth: number): Generator<MapleEntry> {
     const node = enc & ~0xffn;
-    const layout = MAPLE_LAYOUT[Number((enc >> 3n) & 0xfn)];
+    const type = Number((enc >> 3n) & 0xfn);
+    const layout = MAPLE_LAYOUT[type];
     if (!layout || depth > 32) throw new BadDataError(`maple tree node 0x${node.toString(16)} has type ${(enc >> 3n) & 0xfn}, not a 64-bit range node`);
-    const b = view.read(node, 8 + layout.pivots * 8 + layout.slots * 8);
+    const b = view.read(node, layout.meta + 8);
     const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    const pivot = (i: number) => dv.getBigUint64(8 + i * 8, true);
+    const lastPivot = pivot(layout.pivots - 1);
+    const end = type === 3 || lastPivot === 0n ? b[layout.meta]! : lastPivot === max ? layout.pivots - 1 : layout.pivots;
     let lo = min;
-    for (let i = 0; i < layout.slots; i++) {
-      const pivot = i < layout.pivots ? dv.getBigUint64(8 + i * 8, true) : max;
-      if (i > 0 && pivot === 0n) break;
-      const hi = pivot > max || pivot === 0n ? max : pivot;
+    for (let i = 0; i <= Math.min(end, layout.slots - 1); i++) {
+      let hi = i < layout.pivots ? pivot(i) : max;
+      if (hi > max || (i === end && hi === 0n && lo > 0n)) hi = max;
       const slot = dv.getBigUint64(8 + layout.pivots * 8 + i * 8, true);
       if (slot !== 0n) {
         if (layout.leaf) yield { first: lo, last: hi, entry: slot };

@@ -4,6 +4,7 @@
 // so `files` is asked by task address. Where crash 8.0.2 computes a number differently, the test says so.
 import { describe, expect, test } from "bun:test";
 import { analyze } from "../../lib/analyze/command.ts";
+import { openKernel } from "../../lib/kernel/kernel.ts";
 import { LINES, sysrqDump } from "../dump/_peers.ts";
 import { MATRIX } from "../_matrix.ts";
 import { debugKernel } from "../kernel/_images.ts";
@@ -88,10 +89,10 @@ describe.each(PEERS)("data commands against crash %s on %s", (bin, line) => {
 
   test("list -H walks the lists crash walks", async () => {
     const { vmcore, crash } = await get();
-    for (const c of ["list -H modules", "list -H slab_caches"]) {
-      expect(ours(vmcore, c)).toBe(crash.get(c)!);
-      expect(crash.get(c)!.split("\n").length).toBeGreaterThan(5);
-    }
+    for (const c of ["list -H modules", "list -H slab_caches"]) expect(ours(vmcore, c)).toBe(crash.get(c)!);
+    // the 6.12 guest loads a single module; the slab caches are many on every line
+    expect(crash.get("list -H modules")!.trim().split("\n").length).toBeGreaterThan(0);
+    expect(crash.get("list -H slab_caches")!.split("\n").length).toBeGreaterThan(5);
   }, LAB);
 
   test("kmem -i: TOTAL MEM, FREE, USED, BUFFERS, CACHED and swap equal crash's", async () => {
@@ -138,10 +139,26 @@ describe.each(PEERS)("data commands against crash %s on %s", (bin, line) => {
 
   test("timer lists crash's pending timers per CPU base: expiry, timer_list and callback", async () => {
     const { vmcore, crash } = await get();
-    const timers = (t: string) => t.split("\n").filter((l) => /^TIMER_BASES|^\s+\d+\s+-?\d+\s+[0-9a-f]{16}/.test(l)).map((l) => l.trim().split(/\s+/).filter((_, i, a) => a[0]!.startsWith("TIMER") || i !== 1).join(" "));
-    const peer = timers(crash.get("timer")!);
-    expect(peer.length).toBeGreaterThan(10);
-    expect(timers(ours(vmcore, "timer"))).toEqual(peer);
+    // by base address: the names differ on 6.9+, where crash 9.0.2 still reads two bases per CPU (calling them
+    // BASE_STD and BASE_DEF) while the kernel has three (BASE_LOCAL, BASE_GLOBAL, BASE_DEF): it misses the third
+    const bases = (t: string) => {
+      const m = new Map<string, string[]>();
+      let at = "";
+      for (const l of t.split("\n")) {
+        const b = /^TIMER_BASES\[\d+\]\[\w+\]: ([0-9a-f]{16})/.exec(l);
+        if (b) m.set((at = b[1]!), []);
+        else if (at && /^\s+\d+\s+-?\d+\s+[0-9a-f]{16}/.test(l)) m.get(at)!.push(l.trim().split(/\s+/).filter((_, i) => i !== 1).join(" "));
+      }
+      return m;
+    };
+    const peer = bases(crash.get("timer")!);
+    const mine = bases(ours(vmcore, "timer"));
+    expect([...peer.values()].flat().length).toBeGreaterThan(10);
+    for (const [addr, timers] of peer) expect([addr, mine.get(addr)]).toEqual([addr, timers]);
+    const k = await openKernel(vmcore);
+    const perCpu = k.perCpu("timer_bases", 0).type.length;
+    k.close();
+    expect(mine.size).toBe(perCpu * (peer.size / (perCpu === 3 ? 2 : perCpu)));
   }, LAB);
 
   test("swap lists crash's swap areas (none in the lab guests)", async () => {
