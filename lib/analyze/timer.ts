@@ -7,8 +7,8 @@ import type { AnalyzeCommand } from "./command.ts";
 import { hex16, hexJson, typedKernel } from "./_typed.ts";
 
 /**
- * Names of the timer bases by index, by how many there are: BASE_STD and BASE_DEF, or since 6.9 (83a665dc99a7
- * "timers: Keep the pinned timers separate from the others") BASE_LOCAL, BASE_GLOBAL and BASE_DEF.
+ * Names of the timer bases by index, by how many there are: BASE_STD and BASE_DEF, or since 6.9 ("timers: Keep the pinned
+ * timers separate from the others") BASE_LOCAL, BASE_GLOBAL and BASE_DEF.
  */
 const BASES: Record<number, string[]> = { 2: ["BASE_STD", "BASE_DEF"], 3: ["BASE_LOCAL", "BASE_GLOBAL", "BASE_DEF"] };
 
