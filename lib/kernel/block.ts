@@ -1,7 +1,8 @@
 // The block layer of the crashed kernel (block/genhd.c, block/blk-mq-tag.c): every whole disk on the block class's
 // device list and its requests in flight, read the way the kernel's /sys/block/DISK/inflight counts them.
 // Disks: the klist of the block class's subsys_private (block_class.p up to 6.3; since 6.4, "driver core: class:
-// remove subsystem private pointer from struct class", found by name on class_kset), devices whose type is &disk_type; a device is embedded in its block_device since 5.11 (bd_device → bd_disk), in hd_struct before.
+// remove subsystem private pointer from struct class", found by name on class_kset), devices whose type is &disk_type;
+// a device is embedded in its block_device since 5.11 (bd_device → bd_disk), in hd_struct before.
 // In flight: blk-mq queues count requests in MQ_RQ_IN_FLIGHT state found through the tag bitmaps (tags->rqs[tag]);
 // bio-based queues sum the per-CPU disk_stats.in_flight[2] of the disk's part0.
 import { BadDataError } from "../errors.ts";
