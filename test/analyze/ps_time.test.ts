@@ -8,12 +8,14 @@ import type { PsResult } from "../../lib/analyze/ps.ts";
 import type { TaskTime } from "../../lib/analyze/ps_time.ts";
 import type { TaskSignals } from "../../lib/analyze/sig.ts";
 import { LINES, sysrqDump } from "../dump/_peers.ts";
-import { drgnJson } from "../kernel/_drgn.ts";
+import { DRGN_PEERS } from "../kernel/_sid.ts";
 import { debugKernel } from "../kernel/_images.ts";
 
 const LAB = 900_000;
 
-describe.each(LINES)("ps -l, ps -m and foreach on %s", (line) => {
+const CASES = LINES.flatMap((line) => DRGN_PEERS.map(([version, drgnJson]) => ({ line, version, drgnJson })));
+
+describe.each(CASES)("ps -l, ps -m and foreach on $line (drgn $version)", ({ line, drgnJson }) => {
   test("ps -l gives each task's sched_info.last_arrival as drgn reads it, newest first", async () => {
     const vmcore = (await sysrqDump(line)).vmcore;
     const want = await drgnJson<[number, number][]>(
@@ -42,7 +44,7 @@ describe.each(LINES)("ps -l, ps -m and foreach on %s", (line) => {
   }, LAB);
 });
 
-describe.each(LINES)("sig on %s", (line) => {
+describe.each(CASES)("sig on $line against drgn $version", ({ line, drgnJson }) => {
   test("sig 1 gives init's blocked mask and non-default handlers as drgn reads them", async () => {
     const vmcore = (await sysrqDump(line)).vmcore;
     const want = await drgnJson<{ blocked: number; actions: [number, number][] }>(

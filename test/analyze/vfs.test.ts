@@ -1,15 +1,17 @@
-// files and mount on the sysrq lab dumps of every kernel line, against drgn 0.0.22 reading the same dump with the
-// -dbg vmlinux (crash 8.0.2 opens no 6.12 dump and finds no task but the idle and crashing ones on 6.1).
+// files and mount on the sysrq lab dumps of every kernel line, against drgn 0.0.22 (and in the matrix drgn 0.3.0)
+// reading the same dump with the -dbg vmlinux (crash 8.0.2 opens no 6.12 dump and finds no task but the idle and crashing ones on 6.1).
 import { describe, expect, test } from "bun:test";
 import { analyze } from "../../lib/analyze/command.ts";
 import type { TaskFiles } from "../../lib/analyze/files.ts";
 import { LINES, sysrqDump } from "../dump/_peers.ts";
-import { drgnJson } from "../kernel/_drgn.ts";
+import { DRGN_PEERS } from "../kernel/_sid.ts";
 import { debugKernel } from "../kernel/_images.ts";
 
 const LAB = 900_000;
 
-describe.each(LINES)("files and mount on %s against drgn", (line) => {
+const CASES = LINES.flatMap((line) => DRGN_PEERS.map(([version, drgnJson]) => ({ line, version, drgnJson })));
+
+describe.each(CASES)("files and mount on $line against drgn $version", ({ line, drgnJson }) => {
   test("files 1 lists the fds, files, inodes and paths drgn finds", async () => {
     const vmcore = (await sysrqDump(line)).vmcore;
     const want = await drgnJson<[number, string, string, string][]>(

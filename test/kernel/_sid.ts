@@ -4,6 +4,8 @@ import { existsSync, readFileSync, renameSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { inSid } from "../../lib/lab/sid_root.ts";
 import { buildOnce } from "../../lib/lab/lock.ts";
+import { MATRIX } from "../_matrix.ts";
+import { drgnJson } from "./_drgn.ts";
 
 /** sid's vmcore-dmesg output for `vmcore`, cached beside it. */
 export async function sidVmcoreDmesg(vmcore: string): Promise<Buffer> {
@@ -32,3 +34,15 @@ export async function sidDrgnJson<T>(vmlinux: string, vmcore: string, body: stri
   if (r.exitCode !== 0) throw new Error(`sid drgn failed: ${r.stderr.slice(-1500)}`);
   return JSON.parse(r.stdout.toString()) as T;
 }
+
+/** Runs a drgn snippet on a dump: `body` with `prog` loaded from `vmcore` and the DWARF `vmlinux`, stdout as JSON. */
+export type DrgnRunner = <T>(vmlinux: string, body: string, vmcore: string) => Promise<T>;
+
+/**
+ * The drgn oracles by version: Debian 12's 0.0.22 always, sid's 0.3.0 in the matrix (the sid root is a
+ * minutes-long debootstrap).
+ */
+export const DRGN_PEERS: [string, DrgnRunner][] = [
+  ["0.0.22", (vmlinux, body, vmcore) => drgnJson(vmlinux, body, vmcore)],
+  ...(MATRIX ? [["0.3.0", (vmlinux: string, body: string, vmcore: string) => sidDrgnJson(vmlinux, vmcore, body)] as [string, DrgnRunner]] : []),
+];
