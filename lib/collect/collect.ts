@@ -174,7 +174,7 @@ export async function collect(o: CollectOptions, sys: CollectSys = realCollectSy
         }
       }
       const printer = o.progress ? { print: o.progress, everyMs: 1000 } : stderrPrinter();
-      const progress = new Progress(numDumpable, printer.print, printer.everyMs);
+      const progress = new Progress(numDumpable, printer.print, printer.everyMs, memory.sample);
       const bytes = elf
         ? await writeElf(output, dump, filter, zero, reader, progress)
         : await writeKdump(output, dump, filter, numDumpable, codec, uts, Math.floor(when.getTime() / 1000), kernel, reader, progress, threads);

@@ -21,3 +21,12 @@ test("sampleMemory() keeps the peak of an allocation freed before stop()", async
   expect(peak.anon).toBeGreaterThan(before + (80 << 20));
   expect(peak.hwm).toBeGreaterThanOrEqual(peak.anon);
 });
+
+test("sample() catches a peak inside synchronous work, where the timer cannot fire", () => {
+  const m = sampleMemory(60_000);
+  const before = statusBytes(require("node:fs").readFileSync("/proc/self/status", "utf8"), "RssAnon");
+  const held: Uint8Array[] = [new Uint8Array(64 << 20).fill(2)];
+  m.sample();
+  expect(held.pop()!.length).toBe(64 << 20);
+  expect(m.stop().anon).toBeGreaterThan(before + (48 << 20));
+});
