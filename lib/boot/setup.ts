@@ -73,8 +73,8 @@ export function estimate(o: SizingOptions = {}): Recommendation {
   if (o.kernel && !o.initrd) throw new UsageError("--kernel needs --initrd", { hint: "give the capture kernel image and its initramfs" });
   if (o.initrd && !o.kernel) o = { ...o, kernel: runningKernelImage(o.root ?? "") };
   for (const f of [o.kernel, o.initrd]) if (f && !existsSync(f)) throw new UsageError(`${f} not found`, { hint: "give the path of the capture kernel image or initramfs" });
-  const est = o.kernel && o.initrd ? estimateCapture(readFileSync(o.kernel), readFileSync(o.initrd)) : null;
   const box = boxIdentity(o.root);
+  const est = o.kernel && o.initrd ? estimateCapture(readFileSync(o.kernel), readFileSync(o.initrd), box.ram || undefined) : null;
   const rehearsal = o.rehearsal ?? findRehearsal(box.release);
   return recommend({ ram: box.ram, release: box.release, table, estimate: est, measured: rehearsal ? readRehearsal(rehearsal) : null });
 }

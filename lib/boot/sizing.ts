@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { type CrashkernelArg, formatSize, parseCrashkernel, resolveCrashkernel } from "./crashkernel.ts";
 import { type InitramfsSize, initramfsSize, type KernelImageSize, kernelImageSize } from "./image_size.ts";
+import { collectorMemory, type CollectorMemory } from "../collect/collector_memory.ts";
 
 const M = 2 ** 20;
 
@@ -59,20 +60,29 @@ export interface Estimate {
   initrd: InitramfsSize;
   /** Bytes for the initramfs: max(3 × file, file + 2 × unpacked); the rootfs tmpfs may use half the memory. */
   initrdTerm: number;
-  /** Kernel allocations and userspace at run time: 16 MiB, as kdump-utils assumes. */
+  /**
+   * Kernel allocations and userspace at run time: 16 MiB, as kdump-utils assumes; given the box's RAM, 8 MiB of
+   * capture-kernel allocations plus our collector's forecast for that RAM (collector_memory.ts).
+   */
   runtime: number;
+  /** The collector's forecast behind `runtime`, when the RAM was given. */
+  collector?: CollectorMemory;
   /** The sum, rounded up to 16 MiB. */
   bytes: number;
 }
 
-/** Estimates from a capture kernel image and initramfs: kernel + modules + initramfs term + 16 MiB. */
-export function estimateCapture(kernel: Uint8Array, initrd: Uint8Array): Estimate {
+/**
+ * Estimates from a capture kernel image and initramfs: kernel + modules + initramfs term + runtime, the runtime
+ * being 16 MiB, or with the box's `ram` 8 MiB plus what our collector needs for that RAM.
+ */
+export function estimateCapture(kernel: Uint8Array, initrd: Uint8Array, ram?: number): Estimate {
   const k = kernelImageSize(kernel);
   const i = initramfsSize(initrd);
   const initrdTerm = Math.max(3 * i.bytes, i.unpacked === null ? 0 : i.bytes + 2 * i.unpacked);
-  const runtime = 16 * M;
+  const collector = ram ? collectorMemory(ram) : undefined;
+  const runtime = collector ? 8 * M + collector.bytes : 16 * M;
   const raw = k.bytes + i.modules + initrdTerm + runtime;
-  return { kernel: k, initrd: i, initrdTerm, runtime, bytes: Math.ceil(raw / (16 * M)) * 16 * M };
+  return { kernel: k, initrd: i, initrdTerm, runtime, ...(collector && { collector }), bytes: Math.ceil(raw / (16 * M)) * 16 * M };
 }
 
 /** How a rehearsal's capture saved the dump: our collector (filtered, compressed) or the busybox dd fallback. */
@@ -171,7 +181,7 @@ export function recommend(o: { ram: number; release?: string; table?: SizeTable;
   if (r.estimate) {
     const e = r.estimate;
     why.push(
-      `estimate: kernel ${mib(e.kernel.bytes)} (${e.kernel.from}) + modules ${mib(e.initrd.modules)} (${e.initrd.moduleCount} in the initramfs) + initramfs ${mib(e.initrdTerm)} (max of 3 × ${mib(e.initrd.bytes)} file, file + 2 × ${e.initrd.unpacked === null ? "?" : mib(e.initrd.unpacked)} unpacked) + runtime ${mib(e.runtime)} = ${formatSize(e.bytes)}`,
+      `estimate: kernel ${mib(e.kernel.bytes)} (${e.kernel.from}) + modules ${mib(e.initrd.modules)} (${e.initrd.moduleCount} in the initramfs) + initramfs ${mib(e.initrdTerm)} (max of 3 × ${mib(e.initrd.bytes)} file, file + 2 × ${e.initrd.unpacked === null ? "?" : mib(e.initrd.unpacked)} unpacked) + runtime ${mib(e.runtime)}${e.collector ? ` (8.0M kernel + collector ${mib(e.collector.bytes)} for ${(e.collector.ram / 2 ** 30).toFixed(0)} GiB of RAM)` : ""} = ${formatSize(e.bytes)}`,
     );
   }
   if (r.measured) {

@@ -23,6 +23,7 @@ import { pruneDumps } from "./prune.ts";
 import { openOutput, realTargetSys, type Output, type TargetSys } from "./target.ts";
 import { parseTarget } from "../config/target.ts";
 import { OUTPUT_FORMATS } from "../config/settings.ts";
+import { sampleMemory, type PeakMemory } from "./peak_memory.ts";
 
 /** Output formats: makedumpfile's kdump-compressed, ELF, or kdump-compressed in the flattened stream. */
 export const FORMATS = OUTPUT_FORMATS;
@@ -79,6 +80,8 @@ export interface CollectResult {
   bytesRead: number;
   /** Wall-clock seconds. */
   seconds: number;
+  /** The collector's peak memory: anonymous (sampled) and the whole RSS. */
+  peak?: PeakMemory;
   /** Compression threads used. */
   threads: number;
 }
@@ -92,7 +95,8 @@ export function formatCollect(r: CollectResult): string {
   return (
     `saved ${r.path} (${r.format}, ${r.compress}, -d ${r.level}): ${r.pagesWritten} of ${r.pagesPresent} pages, ${formatBytes(r.bytes)} in ${r.seconds.toFixed(1)} s; ` +
     `excluded: zero ${e.zero}, cache ${e.cache}, private cache ${e.cachePrivate}, user ${e.user}, free ${e.free}, hwpoison ${e.hwpoison}, offline ${e.offline}` +
-    (r.memMapSkipped ? `; not filtered by page type: ${r.memMapSkipped}` : "")
+    (r.memMapSkipped ? `; not filtered by page type: ${r.memMapSkipped}` : "") +
+    (r.peak?.anon ? `; peak memory ${formatBytes(r.peak.anon)} anonymous, ${formatBytes(r.peak.hwm)} resident` : "")
   );
 }
 
@@ -150,6 +154,7 @@ export async function collect(o: CollectOptions, sys: CollectSys = realCollectSy
     dump = openDump(o.from ?? "/proc/vmcore");
     const kernel = tryKernel(dump);
     const reader = new PageReader(dump);
+    const memory = sampleMemory();
     try {
       const filter = filterPages(dump, level, kernel, reader);
       if (filter.memMapSkipped && level & 0x1e) sys.log(`kdump collect: warning: pages are not filtered by type (${filter.memMapSkipped}); the dump will be larger`);
@@ -169,7 +174,7 @@ export async function collect(o: CollectOptions, sys: CollectSys = realCollectSy
         }
       }
       const printer = o.progress ? { print: o.progress, everyMs: 1000 } : stderrPrinter();
-      const progress = new Progress(numDumpable, printer.print, printer.everyMs);
+      const progress = new Progress(numDumpable, printer.print, printer.everyMs, memory.sample);
       const bytes = elf
         ? await writeElf(output, dump, filter, zero, reader, progress)
         : await writeKdump(output, dump, filter, numDumpable, codec, uts, Math.floor(when.getTime() / 1000), kernel, reader, progress, threads);
@@ -195,9 +200,11 @@ export async function collect(o: CollectOptions, sys: CollectSys = realCollectSy
         bytesRead: reader.bytesRead,
         seconds: (performance.now() - start) / 1000,
         threads: elf ? 0 : threads,
+        peak: memory.stop(),
       };
     } finally {
       reader.close();
+      memory.stop();
     }
   } catch (e) {
     const reason = errorLine(e);

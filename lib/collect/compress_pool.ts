@@ -13,6 +13,14 @@ export function defaultThreads(cpus = availableParallelism()): number {
   return cpus <= 1 ? 0 : Math.min(8, cpus);
 }
 
+/**
+ * The worker's script: beside this module when run from source; in the single binary `npm run build` makes
+ * (`bun build --compile`, which takes the worker as a second entry point), that entry, named from the project root.
+ */
+export function workerScript(moduleUrl: string): string {
+  return moduleUrl.startsWith("file:///$bunfs/") ? "./lib/dump/codecs/batch_worker.ts" : new URL("../dump/codecs/batch_worker.ts", moduleUrl).href;
+}
+
 /** A running set of compression workers (or the inline compressor when threads is 0). */
 export class CompressPool {
   private readonly workers: Worker[] = [];
@@ -28,7 +36,7 @@ export class CompressPool {
     private readonly detectZero: boolean,
   ) {
     for (let i = 0; i < threads; i++) {
-      const w = new Worker(new URL("../dump/codecs/batch_worker.ts", import.meta.url).href);
+      const w = new Worker(workerScript(import.meta.url));
       w.onmessage = (e: MessageEvent) => this.answer(i, e.data);
       w.onerror = (e) => this.failAll(new BadDataError(`compression worker failed: ${e.message}`));
       this.workers.push(w);

@@ -20,19 +20,24 @@ import type { Output } from "./target.ts";
 
 const BATCH_PAGES = 256; // 1 MiB of input per batch
 
-/** Runs [pfn, count] of consecutive frames set in `bitmap` (default: the kept ones), at most `max` each, in order. */
-function* keptRuns(f: PageFilter, max: number, bitmap = f.dumpable): Generator<[number, number]> {
+/**
+ * Runs [pfn, count] of consecutive frames set in `bitmap` (default: the kept ones) and in none of `minus`, at most
+ * `max` each, in order. `minus` saves a bitmap per difference: the collector's memory grows by maxMapnr/8 bytes
+ * for each bitmap it holds (2 MiB at 64 GiB of RAM), see collector_memory.ts.
+ */
+function* keptRuns(f: PageFilter, max: number, bitmap = f.dumpable, minus: Uint8Array[] = []): Generator<[number, number]> {
+  const kept = (pfn: number) => testBit(bitmap, pfn) && !minus.some((m) => testBit(m, pfn));
   for (let pfn = 0; pfn < f.maxMapnr; ) {
     if (!bitmap[pfn >>> 3]) {
       pfn = (pfn | 7) + 1;
       continue;
     }
-    if (!testBit(bitmap, pfn)) {
+    if (!kept(pfn)) {
       pfn++;
       continue;
     }
     let n = 1;
-    while (n < max && pfn + n < f.maxMapnr && testBit(bitmap, pfn + n)) n++;
+    while (n < max && pfn + n < f.maxMapnr && kept(pfn + n)) n++;
     yield [pfn, n];
     pfn += n;
   }
@@ -207,9 +212,10 @@ export async function writeKdump(
     };
     const rank = rankIndex(f);
     const first = firstFrames(f, dump, k);
-    const rest = f.dumpable.map((b, i) => b & ~first.reduce((m, x) => m | x[i]!, 0));
-    for (const bitmap of [...first, rest]) {
-      for (let [pfn, n] of keptRuns(f, BATCH_PAGES, bitmap)) {
+    // the log's frames, the image's, then the other kept ones: each bitmap holds none of an earlier one's frames
+    const passes: [Uint8Array, Uint8Array[]][] = [...first.map((b): [Uint8Array, Uint8Array[]] => [b, []]), [f.dumpable, first]];
+    for (const [bitmap, minus] of passes) {
+      for (let [pfn, n] of keptRuns(f, BATCH_PAGES, bitmap, minus)) {
         let r = rank(pfn);
         while (n > 0) {
           const take = Math.min(n, BATCH_PAGES - fill);

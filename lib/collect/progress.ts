@@ -17,6 +17,8 @@ export class Progress {
     private readonly print: (line: string, final: boolean) => void,
     /** Milliseconds between lines (a terminal gets 500, a console 5000). */
     private readonly everyMs: number,
+    /** Called at every update (each batch written): the collector samples its memory there. */
+    private readonly tick?: () => void,
   ) {}
 
   /** The line for `done` pages written and `bytes` read. */
@@ -30,6 +32,7 @@ export class Progress {
 
   /** Reports progress when the interval has passed. */
   update(done: number, bytes: number): void {
+    this.tick?.();
     const now = performance.now();
     if (now - this.last < this.everyMs) return;
     this.last = now;

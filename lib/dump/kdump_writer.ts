@@ -142,9 +142,10 @@ export class KdumpWriter {
     await this.sink.write(bs, this.subHeader);
     const half = (bitmapBlocks * bs) / 2;
     for (const [i, bitmap] of [this.input.present, this.input.dumpable].entries()) {
-      const padded = new Uint8Array(half);
-      padded.set(bitmap.subarray(0, half));
-      await this.sink.write(bitmapAt + i * half, padded);
+      // written as it is, then zeros up to the block: no padded copy (maxMapnr/8 bytes each, 2 MiB at 64 GiB)
+      const body = bitmap.subarray(0, half);
+      await this.sink.write(bitmapAt + i * half, body);
+      if (body.length < half) await this.sink.write(bitmapAt + i * half + body.length, new Uint8Array(half - body.length));
     }
     if (zeroAt >= 0) await this.sink.write(zeroAt, new Uint8Array(bs));
   }

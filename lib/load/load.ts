@@ -11,6 +11,9 @@ import { readBzImage, type BzImage } from "./bzimage.ts";
 import { captureCmdline, editCmdline, paramValue, splitCmdline } from "./cmdline.ts";
 import { readFlag, realHost, requireSyscalls, type HostSys } from "./host.ts";
 import { COLLECTOR_MIN_KIB } from "../initramfs/init.ts";
+import { collectorMemory, formatCollectorMemory, type CollectorMemory } from "../collect/collector_memory.ts";
+import { defaultThreads } from "../collect/compress_pool.ts";
+import { systemRam } from "../boot/sizing.ts";
 import { buildInitramfs, initramfsCodec, type BuiltInitramfs } from "../initramfs/initramfs.ts";
 import { deviceModules, moduleIndex, mountOf, parseMountinfo, resolveModules } from "../initramfs/modules.ts";
 import { captureSettings } from "../config/capture_settings.ts";
@@ -71,6 +74,8 @@ export interface LoadPlan {
   loadBytes: number;
   /** Estimated bytes a capture with the Bun collector needs: the load, the unpacked initramfs, working memory. */
   needBytes: number;
+  /** The collector's forecast for this box's RAM and the capture kernel's CPUs (nr_cpus=), part of needBytes. */
+  collector: CollectorMemory;
   /** Estimated least bytes with which a capture still saves a dump (the busybox copy). */
   minBytes: number;
   /** Where dumps go (crash mode). */
@@ -182,7 +187,10 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
   const initrdBytes = initrd ? statSync(initrd).size : 0;
   const loadBytes = (image?.initSize ?? statSync(kernel).size) + initrdBytes;
   const unpacked = initramfs?.cpioBytes ?? initrdBytes * 3;
-  const needBytes = loadBytes + unpacked + CAPTURE_WORKING_BYTES;
+  // the collector's bitmaps grow with this box's RAM; its workers with the capture kernel's CPUs (nr_cpus=, default 1)
+  const ram = systemRam(sys.read("/proc/iomem") ?? "") || 1 << 30;
+  const collector = collectorMemory(ram, defaultThreads(Number(paramValue(splitCmdline(cmdline), "nr_cpus") ?? 1) || 1));
+  const needBytes = loadBytes + unpacked + CAPTURE_WORKING_BYTES - COLLECTOR_MIN_KIB * 1024 + collector.bytes;
   const minBytes = loadBytes + unpacked + CAPTURE_BOOT_BYTES;
   if (image && cmdline.length > image.cmdlineMax) warnings.push(`the command line is ${cmdline.length} bytes; ${kernel} accepts ${image.cmdlineMax}`);
   if (mode === "crash") {
@@ -192,7 +200,7 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
     else if (reserved < needBytes && !o.initrd)
       warnings.push(`${mib(reserved)} reserved is below the ~${mib(needBytes)} the Bun collector needs: a capture copies /proc/vmcore whole with busybox dd instead`);
   }
-  return { mode, kernel, image, initrd, initrdBytes, initramfs, modules, cmdline, reserved, loadBytes, needBytes, minBytes, target, config, warnings };
+  return { mode, kernel, image, initrd, initrdBytes, initramfs, modules, cmdline, reserved, loadBytes, needBytes, collector, minBytes, target, config, warnings };
 }
 
 /**
@@ -280,7 +288,10 @@ export function formatPlan(p: LoadPlan): string {
     ...(p.config ? [`config:      ${p.config.sources.length ? p.config.sources.join(", ") : "none (defaults)"}; \`kdump config\` shows each setting's file and line`] : []),
     `cmdline:     ${p.cmdline}`,
     ...(p.mode === "crash"
-      ? [`memory:      ${mib(p.loadBytes)} to load, ~${mib(p.needBytes)} to capture with the collector (~${mib(p.minBytes)} with busybox dd); ${p.reserved ? mib(p.reserved) : "nothing"} reserved`]
+      ? [
+          `memory:      ${mib(p.loadBytes)} to load, ~${mib(p.needBytes)} to capture with the collector (~${mib(p.minBytes)} with busybox dd); ${p.reserved ? mib(p.reserved) : "nothing"} reserved`,
+          `collector:   ${formatCollectorMemory(p.collector)}; the reservation leaves it ${p.reserved ? `~${mib(Math.max(0, p.reserved - (p.needBytes - p.collector.bytes)))}` : "nothing"}`,
+        ]
       : []),
     ...p.warnings.map((w) => `warning:     ${w}`),
   ];

@@ -92,8 +92,11 @@ describe("sizing", () => {
       writeFileSync(join(dir, "rehearse.json"), JSON.stringify({ minimum: 160 * M, path: "collector", kernel: box.release, memoryMiB: Math.ceil(box.ram / M) }));
       const r = await Bun.$`${process.execPath} ${KDUMP} estimate --json --kernel ${k.vmlinuz} --initrd ${join(dir, "initrd.img")} --rehearsal ${join(dir, "none.json")}`.quiet();
       const j = JSON.parse(r.stdout.toString());
-      const direct = estimateCapture(readFileSync(k.vmlinuz), readFileSync(join(dir, "initrd.img")));
+      const direct = estimateCapture(readFileSync(k.vmlinuz), readFileSync(join(dir, "initrd.img")), box.ram);
       expect(j.estimate.bytes).toBe(direct.bytes);
+      // the runtime term is our collector's forecast for this box's RAM, not kdump-utils' flat 16 MiB
+      expect(j.estimate.collector.ram).toBe(box.ram);
+      expect(j.estimate.runtime).toBe(8 * M + j.estimate.collector.bytes);
       expect(j.estimate.kernel.from).toBe("bzImage init_size");
       expect(j.estimate.initrd.unpacked).toBe(Bun.file("/bin/sh").size);
       expect(j.reasoning.some((l: string) => l.startsWith("estimate: kernel "))).toBe(true);

@@ -54,6 +54,18 @@ describe("planLoad()", () => {
     expect(formatPlan(p)).toContain(`${(256).toFixed(1)} MiB reserved`);
   });
 
+  test("planLoad() forecasts the collector's memory for the box's RAM (/proc/iomem) and says what the reservation leaves it", () => {
+    const iomem = (gib: number) => `00001000-0009fbff : System RAM\n00100000-${(gib * 2 ** 30 - 1).toString(16)} : System RAM\n`;
+    const small = planLoad(opts(), fakeHost(guest(256 * MiB, { "/proc/iomem": iomem(1) })));
+    const big = planLoad(opts(), fakeHost(guest(256 * MiB, { "/proc/iomem": iomem(64) })));
+    expect(big.collector.bitmaps).toBeGreaterThan(9 * MiB);
+    expect(big.needBytes - small.needBytes).toBe(big.collector.bytes - small.collector.bytes);
+    expect(big.collector.workers).toBe(0); // nr_cpus=1 on the capture command line: compression runs inline
+    const line = formatPlan(big).split("\n").find((l) => l.startsWith("collector:"))!;
+    expect(line).toContain("for 64 GiB of RAM (base 46.0 MiB + bitmaps 9.8 MiB)");
+    expect(line).toContain(`the reservation leaves it ~${((256 * MiB - (big.needBytes - big.collector.bytes)) / MiB).toFixed(1)} MiB`);
+  });
+
   test("planLoad() applies the box's config: target, collector settings, hooks and actions in the init, command-line edits, extra modules; the config's files are named", async () => {
     const files: Record<string, string> = {
       "/etc/kdump.conf": "path /var/crash/x\ncore_collector makedumpfile -c -d 1\nkdump_post /usr/local/sbin/post\nfinal_action poweroff\nextra_modules virtio_net\n",

@@ -1,6 +1,7 @@
 // Page compressors for the kdump-compressed writer, by the names `kdump collect --compress` takes, each with its
 // page_desc flag and makedumpfile's settings: zlib at Z_BEST_SPEED (compress2; ours at libdeflate's level 2), LZO1X-1, zstd level 1.
 import { Lzo1xCompressor } from "./lzo_compress.ts";
+import { haveLiblzo2, NativeLzo1xCompressor } from "../../sys/liblzo2.ts";
 
 /** The --compress names. */
 export type CompressName = "zstd" | "zlib" | "lzo" | "none";
@@ -61,7 +62,8 @@ export function pageCompressor(name: CompressName): PageCompressor {
     case "zlib":
       return { name, flag: 0x1, compress: zlibCompress };
     case "lzo": {
-      const lzo = new Lzo1xCompressor();
+      // the system's liblzo2 when it is there (~4x faster), else ours: the same LZO1X-1 stream
+      const lzo = haveLiblzo2() ? new NativeLzo1xCompressor() : new Lzo1xCompressor();
       return { name, flag: 0x2, compress: (p) => lzo.compress(p) };
     }
     case "zstd":
