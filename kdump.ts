@@ -298,6 +298,9 @@ export function cli(argv: string[]): Argv {
     .wrap(Math.min(110, process.stdout.columns || 110));
 }
 
+/** Analyze commands with an -h option of their own. */
+const OWN_H = new Set(["list"]);
+
 /**
  * `analyze VMCORE COMMAND [ARGS]` with nothing but --json and -a among the options, which is how scripts and the
  * session's users run it most: parsed here without yargs, whose loading and setup are a third of a host `analyze bt`
@@ -308,8 +311,10 @@ export function fastAnalyzeArgs(args: string[]): { vmcore: string; command: stri
   const [verb, vmcore, command, ...rest] = args;
   if (verb !== "analyze" || !vmcore || vmcore.startsWith("-") || !command || !Object.hasOwn(analyzeCommands, command)) return undefined;
   const own = rest.filter((x) => x !== "-a" && x !== "--json");
-  // another long option, or a short one yargs knows (-a, -h) folded into a group like -ah: let yargs decide
-  if (own.some((x) => x.startsWith("--") || (/^-[^-]/.test(x) && /[ah]/.test(x)) || x === "-")) return undefined;
+  // another long option, or a short one yargs knows (-a, -h) folded into a group like -ah: let yargs decide. The
+  // exception is a command whose own syntax has -h (crash's `list -h ADDR`): there it is not a request for help.
+  const help = OWN_H.has(command) ? /a/ : /[ah]/;
+  if (own.some((x) => x.startsWith("--") || (/^-[^-]/.test(x) && help.test(x)) || x === "-")) return undefined;
   return { vmcore, command, json: rest.includes("--json"), args: [...(rest.includes("-a") ? ["-a"] : []), ...own] };
 }
 

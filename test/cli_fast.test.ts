@@ -14,6 +14,8 @@ describe("fastAnalyzeArgs()", () => {
     expect(fastAnalyzeArgs(["analyze", "v", "bt"])).toEqual({ vmcore: "v", command: "bt", json: false, args: [] });
     expect(fastAnalyzeArgs(["analyze", "v", "log", "-T", "-m"])).toEqual({ vmcore: "v", command: "log", json: false, args: ["-T", "-m"] });
     expect(fastAnalyzeArgs(["analyze", "v", "bt", "-f", "1", "-a", "--json"])).toEqual({ vmcore: "v", command: "bt", json: true, args: ["-a", "-f", "1"] });
+    // list's own -h (a list_head address), not yargs' help
+    expect(fastAnalyzeArgs(["analyze", "v", "list", "-h", "0xffff888000000000"])).toEqual({ vmcore: "v", command: "list", json: false, args: ["-h", "0xffff888000000000"] });
   });
 
   test("fastAnalyzeArgs() leaves other options, help, sessions and unknown commands to yargs", () => {
