@@ -3,7 +3,7 @@
 // (module.kallsyms: symtab, strtab, num_symtab) and ORC table (module.arch), so frames show func+off [module].
 import { BadDataError, KdumpError } from "../errors.ts";
 import type { SymbolHit } from "./kallsyms.ts";
-import { KERNEL_IMAGE_END } from "./pagetable.ts";
+import { KERNEL_IMAGE_END } from "../arch/x86_64/pagetable.ts";
 import type { KernelProgram } from "./program.ts";
 import { listEntries } from "./tasks.ts";
 

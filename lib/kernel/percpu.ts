@@ -65,6 +65,11 @@ export function irqStack(prog: KernelProgram, cpu: number): { low: bigint; high:
   if (s.lookup("pcpu_hot") !== undefined && prog.btf.has("pcpu_hot", "hardirq_stack_ptr"))
     top = prog.view.u64(perCpuAddress(prog, "pcpu_hot", cpu) + BigInt(prog.off("pcpu_hot", "hardirq_stack_ptr")));
   else if (s.lookup("hardirq_stack_ptr") !== undefined) top = prog.view.u64(perCpuAddress(prog, "hardirq_stack_ptr", cpu));
+  else if (s.lookup("irq_stack_ptr") !== undefined) {
+    // arm64: irq_stack_ptr is the IRQ stack's base (IRQ_STACK_SIZE = THREAD_SIZE)
+    const low = prog.view.u64(perCpuAddress(prog, "irq_stack_ptr", cpu));
+    return low ? { low, high: low + STACK_SIZE } : undefined;
+  }
   if (!top) return undefined;
   // hardirq_stack_ptr points 8 bytes below the top of the IRQ stack (irq_stack_backing_store + IRQ_STACK_SIZE - 8).
   const high = (top + 8n) & ~7n;
