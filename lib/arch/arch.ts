@@ -55,6 +55,8 @@ export interface Arch {
   fp: string;
   /** The page-table walk of a dump of this architecture, set up from its VMCOREINFO. */
   pageTable(dump: Dump, info: Vmcoreinfo): Translator;
+  /** The kdump-compressed sub-header's phys_base, as makedumpfile fills it (x86_64 phys_base, arm64 PHYS_OFFSET). */
+  kdumpPhysBase(info: Vmcoreinfo): bigint;
   /** The lab's QEMU machine. */
   qemu: QemuMachine;
 }

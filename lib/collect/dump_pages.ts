@@ -177,7 +177,7 @@ export async function writeKdump(
     utsname: uts,
     timestamp,
     nrCpus: dump.notes.filter((n) => n.name === "CORE" && n.type === 1).length,
-    physBase: k?.info.numbers.get("phys_base") ?? 0n,
+    physBase: k ? archNamed(dump.machine ?? "x86_64").kdumpPhysBase(k.info) : 0n,
     notes: dump.notes,
   });
   await w.begin();

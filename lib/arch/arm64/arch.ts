@@ -27,6 +27,7 @@ export const ARM64: Arch = {
     const pgd = info.symbol("swapper_pg_dir") - info.number("kimage_voffset");
     return new Arm64PageTable(dump, { pgd, vaBits, pageSize: info.pageSize });
   },
+  kdumpPhysBase: (info) => info.numbers.get("PHYS_OFFSET") ?? 0n,
   qemu: {
     binary: "qemu-system-aarch64",
     package: "qemu-system-arm",

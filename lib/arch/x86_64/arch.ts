@@ -26,6 +26,7 @@ export const X86_64: Arch = {
     const pgd = info.symbol("init_top_pgt");
     return new PageTable(dump, { physBase, pgd: pgd - START_KERNEL_MAP + physBase, levels: info.numbers.get("pgtable_l5_enabled") === 1n ? 5 : 4 });
   },
+  kdumpPhysBase: (info) => info.numbers.get("phys_base") ?? 0n,
   qemu: {
     binary: "qemu-system-x86_64",
     package: "qemu-system-x86",
