@@ -3,7 +3,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { $ } from "bun";
-import { archNamed } from "../arch/arch.ts";
+import { allArches, archNamed } from "../arch/arch.ts";
 import { LabError } from "../errors.ts";
 import { bootInitramfs } from "./bootinitrd.ts";
 import type { LabKernel } from "./kernels.ts";
@@ -69,7 +69,7 @@ export interface GuestResult {
 /** The qemu binary, or a LabError that says how to install it. */
 export async function findQemu(bin = "qemu-system-x86_64"): Promise<string> {
   const r = await $`sh -c ${`command -v ${bin}`}`.quiet().nothrow();
-  const pkg = bin === "qemu-system-aarch64" ? "qemu-system-arm" : "qemu-system-x86";
+  const pkg = allArches().find((a) => a.qemu.binary === bin)?.qemu.package ?? "qemu-system-x86";
   if (r.exitCode !== 0) throw new LabError(`${bin} not found`, { hint: `install QEMU: apt-get install ${pkg}` });
   return r.stdout.toString().trim();
 }

@@ -2,8 +2,12 @@
 // qemu-system-aarch64 -machine virt -cpu max (TCG: 52-bit VA with LPA2, pointer authentication, KASLR), captured by
 // kexec-tools 2.0.32's kexec_load and a busybox dd. The oracles: the kernel's own printed Call trace, sid's
 // vmcore-dmesg (kexec-tools 2.0.32) and drgn 0.3.0 with the arm64 -dbg vmlinux.
-import { beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { analyze } from "../../../lib/analyze/command.ts";
+import { collect } from "../../../lib/collect/collect.ts";
 import { openDump } from "../../../lib/dump/open.ts";
 import { openKernel } from "../../../lib/kernel/open.ts";
 import { KernelProgram } from "../../../lib/kernel/program.ts";
@@ -87,3 +91,55 @@ describe("analysis of an arm64 newest-line sysrq crash", () => {
     expect(ours).toEqual(want.filter((t) => t[0] !== 0));
   }, LAB);
 });
+
+describe("kdump collect of the arm64 newest-line dump", () => {
+  let dump: LabDump;
+  let dir: string;
+  let saved: string;
+  beforeAll(async () => {
+    dump = await arm64SysrqDump();
+    dir = mkdtempSync(join(tmpdir(), "arm64-collect-"));
+    await collect({ from: dump.vmcore, out: dir, host: "lab", level: 31, compress: "zlib", progress: () => {} });
+    saved = join(dir, readdirSync(dir).find((d) => d.startsWith("lab-"))!, "vmcore");
+  }, LAB);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  test("collect -d 31 writes a kdump-compressed aarch64 dump, smaller, whose bt, ps and mod equal the ELF dump's", () => {
+    const d = openDump(saved);
+    expect(d.format).toBe("kdump");
+    expect(d.machine).toBe("aarch64");
+    expect(statSync(saved).size).toBeLessThan(statSync(dump.vmcore).size / 4);
+    d.close();
+    for (const c of ["bt", "ps", "mod", "log"]) expect([c, analyze(saved, c)]).toEqual([c, analyze(dump.vmcore, c)]);
+  });
+
+  test.skipIf(!MATRIX)("drgn 0.3.0 reads our kdump-compressed arm64 output: its task list and the panic thread's stack are ours", async () => {
+    const dbg = await debugKernel("newest", "arm64");
+    const want = await sidDrgnJson<{ tasks: [number, string][]; stack: string[] }>(
+      dbg.vmlinux,
+      saved,
+      [
+        "tasks = sorted([[t.pid.value_(), t.comm.string_().decode()] for t in for_each_task(prog)])",
+        "stack = [f.name for f in prog.crashed_thread().stack_trace() if f.name]",
+        "print(json.dumps({'tasks': tasks, 'stack': stack}))",
+      ].join("\n"),
+    );
+    const rows = (JSON.parse(analyze(saved, "ps", { json: true })) as { tasks: { pid: number; comm: string }[] }).tasks;
+    expect(rows.filter((r) => r.pid !== 0).map((r) => [r.pid, r.comm]).sort((a, b) => (a[0] as number) - (b[0] as number))).toEqual(want.tasks.filter((t) => t[0] !== 0));
+    const bt = JSON.parse(analyze(saved, "bt", { json: true })) as { tasks: { panic: boolean; frames: { function?: string }[] }[] };
+    const ours = bt.tasks.find((t) => t.panic)!.frames.map((f) => f.function ?? "?");
+    // drgn lists inlined functions too: every frame of ours must appear in its stack, in the same order
+    expect(isSubsequence(ours, want.stack), `ours: ${ours.join(" ")}\ndrgn: ${want.stack.join(" ")}`).toBe(true);
+  }, LAB);
+});
+
+/** True when every entry of `a` appears in `b`, in order (b may have more between them). */
+function isSubsequence(a: string[], b: string[]): boolean {
+  let at = 0;
+  for (const x of a) {
+    at = b.indexOf(x, at);
+    if (at < 0) return false;
+    at++;
+  }
+  return true;
+}
