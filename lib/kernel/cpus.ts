@@ -2,7 +2,7 @@
 // and task it belongs to. Notes carry a pid, not a CPU number (idle CPUs all say pid 0), so a note is matched to the
 // CPU whose current task has that pid and whose stacks hold the saved SP.
 import { FaultError } from "../errors.ts";
-import { currentTask, irqStack, onlineCpus, STACK_SIZE } from "./percpu.ts";
+import { currentTask, irqStack, onlineCpus, presentCpus, STACK_SIZE } from "./percpu.ts";
 import type { KernelProgram } from "./program.ts";
 import { unwinderFor } from "../arch/unwinders.ts";
 import type { StackRange } from "../arch/x86_64/unwind.ts";
@@ -48,7 +48,11 @@ export function stacksOf(prog: KernelProgram, cpu: number, task: bigint): StackR
  */
 export function cpuStates(prog: KernelProgram): CpuState[] {
   const notes = unwinderFor(prog.view.dump).prstatus(prog.view.dump);
-  const cpus = onlineCpus(prog).map((cpu) => {
+  // arm64's crash stop takes the other CPUs out of __cpu_online_mask (ipi_cpu_crash_stop): their notes belong to
+  // CPUs that are present but no longer online, so those are candidates too when there are more notes than CPUs
+  const online = onlineCpus(prog);
+  const candidates = notes.length > online.length ? [...online, ...presentCpus(prog).filter((c) => !online.includes(c))] : online;
+  const cpus = candidates.map((cpu) => {
     let task = 0n;
     try {
       task = currentTask(prog, cpu);

@@ -43,6 +43,15 @@ export function onlineCpus(prog: KernelProgram): number[] {
   return out;
 }
 
+/** The CPUs set in __cpu_present_mask, ascending (arm64's crash stop clears the others' online bits, not these). */
+export function presentCpus(prog: KernelProgram): number[] {
+  const n = nrCpuIds(prog);
+  const bits = prog.view.read(prog.sym("__cpu_present_mask"), Math.ceil(n / 64) * 8);
+  const out: number[] = [];
+  for (let cpu = 0; cpu < n; cpu++) if (bits[cpu >> 3]! & (1 << (cpu & 7))) out.push(cpu);
+  return out;
+}
+
 /** The task running on `cpu` when the dump was taken. */
 export function currentTask(prog: KernelProgram, cpu: number): bigint {
   const s = prog.symbols;

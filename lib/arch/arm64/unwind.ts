@@ -92,7 +92,9 @@ export function arm64Unwind(prog: KernelProgram, mods: ModuleList, start: Unwind
       if (e instanceof FaultError) return { frames, error: `stack at 0x${hex(fp)} is not in the dump` };
       throw e;
     }
-    if (next === 0n && lr === 0n && hasMeta) {
+    // before 6.13 the task's final frame record (in its pt_regs at the top of the stack) is all zero
+    if (next === 0n && lr === 0n && !hasMeta) return { frames };
+    if (next === 0n && lr === 0n) {
       // a frame_record_meta inside pt_regs (6.13+): FINAL ends the stack, PT_REGS crosses an exception
       const type = v.u64(fp + 16n);
       if (type === FRAME_META_TYPE_FINAL) return { frames };
