@@ -72,6 +72,17 @@ describe.each(LINES)("analysis of an arm64 %s sysrq crash", (line) => {
     expect(other.frames.at(-1)?.function).toBe("__secondary_switched");
   });
 
+  test("bt of every sleeping task unwinds its saved cpu_context to the end of its stack without an error", () => {
+    const rows = (JSON.parse(analyze(dump.vmcore, "ps", { json: true })) as { tasks: { pid: number; active?: boolean }[] }).tasks;
+    const pids = rows.filter((r) => r.pid > 0 && !r.active).map((r) => String(r.pid));
+    const json = JSON.parse(analyze(dump.vmcore, "bt", { json: true, args: pids })) as { tasks: { pid: number; error?: string; frames: { function?: string }[] }[] };
+    expect(json.tasks.length).toBe(pids.length);
+    const bad = json.tasks.filter((t) => t.error || t.frames.length < 3).map((t) => `${t.pid}: ${t.error ?? t.frames.map((f) => f.function).join(" ")}`);
+    expect(bad).toEqual([]);
+    // kernel threads end in ret_from_fork, user tasks in the EL0 entry
+    for (const t of json.tasks) expect(["ret_from_fork", "el0t_64_sync", "el0t_64_irq"]).toContain(t.frames.at(-1)!.function);
+  });
+
   test("mod lists the modules the guest's boot initramfs loaded", async () => {
     const loaded = (await virtioModules(dump.kernel)).map(([f]) => f.replace(/\.ko$/, ""));
     const rows = (JSON.parse(analyze(dump.vmcore, "mod", { json: true })) as { modules: { name: string }[] }).modules;
