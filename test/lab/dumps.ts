@@ -90,10 +90,12 @@ exit 98
     });
     try {
       const size = /LAB-VMCORE-SIZE (\d+)/.exec(r.console);
-      if (!size || !/LAB-CAPTURED/.test(r.console))
+      if (!size || !/LAB-CAPTURED/.test(r.console)) {
+        writeFileSync(join(dir, "console.failed.log"), r.console, { mode: 0o600 }); // for the diagnosis
         throw new LabError(`lab dump ${spec.scenario} on ${kernel.release} was not captured`, {
           hint: `exit ${r.exitCode}, timed out ${r.timedOut}; console tail: ${r.console.slice(-800)}`,
         });
+      }
       await $`truncate -s ${size[1]} ${disk}`.quiet();
       chmodSync(disk, 0o600);
       renameSync(disk, vmcore);

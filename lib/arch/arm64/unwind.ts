@@ -79,7 +79,8 @@ export function arm64Unwind(prog: KernelProgram, mods: ModuleList, start: Unwind
   let prevStack = stackOf(stacks, fp);
   while (frames.length < MAX_FRAMES) {
     if (fp === 0n) return { frames };
-    if (fp & 0xfn) return { frames, error: `frame pointer 0x${hex(fp)} is not 16-byte aligned` };
+    // 8-byte aligned, as the kernel checks: the frame_record_meta inside pt_regs sits at 8 mod 16
+    if (fp & 0x7n) return { frames, error: `frame pointer 0x${hex(fp)} is not 8-byte aligned` };
     const stack = stackOf(stacks, fp);
     if (!stack) return { frames, error: `frame pointer 0x${hex(fp)} is on no known stack` };
     if (stack === prevStack && fp <= prev) return { frames, error: `frame pointer 0x${hex(fp)} does not move up the stack` };
