@@ -9,6 +9,7 @@ import { debugKernel, strippedVmlinux } from "./kernel/_images.ts";
 import { kexecTools } from "../lib/lab/peers.ts";
 import { debianBase } from "../lib/lab/debian_guest.ts";
 import { errorLine } from "../lib/errors.ts";
+import { arm64SysrqDump } from "./arch/arm64/_dumps.ts";
 
 /** One fixture: a name for the log and how to make it. */
 type Job = [string, () => Promise<unknown>];
@@ -37,6 +38,7 @@ const dumps: Job[] = [
   ]),
   ["6.1 sysrq-4level dump", () => fourLevelDump("6.1")],
   ...NEW_LINES.map((l): Job => [`${l} sysrq dump`, () => sysrqDump(l)]),
+  ["arm64 newest sysrq dump", () => arm64SysrqDump()],
 ];
 
 /** Runs `jobs` `width` at a time; resolves with the failures. */

@@ -4,9 +4,9 @@
 import { FaultError, KdumpError, UsageError } from "../errors.ts";
 import { cpuStates, stacksOf, type CpuState } from "../kernel/cpus.ts";
 import type { KernelProgram } from "../kernel/program.ts";
-import { PT_REGS } from "../kernel/regs.ts";
 import { forEachTask, readTask, type Task } from "../kernel/tasks.ts";
-import { startFromRegs, startFromTask, unwind, type Frame } from "../kernel/unwind.ts";
+import type { Frame } from "../arch/x86_64/unwind.ts";
+import { unwinderFor } from "../arch/unwinders.ts";
 import type { ModuleList } from "../kernel/modules.ts";
 import type { AnalyzeCommand, AnalyzeContext } from "./command.ts";
 
@@ -54,9 +54,10 @@ const hex = (v: bigint) => "0x" + v.toString(16).padStart(16, "0");
 export function backtrace(prog: KernelProgram, mods: ModuleList, t: Task, cpu?: CpuState): BtTask {
   const out: BtTask = { pid: t.pid, cpu: cpu?.cpu ?? t.cpu, comm: t.comm, task: hex(t.task), panic: cpu?.panic ?? false, frames: [] };
   try {
-    const start = cpu ? startFromRegs(cpu.regs) : startFromTask(prog, t.task);
-    const trace = unwind(prog, mods, start, stacksOf(prog, out.cpu, t.task));
-    out.frames = trace.frames.map(frameJson);
+    const u = unwinderFor(prog.view.dump);
+    const start = cpu ? u.startFromRegs(cpu.regs) : u.startFromTask(prog, t.task);
+    const trace = u.unwind(prog, mods, start, stacksOf(prog, out.cpu, t.task));
+    out.frames = trace.frames.map((f) => frameJson(f, u.regNames));
     if (trace.error) out.error = trace.error;
   } catch (e) {
     if (!(e instanceof KdumpError)) throw e;
@@ -65,12 +66,12 @@ export function backtrace(prog: KernelProgram, mods: ModuleList, t: Task, cpu?: 
   return out;
 }
 
-function frameJson(f: Frame): BtFrame {
+function frameJson(f: Frame, regNames: readonly string[]): BtFrame {
   const s = f.symbol;
   const j: BtFrame = { function: s?.name || null, offset: s ? s.offset : null, module: s?.module ?? null, address: hex(f.ip), sp: hex(f.sp) };
   if (f.exception) {
     const r = f.exception.regs;
-    j.exception = { user: f.exception.user, full: f.exception.full, regs: Object.fromEntries(PT_REGS.map((n) => [n, hex(r[n])])) };
+    j.exception = { user: f.exception.user, full: f.exception.full, regs: Object.fromEntries(regNames.map((n) => [n, hex((r as Record<string, bigint>)[n]!)])) };
   }
   if (f.stackEnd) j.stack_end = f.stackEnd;
   return j;

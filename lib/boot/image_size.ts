@@ -2,7 +2,7 @@
 // own header (x86 bzImage init_size via setup_header.ts, boot protocol 2.12+ / 3.8+; arm64 Image image_size; ELF PT_LOAD sizes),
 // and the initramfs's unpacked size and kernel modules (newc cpio, plain, gzip or zstd, concatenated as the kernel allows).
 
-import { readSetupHeader } from "../load/setup_header.ts";
+import { readSetupHeader } from "../arch/x86_64/setup_header.ts";
 
 /** A kernel image's size in memory, and how it was found. */
 export interface KernelImageSize {

@@ -232,7 +232,7 @@ function tryKernel(dump: Dump): KernelView | null {
 /** The crashed kernel's utsname (init_uts_ns), or what VMCOREINFO tells when it cannot be read. */
 function utsname(k: KernelView | null, dump: Dump): Utsname {
   const release = /^OSRELEASE=(.*)$/m.exec(dump.vmcoreinfo ?? "")?.[1] ?? "";
-  const fallback: Utsname = { sysname: "Linux", nodename: "", release, version: "", machine: "x86_64", domainname: "" };
+  const fallback: Utsname = { sysname: "Linux", nodename: "", release, version: "", machine: dump.machine ?? "x86_64", domainname: "" };
   if (!k) return fallback;
   try {
     const base = k.info.symbol("init_uts_ns") + BigInt(k.info.offsets.get("uts_namespace.name") ?? 4);

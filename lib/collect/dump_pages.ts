@@ -13,7 +13,8 @@ import type { PageFilter } from "./filter.ts";
 import { KdumpWriter } from "../dump/kdump_writer.ts";
 import type { Utsname } from "../dump/kdump_compressed.ts";
 import type { PageReader } from "../dump/page_reader.ts";
-import { KERNEL_IMAGE_END, START_KERNEL_MAP } from "../kernel/pagetable.ts";
+import { archNamed } from "../arch/arch.ts";
+import { KERNEL_IMAGE_END, START_KERNEL_MAP } from "../arch/x86_64/pagetable.ts";
 import type { KernelView } from "../kernel/view.ts";
 import { CompressPool } from "./compress_pool.ts";
 import type { Output } from "./target.ts";
@@ -142,7 +143,7 @@ export async function writeElf(out: Output, dump: Dump, f: PageFilter, zero: Uin
     dump instanceof ElfDump
       ? dump.segments.map((s) => ({ paddr: s.paddr, vaddr: s.vaddr, memsz: s.memsz }))
       : dump.ranges.map((r) => ({ paddr: Number(r.start), vaddr: 0n, memsz: Number(r.end - r.start) }));
-  const w = new ElfWriter(out.sink, { segments, dumpable: f.dumpable, zero, maxMapnr: f.maxMapnr, pageSize: ps, notes: dump.notes });
+  const w = new ElfWriter(out.sink, { segments, dumpable: f.dumpable, zero, maxMapnr: f.maxMapnr, pageSize: ps, notes: dump.notes, machine: archNamed(dump.machine ?? "x86_64").elfMachine });
   await w.begin();
   let done = 0;
   const buf = new Uint8Array(BATCH_PAGES * ps);
@@ -181,7 +182,7 @@ export async function writeKdump(
     utsname: uts,
     timestamp,
     nrCpus: dump.notes.filter((n) => n.name === "CORE" && n.type === 1).length,
-    physBase: k?.info.numbers.get("phys_base") ?? 0n,
+    physBase: k ? archNamed(dump.machine ?? "x86_64").kdumpPhysBase(k.info) : 0n,
     notes: dump.notes,
   });
   await w.begin();

@@ -27,6 +27,8 @@ export interface Dump {
   readonly path: string;
   /** Page size in bytes (4096 on x86_64). */
   readonly pageSize: number;
+  /** The crashed machine as uname -m names it ("x86_64", "aarch64"), when the file says (lib/arch maps it). */
+  readonly machine?: string;
   /** All notes, in file order (NT_PRSTATUS per CPU, then VMCOREINFO). */
   readonly notes: DumpNote[];
   /** The VMCOREINFO text, or null when the dump has none. */

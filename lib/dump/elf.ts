@@ -1,6 +1,7 @@
 // ELF64 core dumps: /proc/vmcore as the capture kernel exports it and the copies cp/dd/makedumpfile -E make.
 // PT_NOTE holds NT_PRSTATUS per CPU and VMCOREINFO; each PT_LOAD maps a physical range to file bytes.
 // /proc/kcore (4.19+ has VMCOREINFO) reads the same way: its RAM and kernel-text segments carry physical addresses.
+import { allArches, archOfElfMachine } from "../arch/arch.ts";
 import { DumpFormatError, FaultError } from "../errors.ts";
 import type { Dump, DumpNote, PhysRange } from "./dump.ts";
 import { parseNotes, vmcoreinfoText } from "./notes.ts";
@@ -11,7 +12,6 @@ const PT_NOTE = 4;
 /** p_paddr of a /proc/kcore segment that has no physical address. */
 const NO_PADDR = 0xffffffffffffffffn;
 const ET_CORE = 4;
-const EM_X86_64 = 62;
 const PN_XNUM = 0xffff;
 
 /** One PT_LOAD: physical [start, start + memsz) is file bytes from `offset` for `filesz`, zeros after. */
@@ -40,12 +40,13 @@ export function isElf(head: Uint8Array): boolean {
   return head.length >= 4 && head[0] === 0x7f && head[1] === 0x45 && head[2] === 0x4c && head[3] === 0x46;
 }
 
-/** An ELF64 little-endian x86_64 core dump. */
+/** An ELF64 little-endian core dump of a machine lib/arch knows (x86_64, arm64). */
 export class ElfDump implements Dump {
   readonly pageSize = 4096;
   readonly notes: DumpNote[];
   readonly vmcoreinfo: string | null;
   readonly segments: ElfSegment[];
+  readonly machine: string;
   private readonly pieces: Piece[];
 
   constructor(
@@ -58,12 +59,14 @@ export class ElfDump implements Dump {
     const eh = src.read(0, 64);
     if (!isElf(eh)) throw new DumpFormatError(`${path}: not an ELF file`);
     if (eh[4] !== 2) throw new DumpFormatError(`${path}: ELF class ${eh[4]} is not supported`, { hint: "only 64-bit (ELFCLASS64) dumps are read" });
-    if (eh[5] !== 1) throw new DumpFormatError(`${path}: big-endian ELF is not supported`, { hint: "only x86_64 dumps are read" });
+    if (eh[5] !== 1) throw new DumpFormatError(`${path}: big-endian ELF is not supported`, { hint: "only little-endian dumps are read" });
     const h = le(eh);
     const type = h.u16(16);
     const machine = h.u16(18);
     if (type !== ET_CORE) throw new DumpFormatError(`${path}: ELF type ${type} is not a core dump`, { hint: "give the vmcore, not a vmlinux or module" });
-    if (machine !== EM_X86_64) throw new DumpFormatError(`${path}: ELF machine ${machine} is not x86_64`, { hint: "only x86_64 dumps are read" });
+    const arch = archOfElfMachine(machine);
+    if (!arch) throw new DumpFormatError(`${path}: ELF machine ${machine} is not one kdump reads`, { hint: `only ${allArches().map((a) => a.name).join(" and ")} dumps are read` });
+    this.machine = arch.uname;
     const phoff = h.num(32);
     const phentsize = h.u16(54);
     let phnum = h.u16(56);

@@ -77,6 +77,8 @@ export class ElfWriter {
       maxMapnr: number;
       pageSize: number;
       notes: DumpNote[];
+      /** ELF e_machine of the input (default EM_X86_64, 62; EM_AARCH64 is 183). */
+      machine?: number;
     },
   ) {
     const ps = opts.pageSize;
@@ -116,7 +118,7 @@ export class ElfWriter {
     const v = new DataView(h.buffer);
     h.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1], 0); // e_ident: magic, ELFCLASS64, ELFDATA2LSB, EV_CURRENT (16)
     v.setUint16(16, 4, true); // e_type ET_CORE (2)
-    v.setUint16(18, 62, true); // e_machine EM_X86_64 (2)
+    v.setUint16(18, opts.machine ?? 62, true); // e_machine (2): the input's, EM_X86_64 by default
     v.setUint32(20, 1, true); // e_version (4)
     v.setBigUint64(32, BigInt(EHDR), true); // e_phoff (8)
     v.setBigUint64(40, xnum ? BigInt(shoff) : 0n, true); // e_shoff (8)

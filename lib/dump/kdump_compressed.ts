@@ -72,6 +72,11 @@ export class KdumpDump implements Dump {
   private readonly pages = new Lru<number, Uint8Array>(256);
   private rangeList: PhysRange[] | null = null;
 
+  /** utsname.machine of the header ("x86_64", "aarch64"). */
+  get machine(): string {
+    return this.header.utsname.machine;
+  }
+
   constructor(
     private readonly src: ByteSource,
     readonly path: string,

@@ -2,10 +2,10 @@
 // and task it belongs to. Notes carry a pid, not a CPU number (idle CPUs all say pid 0), so a note is matched to the
 // CPU whose current task has that pid and whose stacks hold the saved SP.
 import { FaultError } from "../errors.ts";
-import { currentTask, irqStack, onlineCpus, STACK_SIZE } from "./percpu.ts";
+import { currentTask, irqStack, onlineCpus, presentCpus, STACK_SIZE } from "./percpu.ts";
 import type { KernelProgram } from "./program.ts";
-import { prstatus, type Regs } from "./regs.ts";
-import type { StackRange } from "./unwind.ts";
+import { unwinderFor } from "../arch/unwinders.ts";
+import type { StackRange } from "../arch/x86_64/unwind.ts";
 
 /** A CPU as the crash left it. */
 export interface CpuState {
@@ -13,8 +13,8 @@ export interface CpuState {
   cpu: number;
   /** The task it was running (its current task). */
   task: bigint;
-  /** Registers saved at the crash (the panicking CPU) or by the crash NMI (the others). */
-  regs: Regs;
+  /** Registers saved at the crash (the panicking CPU) or by the crash NMI (the others), by the architecture's names. */
+  regs: Readonly<Record<string, bigint>>;
   /** True for the CPU that panicked. */
   panic: boolean;
   /** Set when the CPU's current task cannot be read (e.g. its page was filtered out): why. */
@@ -47,8 +47,12 @@ export function stacksOf(prog: KernelProgram, cpu: number, task: bigint): StackR
  * @example cpuStates(prog).find((c) => c.panic)?.task
  */
 export function cpuStates(prog: KernelProgram): CpuState[] {
-  const notes = prstatus(prog.view.dump);
-  const cpus = onlineCpus(prog).map((cpu) => {
+  const notes = unwinderFor(prog.view.dump).prstatus(prog.view.dump);
+  // arm64's crash stop takes the other CPUs out of __cpu_online_mask (ipi_cpu_crash_stop): their notes belong to
+  // CPUs that are present but no longer online, so those are candidates too when there are more notes than CPUs
+  const online = onlineCpus(prog);
+  const candidates = notes.length > online.length ? [...online, ...presentCpus(prog).filter((c) => !online.includes(c))] : online;
+  const cpus = candidates.map((cpu) => {
     let task = 0n;
     try {
       task = currentTask(prog, cpu);
@@ -64,9 +68,9 @@ export function cpuStates(prog: KernelProgram): CpuState[] {
   const unmatched: typeof notes = [];
   for (const note of notes) {
     // /proc/kcore's one NT_PRSTATUS is a placeholder with every register zero: a live kernel saved none
-    if (note.regs.sp === 0n && note.regs.ip === 0n) continue;
+    if (note.sp === 0n && note.ip === 0n) continue;
     const same = cpus.filter((c) => c.pid !== null && c.pid === note.pid && !taken.has(c.cpu));
-    const holds = same.filter((c) => stacks(prog, c.cpu, c.task).some((s) => note.regs.sp >= s.low && note.regs.sp < s.high));
+    const holds = same.filter((c) => stacks(prog, c.cpu, c.task).some((s) => note.sp >= s.low && note.sp < s.high));
     const c = holds[0] ?? same[0];
     if (!c) {
       unmatched.push(note);

@@ -3,7 +3,7 @@
 // (module.kallsyms: symtab, strtab, num_symtab) and ORC table (module.arch), so frames show func+off [module].
 import { BadDataError, KdumpError } from "../errors.ts";
 import type { SymbolHit } from "./kallsyms.ts";
-import { KERNEL_IMAGE_END } from "./pagetable.ts";
+import { KERNEL_IMAGE_END } from "../arch/x86_64/pagetable.ts";
 import type { KernelProgram } from "./program.ts";
 import { listEntries } from "./tasks.ts";
 
@@ -67,6 +67,8 @@ const ELF64_SYM = 24; // Elf64_Sym { u32 st_name; u8 st_info; u8 st_other; u16 s
 export function readModules(prog: KernelProgram): Module[] {
   const head = prog.sym("modules");
   const mods = listEntries(prog, head, "module", "list", 65536).map((m) => readModule(prog, m));
+  // ORC is x86_64's: modules elsewhere (arm64) carry no tables, and the kernel none to hand them to
+  if (!mods.some((m) => m.orc)) return mods;
   const orc = prog.orc;
   orc.modules.length = 0;
   for (const m of mods) {

@@ -1,9 +1,8 @@
 // Builds the KernelView of a dump: VMCOREINFO parsed, page tables ready, typed reads of kernel virtual memory.
-// x86_64 kernels with VMCOREINFO (2.6.24+); phys_base from VMCOREINFO, else from the kdump sub-header.
+// Kernels with VMCOREINFO (2.6.24+) of an architecture lib/arch knows; it sets up the page-table walk.
 import { BadDataError, MissingDataError } from "../errors.ts";
 import type { Dump } from "../dump/dump.ts";
-import { KdumpDump } from "../dump/kdump_compressed.ts";
-import { PageTable, START_KERNEL_MAP } from "./pagetable.ts";
+import { archOfDump, type Translator } from "../arch/arch.ts";
 import type { KernelView } from "./view.ts";
 import { Vmcoreinfo } from "./vmcoreinfo.ts";
 
@@ -18,20 +17,13 @@ export function openKernel(dump: Dump): KernelView {
 
 /** KernelView over a dump's physical pages. */
 class KernelMemory implements KernelView {
-  readonly pagetable: PageTable;
+  readonly pagetable: Translator;
 
   constructor(
     readonly dump: Dump,
     readonly info: Vmcoreinfo,
   ) {
-    const physBase = info.numbers.get("phys_base") ?? (dump instanceof KdumpDump ? dump.header.physBase : undefined);
-    if (physBase === undefined) throw new MissingDataError("VMCOREINFO has no NUMBER(phys_base)", { hint: "this is not an x86_64 kernel dump" });
-    const pgd = info.symbol("init_top_pgt");
-    this.pagetable = new PageTable(dump, {
-      physBase,
-      pgd: pgd - START_KERNEL_MAP + physBase,
-      levels: info.numbers.get("pgtable_l5_enabled") === 1n ? 5 : 4,
-    });
+    this.pagetable = archOfDump(dump).pageTable(dump, info);
   }
 
   translate(vaddr: bigint): bigint {

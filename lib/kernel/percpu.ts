@@ -43,6 +43,15 @@ export function onlineCpus(prog: KernelProgram): number[] {
   return out;
 }
 
+/** The CPUs set in __cpu_present_mask, ascending (arm64's crash stop clears the others' online bits, not these). */
+export function presentCpus(prog: KernelProgram): number[] {
+  const n = nrCpuIds(prog);
+  const bits = prog.view.read(prog.sym("__cpu_present_mask"), Math.ceil(n / 64) * 8);
+  const out: number[] = [];
+  for (let cpu = 0; cpu < n; cpu++) if (bits[cpu >> 3]! & (1 << (cpu & 7))) out.push(cpu);
+  return out;
+}
+
 /** The task running on `cpu` when the dump was taken. */
 export function currentTask(prog: KernelProgram, cpu: number): bigint {
   const s = prog.symbols;
@@ -65,6 +74,11 @@ export function irqStack(prog: KernelProgram, cpu: number): { low: bigint; high:
   if (s.lookup("pcpu_hot") !== undefined && prog.btf.has("pcpu_hot", "hardirq_stack_ptr"))
     top = prog.view.u64(perCpuAddress(prog, "pcpu_hot", cpu) + BigInt(prog.off("pcpu_hot", "hardirq_stack_ptr")));
   else if (s.lookup("hardirq_stack_ptr") !== undefined) top = prog.view.u64(perCpuAddress(prog, "hardirq_stack_ptr", cpu));
+  else if (s.lookup("irq_stack_ptr") !== undefined) {
+    // arm64: irq_stack_ptr is the IRQ stack's base (IRQ_STACK_SIZE = THREAD_SIZE)
+    const low = prog.view.u64(perCpuAddress(prog, "irq_stack_ptr", cpu));
+    return low ? { low, high: low + STACK_SIZE } : undefined;
+  }
   if (!top) return undefined;
   // hardirq_stack_ptr points 8 bytes below the top of the IRQ stack (irq_stack_backing_store + IRQ_STACK_SIZE - 8).
   const high = (top + 8n) & ~7n;

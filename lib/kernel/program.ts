@@ -5,8 +5,8 @@ import { BadDataError, KdumpError, MissingDataError } from "../errors.ts";
 import { Btf } from "./btf.ts";
 import { kallsymsAddrs } from "./system_map.ts";
 import { Kallsyms, readKallsymsTables } from "./kallsyms.ts";
-import { checkOrcLayout, OrcFinder, orcLayoutFor } from "./orc.ts";
-import { KERNEL_IMAGE_END, START_KERNEL_MAP } from "./pagetable.ts";
+import { checkOrcLayout, OrcFinder, orcLayoutFor } from "../arch/x86_64/orc.ts";
+import { KERNEL_IMAGE_END, START_KERNEL_MAP } from "../arch/x86_64/pagetable.ts";
 import type { KernelView } from "./view.ts";
 
 /** How to open a kernel's symbols. */

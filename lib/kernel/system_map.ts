@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { MissingDataError, RefusedError } from "../errors.ts";
 import type { KallsymsAddrs } from "./kallsyms.ts";
 import { scanKallsyms, type ImageReader } from "./kallsyms_scan.ts";
-import { KERNEL_IMAGE_END, START_KERNEL_MAP } from "./pagetable.ts";
+import { KERNEL_IMAGE_END, START_KERNEL_MAP } from "../arch/x86_64/pagetable.ts";
 import type { KernelView } from "./view.ts";
 
 const TABLES = ["num_syms", "names", "token_table", "token_index", "offsets", "relative_base"] as const;

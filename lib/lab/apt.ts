@@ -15,7 +15,16 @@ export const SUITES: Record<string, string[]> = {
     "deb [signed-by=/usr/share/keyrings/debian-archive-bullseye-security-automatic.gpg] http://deb.debian.org/debian-security bullseye-security main",
   ],
   sid: ["deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian sid main"],
+  "sid-arm64": ["deb [arch=arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian sid main"],
+  "bookworm-arm64": [
+    "deb [arch=arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm main",
+    "deb [arch=arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-updates main",
+    "deb [arch=arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian-security bookworm-security main",
+  ],
 };
+
+/** The architecture a suite's private configuration lists packages for, when it is not the host's. */
+const SUITE_ARCH: Record<string, string> = { "sid-arm64": "arm64", "bookworm-arm64": "arm64" };
 
 /** Package lists older than this are refreshed (sid moves daily; "newest" is resolved from them). */
 const LISTS_MAX_AGE_MS = 24 * 3600_000;
@@ -31,6 +40,7 @@ export function aptOptions(suite: string): string[] {
     `-o`, `Dir::State::Lists=${join(d, "lists")}`,
     `-o`, `Dir::Cache=${join(d, "cache")}`,
     `-o`, `Acquire::Languages=none`,
+    ...(SUITE_ARCH[suite] ? [`-o`, `APT::Architecture=${SUITE_ARCH[suite]}`, `-o`, `APT::Architectures::=${SUITE_ARCH[suite]}`] : []),
   ];
 }
 

@@ -6,11 +6,17 @@ import { $ } from "bun";
 import { Cpio } from "../initramfs/cpio.ts";
 import { LabError } from "../errors.ts";
 import type { LabKernel } from "./kernels.ts";
+import { arm64Peers } from "./peers.ts";
 
 /** The busybox binary on this machine (Debian's busybox-static). */
 export function busyboxPath(): string {
   for (const p of ["/bin/busybox", "/usr/bin/busybox"]) if (existsSync(p)) return p;
   throw new LabError("busybox not found", { hint: "install it: apt-get install busybox-static" });
+}
+
+/** The static busybox for guests of `kernel`'s architecture: the host's on x86_64, sid's busybox-static:arm64 on arm64. */
+export async function guestBusybox(kernel: LabKernel): Promise<string> {
+  return kernel.arch === "arm64" ? (await arm64Peers()).busybox : busyboxPath();
 }
 
 /** Modules for a virtio root disk, in load order; those a kernel builds in are simply absent. */
@@ -46,7 +52,7 @@ export async function virtioModules(kernel: LabKernel): Promise<[string, Uint8Ar
 /** A busybox initramfs with the virtio modules and `init` as its /init. */
 async function busyboxInitramfs(kernel: LabKernel, init: string): Promise<{ cpio: Cpio; modules: string[] }> {
   const c = new Cpio();
-  c.file("bin/busybox", new Uint8Array(await Bun.file(busyboxPath()).arrayBuffer()), 0o755);
+  c.file("bin/busybox", new Uint8Array(await Bun.file(await guestBusybox(kernel)).arrayBuffer()), 0o755);
   for (const a of ["sh", "mount", "umount", "insmod", "sleep", "mkdir", "cp", "switch_root", "poweroff", "reboot", "cat", "echo", "dd", "stat", "sync"])
     c.symlink(`bin/${a}`, "busybox");
   for (const d of ["proc", "sys", "dev", "newroot"]) c.dir(d);

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { $ } from "bun";
 import { LabError } from "../errors.ts";
 import { aptSuite } from "./apt.ts";
+import type { ArchName } from "../arch/arch.ts";
 import { labDir } from "./labdir.ts";
 import { buildOnce } from "./lock.ts";
 
@@ -27,6 +28,8 @@ export interface LabKernel {
   layout?: "boot" | "usr";
   /** The Debian package it came from, when it did. */
   package?: string;
+  /** Its architecture (lib/arch); absent means x86_64. */
+  arch?: ArchName;
 }
 
 /** The Debian suite and meta-package that name the current kernel of each line. */
@@ -39,14 +42,28 @@ export const KERNEL_LINES: Record<string, { suite: string; meta: string }> = {
 };
 
 /**
- * A Debian cloud kernel of the given line, downloaded once and cached under `.lab/kernels/`.
+ * The arm64 lines: Debian's arm64 cloud kernels, from private arm64 package lists (lib/lab/apt.ts). 7.x first: on
+ * 6.1 kexec-tools' capture fails in QEMU (DESIGN.md).
+ */
+export const ARM64_KERNEL_LINES: Record<string, { suite: string; meta: string }> = {
+  "6.1": { suite: "bookworm-arm64", meta: "linux-image-cloud-arm64" },
+  "6.12": { suite: "bookworm-arm64", meta: "linux-image-6.12-cloud-arm64" },
+  newest: { suite: "sid-arm64", meta: "linux-image-cloud-arm64" },
+};
+
+/** The kernel lines of each architecture. */
+export const LAB_KERNEL_LINES: Record<ArchName, Record<string, { suite: string; meta: string }>> = { x86_64: KERNEL_LINES, arm64: ARM64_KERNEL_LINES };
+
+/**
+ * A Debian cloud kernel of the given line and architecture, downloaded once and cached under `.lab/kernels/`.
  * @example const k = await fetchKernel("6.12"); k.release // "6.12.117+deb12-cloud-amd64"
  */
-export async function fetchKernel(line: string): Promise<LabKernel> {
-  const spec = KERNEL_LINES[line];
-  if (!spec) throw new LabError(`unknown kernel line ${line}`, { hint: `choose one of ${Object.keys(KERNEL_LINES).join(", ")}` });
+export async function fetchKernel(line: string, arch: ArchName = "x86_64"): Promise<LabKernel> {
+  const lines = LAB_KERNEL_LINES[arch];
+  const spec = lines[line];
+  if (!spec) throw new LabError(`unknown ${arch} kernel line ${line}`, { hint: `choose one of ${Object.keys(lines).join(", ")}` });
   const dir = join(labDir(), "kernels");
-  const pin = join(dir, `${line}.json`);
+  const pin = join(dir, arch === "x86_64" ? `${line}.json` : `${arch}-${line}.json`);
   mkdirSync(dir, { recursive: true });
   const pinned = () => {
     if (!existsSync(pin)) return undefined;
@@ -55,7 +72,7 @@ export async function fetchKernel(line: string): Promise<LabKernel> {
   };
   // a moving suite is resolved again on each fetch (its lists are refreshed daily): the pin holds while it matches
   const apt = await aptSuite(spec.suite);
-  const moving = spec.suite === "sid";
+  const moving = spec.suite.startsWith("sid");
   const pkg = moving ? await resolvePackage(spec.meta, apt) : undefined;
   const current = () => {
     const k = pinned();
@@ -63,6 +80,7 @@ export async function fetchKernel(line: string): Promise<LabKernel> {
   };
   return buildOnce(pin, current, async () => {
     const k = await unpackKernel(pkg ?? (await resolvePackage(spec.meta, apt)), line, dir, apt);
+    if (arch !== "x86_64") k.arch = arch;
     writeFileSync(`${pin}.tmp`, JSON.stringify(k, null, 2));
     renameSync(`${pin}.tmp`, pin);
     return k;

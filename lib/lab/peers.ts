@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { $ } from "bun";
 import { LabError } from "../errors.ts";
+import { aptSuite } from "./apt.ts";
 import { labDir } from "./labdir.ts";
 import { buildOnce } from "./lock.ts";
 
@@ -11,20 +12,25 @@ import { buildOnce } from "./lock.ts";
  * Unpacks a Debian package into `.lab/pkgs/<name>/` (apt-get download + dpkg-deb -x) and returns that folder.
  * @example join(await debianPackage("kexec-tools"), "sbin/vmcore-dmesg")
  */
-export async function debianPackage(name: string): Promise<string> {
-  const dest = join(labDir(), "pkgs", name);
-  return buildOnce(dest, () => (existsSync(join(dest, ".done")) ? dest : undefined), () => unpackPackage(name, dest));
+export async function debianPackage(name: string, suite = "bookworm"): Promise<string> {
+  return debianPackages(name, [name], suite);
 }
 
-async function unpackPackage(name: string, dest: string): Promise<string> {
+/** Unpacks several packages of `suite` together into `.lab/pkgs/[<suite>/]<folder>/` and returns that folder. */
+export async function debianPackages(folder: string, names: string[], suite = "bookworm"): Promise<string> {
+  const dest = suite === "bookworm" ? join(labDir(), "pkgs", folder) : join(labDir(), "pkgs", suite, folder);
+  return buildOnce(dest, () => (existsSync(join(dest, ".done")) ? dest : undefined), async () => unpackPackage(names, dest, await aptSuite(suite)));
+}
+
+async function unpackPackage(name: string[], dest: string, apt: string[]): Promise<string> {
   const tmp = `${dest}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   try {
-    const dl = await $`apt-get download ${name}`.cwd(tmp).quiet().nothrow();
-    if (dl.exitCode !== 0) throw new LabError(`apt-get download ${name} failed`, { hint: "run `apt-get update` first (as root)" });
-    const deb = readdirSync(tmp).find((f) => f.endsWith(".deb"))!;
-    await $`dpkg-deb -x ${join(tmp, deb)} ${join(tmp, "x")} && touch ${join(tmp, "x", ".done")}`.quiet();
+    const dl = await $`apt-get ${apt} download ${name}`.cwd(tmp).quiet().nothrow();
+    if (dl.exitCode !== 0) throw new LabError(`apt-get download ${name.join(" ")} failed`, { hint: "run `apt-get update` first (as root)" });
+    for (const deb of readdirSync(tmp).filter((f) => f.endsWith(".deb"))) await $`dpkg-deb -x ${join(tmp, deb)} ${join(tmp, "x")}`.quiet();
+    await $`touch ${join(tmp, "x", ".done")}`.quiet();
     rmSync(dest, { recursive: true, force: true });
     await $`mv ${join(tmp, "x")} ${dest}`.quiet();
     return dest;
@@ -37,4 +43,17 @@ async function unpackPackage(name: string, dest: string): Promise<string> {
 export async function kexecTools(): Promise<{ kexec: string; vmcoreDmesg: string }> {
   const d = await debianPackage("kexec-tools");
   return { kexec: join(d, "sbin/kexec"), vmcoreDmesg: join(d, "sbin/vmcore-dmesg") };
+}
+
+/**
+ * The arm64 peers for arm64 guests, from sid's arm64 packages, in one tree: busybox (busybox-static), kexec-tools
+ * 2.0.32's kexec and vmcore-dmesg, and the shared libraries they link (the Depends closure's lib* packages), so the
+ * tree can be copied onto an arm64 guest's root as it is.
+ */
+export async function arm64Peers(): Promise<{ root: string; busybox: string; kexec: string; vmcoreDmesg: string }> {
+  const apt = await aptSuite("sid-arm64");
+  const deps = (await $`apt-cache ${apt} depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances kexec-tools`.quiet().nothrow()).stdout.toString();
+  const libs = [...new Set(deps.split("\n").filter((l) => /^(lib\S+|zlib1g)$/.test(l.trim())).map((l) => l.trim()))].sort();
+  const root = await debianPackages("arm64-peers", ["busybox-static", "kexec-tools", ...libs], "sid-arm64");
+  return { root, busybox: join(root, "usr/bin/busybox"), kexec: join(root, "usr/sbin/kexec"), vmcoreDmesg: join(root, "usr/sbin/vmcore-dmesg") };
 }

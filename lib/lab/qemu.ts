@@ -3,6 +3,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { $ } from "bun";
+import { allArches, archNamed } from "../arch/arch.ts";
 import { LabError } from "../errors.ts";
 import { bootInitramfs } from "./bootinitrd.ts";
 import type { LabKernel } from "./kernels.ts";
@@ -39,7 +40,7 @@ export interface GuestOptions {
   until?: (console: string) => boolean;
   /** Called with each console line as it arrives (progress display). */
   onLine?: (line: string) => void;
-  /** The qemu binary (default qemu-system-x86_64 on PATH). */
+  /** The qemu binary (default: the kernel's architecture's, e.g. qemu-system-x86_64, on PATH). */
   qemu?: string;
 }
 
@@ -68,7 +69,8 @@ export interface GuestResult {
 /** The qemu binary, or a LabError that says how to install it. */
 export async function findQemu(bin = "qemu-system-x86_64"): Promise<string> {
   const r = await $`sh -c ${`command -v ${bin}`}`.quiet().nothrow();
-  if (r.exitCode !== 0) throw new LabError(`${bin} not found`, { hint: "install QEMU: apt-get install qemu-system-x86" });
+  const pkg = allArches().find((a) => a.qemu.binary === bin)?.qemu.package ?? "qemu-system-x86";
+  if (r.exitCode !== 0) throw new LabError(`${bin} not found`, { hint: `install QEMU: apt-get install ${pkg}` });
   return r.stdout.toString().trim();
 }
 
@@ -83,11 +85,20 @@ export const LAB_CMDLINE = "console=ttyS0 root=/dev/vda rw panic=5 oops=panic lo
 export const LAB_CAPTURE_CMDLINE = "console=ttyS0 reset_devices nr_cpus=1 irqpoll panic=5 nokaslr no_timer_check";
 
 /**
+ * A lab command line for `kernel`'s architecture: its serial console in place of ttyS0.
+ * @example forArch(LAB_CAPTURE_CMDLINE, armKernel) // "console=ttyAMA0 reset_devices …"
+ */
+export function forArch(cmdline: string, kernel: LabKernel): string {
+  return cmdline.replace("console=ttyS0", `console=${archNamed(kernel.arch ?? "x86_64").qemu.console}`);
+}
+
+/**
  * Boots a guest, runs `job`, and returns when the guest powers off (or the time limit passes).
  * @example const r = await runGuest({ kernel, job: "kdump status --json" }); r.exitCode
  */
 export async function runGuest(o: GuestOptions): Promise<GuestResult> {
-  const qemu = await findQemu(o.qemu);
+  const arch = archNamed(o.kernel.arch ?? "x86_64");
+  const qemu = await findQemu(o.qemu ?? arch.qemu.binary);
   if (!existsSync(o.kernel.vmlinuz)) throw new LabError(`kernel ${o.kernel.vmlinuz} not found`, { hint: "fetch it with fetchKernel() or give a vmlinuz path" });
   const dir = join(labDir(), "runs", `${Date.now()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -104,13 +115,13 @@ export async function runGuest(o: GuestOptions): Promise<GuestResult> {
     if (!existsSync(d.path)) await $`truncate -s ${d.sizeMiB}M ${d.path}`.quiet();
     drives.push(d.path);
   }
-  const cmdline = [LAB_CMDLINE, o.cmdline ?? ""].join(" ").trim();
+  const cmdline = forArch([LAB_CMDLINE, o.cmdline ?? ""].join(" ").trim(), o.kernel);
   const args = [
-    qemu, "-accel", "tcg", "-cpu", o.la57 === false ? "max,la57=off" : "max",
+    qemu, "-accel", "tcg", ...arch.qemu.machineArgs({ la57: o.la57 }),
     "-smp", String(o.cpus ?? 2), "-m", String(o.memoryMiB ?? 1024),
     "-display", "none", "-serial", "stdio", "-monitor", "none", "-nodefaults", "-no-user-config", "-nic", "none",
     "-kernel", o.kernel.vmlinuz, "-initrd", initrd, "-append", cmdline,
-    ...drives.flatMap((p) => ["-drive", `file=${p},format=raw,if=virtio,cache=unsafe`]),
+    ...drives.flatMap((p, i) => arch.qemu.diskArgs(p, i)),
   ];
   return watch(args, o, dir, rootImage);
 }

@@ -7,8 +7,8 @@ import { LabError } from "../errors.ts";
 import type { LabKernel } from "./kernels.ts";
 import { labDir } from "./labdir.ts";
 import { buildOnce } from "./lock.ts";
-import { busyboxPath, ddCaptureInitramfs } from "./bootinitrd.ts";
-import { kexecTools } from "./peers.ts";
+import { busyboxPath, ddCaptureInitramfs, guestBusybox } from "./bootinitrd.ts";
+import { arm64Peers, kexecTools } from "./peers.ts";
 
 /** The checkout this toolkit runs from. */
 export const TOOLKIT = join(import.meta.dir, "..", "..");
@@ -115,7 +115,8 @@ async function stageTree(root: string, kernel: LabKernel, opts: RootfsOptions): 
   for (const d of ["bin", "sbin", "usr/bin", "usr/sbin", "usr/local/bin", "etc", "proc", "sys", "dev", "run", "tmp", "root", "var/crash", "var/lib/kdump", "boot", "lab", "mnt"])
     mkdirSync(join(root, d), { recursive: true });
   // busybox and its applets
-  cpSync(busyboxPath(), join(root, "bin/busybox"));
+  cpSync(await guestBusybox(kernel), join(root, "bin/busybox"));
+  // the host's busybox names the applets (a foreign one cannot run here; a link to an applet it lacks is harmless)
   const applets = (await $`${busyboxPath()} --list-full`.quiet()).stdout.toString().trim().split("\n");
   for (const a of applets) {
     const p = join(root, a);
@@ -123,7 +124,7 @@ async function stageTree(root: string, kernel: LabKernel, opts: RootfsOptions): 
     mkdirSync(dirname(p), { recursive: true });
     symlinkSync(relative(dirname(p), join(root, "bin/busybox")), p);
   }
-  await stageToolkit(root);
+  if (kernel.arch !== "arm64") await stageToolkit(root); // Bun for arm64 guests: issue 15, not yet
   // the kernel, as its distro installs it: /boot/vmlinuz-R, or /usr/lib/modules/R/vmlinuz (kernel-install's layout,
   // with /lib/modules a link to it as on a merged-/usr system and nothing in /boot)
   if (kernel.layout === "usr") {
@@ -146,6 +147,19 @@ async function stageTree(root: string, kernel: LabKernel, opts: RootfsOptions): 
   writeFileSync(join(root, "lab/init"), LAB_INIT, { mode: 0o755 });
   // lab-only: kexec-tools as an independent loader and oracle (off PATH), and a busybox capture that dd's
   // /proc/vmcore to /dev/vdb, so fixtures do not depend on the code under test
+  if (kernel.arch === "arm64") await stageArm64Peers(root);
+  else await stageHostPeers(root);
+  writeFileSync(join(root, "lab/capture-dd.cpio"), await ddCaptureInitramfs(kernel));
+  for (const [g, v] of Object.entries(opts.files ?? {})) {
+    const p = join(root, g);
+    mkdirSync(dirname(p), { recursive: true });
+    if (typeof v === "string") cpSync(v, p);
+    else writeFileSync(p, v);
+  }
+}
+
+/** kexec-tools from the host's Debian at /opt/peer, with the libraries it links at their own paths. */
+async function stageHostPeers(root: string): Promise<void> {
   const peer = await kexecTools();
   for (const [name, path] of Object.entries({ kexec: peer.kexec, "vmcore-dmesg": peer.vmcoreDmesg })) {
     cpSync(path, join(root, "opt/peer", name));
@@ -154,13 +168,20 @@ async function stageTree(root: string, kernel: LabKernel, opts: RootfsOptions): 
       if (!existsSync(join(root, lib))) cpSync(lib, join(root, lib), { dereference: true });
     }
   }
-  writeFileSync(join(root, "lab/capture-dd.cpio"), await ddCaptureInitramfs(kernel));
-  for (const [g, v] of Object.entries(opts.files ?? {})) {
-    const p = join(root, g);
-    mkdirSync(dirname(p), { recursive: true });
-    if (typeof v === "string") cpSync(v, p);
-    else writeFileSync(p, v);
-  }
+}
+
+/**
+ * sid's arm64 kexec-tools with its libraries as one tree at /opt/peer-root, and /opt/peer/kexec and vmcore-dmesg
+ * as scripts that run them through that tree's dynamic loader (the busybox root has no libc of its own).
+ */
+async function stageArm64Peers(root: string): Promise<void> {
+  const peer = await arm64Peers();
+  const tree = join(root, "opt/peer-root");
+  mkdirSync(join(root, "opt/peer"), { recursive: true });
+  for (const part of ["usr/sbin", "usr/lib"]) cpSync(join(peer.root, part), join(tree, part), { recursive: true, verbatimSymlinks: true });
+  const libs = ["usr/lib/aarch64-linux-gnu", "usr/lib/xen-4.20/lib", "usr/lib"].map((d) => `/opt/peer-root/${d}`).join(":");
+  for (const name of ["kexec", "vmcore-dmesg"])
+    writeFileSync(join(root, "opt/peer", name), `#!/bin/sh\nexec /opt/peer-root/usr/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1 --library-path ${libs} /opt/peer-root/usr/sbin/${name} "$@"\n`, { mode: 0o755 });
 }
 
 /**

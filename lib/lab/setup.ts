@@ -7,6 +7,7 @@ import { fetchKernel, KERNEL_LINES, type LabKernel } from "./kernels.ts";
 /** Debian packages the lab and its oracles need. */
 export const LAB_PACKAGES = [
   "qemu-system-x86", // the guests (TCG: no KVM needed)
+  "qemu-system-arm", // arm64 guests: qemu-system-aarch64 -machine virt
   "busybox-static", // guest userland and initramfs
   "cpio", // checking archives we write
   "e2fsprogs", // mke2fs -d and debugfs: root images without mounting

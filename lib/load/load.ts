@@ -7,7 +7,7 @@ import { UsageError } from "../errors.ts";
 import { KexecError, kexecFileLoad, kexecFileUnload } from "../sys/kexec.ts";
 import { kexecLoadUnload } from "../sys/kexec_load.ts";
 import { loadPlanWithKexecLoad, loadWithChoice, type SyscallChoice } from "./load_segments.ts";
-import { readBzImage, type BzImage } from "./bzimage.ts";
+import { readBzImage, type BzImage } from "../arch/x86_64/bzimage.ts";
 import { captureCmdline, editCmdline, paramValue, splitCmdline } from "./cmdline.ts";
 import { readFlag, realHost, requireSyscalls, type HostSys } from "./host.ts";
 import { COLLECTOR_MIN_KIB } from "../initramfs/init.ts";

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { UsageError } from "../errors.ts";
 import { KexecError } from "../sys/kexec.ts";
 import { kexecLoad, type KexecLoadCalls, type KexecLoadContext, libcKexecLoad } from "../sys/kexec_load.ts";
-import { type CrashImage, planCrashImage } from "./crash_image.ts";
+import { type CrashImage, planCrashImage } from "../arch/x86_64/crash_image.ts";
 import { readCrashMachine } from "./crash_machine.ts";
 
 /** Which system call `kdump load` uses. */

@@ -1,6 +1,8 @@
-// kexec_load(2) on x86_64 (Linux 2.6.13+, CONFIG_KEXEC): hand the kernel a list of segments and an entry point, and
+// kexec_load(2) on x86_64 and arm64 (Linux 2.6.13+, CONFIG_KEXEC): hand the kernel a list of segments and an entry point, and
 // the errno → what-to-do mapping. The call goes through lib/sys/libc.ts; callers pass a fake in tests.
 import { ptr } from "bun:ffi";
+import { archNamed } from "../arch/arch.ts";
+import { hostMachine } from "./syscall_table.ts";
 import { errnoName, syscall, type SyscallResult } from "./libc.ts";
 import { KexecError } from "./kexec.ts";
 
@@ -8,9 +10,14 @@ import { KexecError } from "./kexec.ts";
 export const KEXEC_LOAD = {
   /** Load the crash (capture) image, started by a panic. */
   ON_CRASH: 0x1,
-  /** The image's architecture in bits 16–31: EM_X86_64 (62). */
+  /** The image's architecture in bits 16–31: EM_X86_64 (62); each lib/arch/<name> has its own (kexecArch). */
   ARCH_X86_64: 62 << 16,
 } as const;
+
+/** This machine's KEXEC_ARCH_* flag (UnsupportedMachineError where kdump has no lib/arch folder). */
+function hostKexecArch(): number {
+  return archNamed(hostMachine()).kexecArch;
+}
 
 /** The most segments the kernel accepts (KEXEC_SEGMENT_MAX). */
 export const KEXEC_SEGMENT_MAX = 16;
@@ -107,7 +114,7 @@ function explain(code: string, c: KexecLoadContext): [string, string] {
  */
 export function kexecLoad(entry: bigint, segments: LoadSegment[], crash: boolean, context: KexecLoadContext = {}, calls: KexecLoadCalls = libcKexecLoad): void {
   if (segments.length > KEXEC_SEGMENT_MAX) throw kexecLoadError(22, context);
-  const r = calls.kexecLoad(entry, segments.length, packSegments(segments), (crash ? KEXEC_LOAD.ON_CRASH : 0) | KEXEC_LOAD.ARCH_X86_64);
+  const r = calls.kexecLoad(entry, segments.length, packSegments(segments), (crash ? KEXEC_LOAD.ON_CRASH : 0) | hostKexecArch());
   if (r.ret !== 0n) throw kexecLoadError(r.errno, context);
 }
 
@@ -117,7 +124,7 @@ export function kexecLoad(entry: bigint, segments: LoadSegment[], crash: boolean
  * @example kexecLoadUnload(true)
  */
 export function kexecLoadUnload(crash: boolean, calls: KexecLoadCalls = libcKexecLoad): void {
-  const r = calls.kexecLoad(0n, 0, null, (crash ? KEXEC_LOAD.ON_CRASH : 0) | KEXEC_LOAD.ARCH_X86_64);
+  const r = calls.kexecLoad(0n, 0, null, (crash ? KEXEC_LOAD.ON_CRASH : 0) | hostKexecArch());
   const code = errnoName(r.errno);
   if (r.ret !== 0n && code !== "ENOENT")
     throw new KexecError("kexec_load", r.errno, code, {

@@ -1,7 +1,8 @@
 // Syscall numbers per machine (uname -m) for the calls the toolkit makes. A machine without a table here gets no
 // syscall at all: the same number means another call elsewhere (162 is sync on x86_64, setdomainname on arm64).
-// x86_64 from arch/x86/entry/syscalls/syscall_64.tbl; aarch64 from include/uapi/asm-generic/unistd.h.
+// The numbers live with each architecture in lib/arch/<name>/arch.ts.
 import { machine } from "node:os";
+import { allArches } from "../arch/arch.ts";
 import { UnsupportedMachineError } from "../errors.ts";
 
 /** The syscalls the toolkit makes. */
@@ -11,10 +12,7 @@ export type SyscallName = "kexec_load" | "kexec_file_load" | "reboot" | "mount" 
 export type SyscallTable = Readonly<Record<SyscallName, number>>;
 
 /** The tables, keyed by uname -m. Checked against the installed kernel headers in test/sys/syscall_table.test.ts. */
-export const SYSCALL_TABLES: Readonly<Record<string, SyscallTable>> = {
-  x86_64: { kexec_load: 246, kexec_file_load: 320, reboot: 169, mount: 165, umount2: 166, finit_module: 313, sync: 162, syncfs: 306, fallocate: 285 },
-  aarch64: { kexec_load: 104, kexec_file_load: 294, reboot: 142, mount: 40, umount2: 39, finit_module: 273, sync: 81, syncfs: 267, fallocate: 47 },
-};
+export const SYSCALL_TABLES: Readonly<Record<string, SyscallTable>> = Object.fromEntries(allArches().map((a) => [a.uname, a.syscalls]));
 
 /** Node's process.arch names for uname -m ones, for hosts whose os.machine() is missing. */
 const FROM_PROCESS_ARCH: Record<string, string> = { x64: "x86_64", arm64: "aarch64", ia32: "i686", arm: "armv7l" };

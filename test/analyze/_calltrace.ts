@@ -14,13 +14,18 @@ export function kernelCallTrace(vmcore: string): string[] {
   try {
     const lines = logLines(readPrintk(openKernel(dump)));
     const start = lines.lastIndexOf("Call Trace:");
-    if (start < 0) throw new Error(`no Call Trace in the log of ${vmcore}`);
+    // arm64 prints "Call trace:" with no <TASK> markers: its trace ends at the first line that is not an entry
+    const arm = lines.lastIndexOf("Call trace:");
+    if (start < 0 && arm < 0) throw new Error(`no Call Trace in the log of ${vmcore}`);
     const out: string[] = [];
-    for (const l of lines.slice(start + 1)) {
+    for (const l of lines.slice(Math.max(start, arm) + 1)) {
       if (/^ <\/TASK>/.test(l)) break;
       const m = ENTRY.exec(l);
+      if (arm > start && !m) break;
       if (m && !m[1]) out.push(m[3] ? `${m[2]} [${m[3]}]` : m[2]!);
     }
+    // arm64's trace starts in the printing itself (show_stack marked "(C)", dump_stack_lvl, dump_stack)
+    if (arm > start) while (out.length && /^(show_stack|dump_stack_lvl|dump_stack|dump_backtrace)$/.test(out[0]!)) out.shift();
     return out;
   } finally {
     dump.close();

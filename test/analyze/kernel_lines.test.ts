@@ -11,7 +11,7 @@ import { collect } from "../../lib/collect/collect.ts";
 import { openDump } from "../../lib/dump/open.ts";
 import { openKernel } from "../../lib/kernel/open.ts";
 import { KernelProgram } from "../../lib/kernel/program.ts";
-import { checkOrcLayout } from "../../lib/kernel/orc.ts";
+import { checkOrcLayout } from "../../lib/arch/x86_64/orc.ts";
 import { BadDataError } from "../../lib/errors.ts";
 import { virtioModules } from "../../lib/lab/bootinitrd.ts";
 import type { LabDump } from "../lab/dumps.ts";

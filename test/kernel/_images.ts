@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { $ } from "bun";
 import { LabError } from "../../lib/errors.ts";
 import { aptSuite } from "../../lib/lab/apt.ts";
-import { fetchKernel, KERNEL_LINES } from "../../lib/lab/kernels.ts";
+import { fetchKernel, LAB_KERNEL_LINES } from "../../lib/lab/kernels.ts";
+import type { ArchName } from "../../lib/arch/arch.ts";
 import { labDir } from "../../lib/lab/labdir.ts";
 import { buildOnce } from "../../lib/lab/lock.ts";
 
@@ -65,10 +66,10 @@ export interface DebugKernel {
  * Extracts vmlinux and System.map from `linux-image-<release>-dbg` (only those two files), cached under
  * `.lab/pkgs/linux-image-<release>-dbg/`.
  */
-export async function debugKernel(line: string): Promise<DebugKernel> {
-  const { release, layout } = await fetchKernel(line);
+export async function debugKernel(line: string, arch: ArchName = "x86_64"): Promise<DebugKernel> {
+  const { release, layout } = await fetchKernel(line, arch);
   const pkg = `linux-image-${release}-dbg`;
-  const apt = await aptSuite(KERNEL_LINES[line]!.suite);
+  const apt = await aptSuite(LAB_KERNEL_LINES[arch][line]!.suite);
   const dir = join(labDir(), "pkgs", pkg);
   const out = { release, vmlinux: join(dir, `vmlinux-${release}`), systemMap: join(dir, `System.map-${release}`) };
   return buildOnce(dir, () => (existsSync(join(dir, ".done")) ? out : undefined), async () => {

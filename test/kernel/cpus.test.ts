@@ -8,7 +8,7 @@ import { openKernel } from "../../lib/kernel/open.ts";
 import { onlineCpus } from "../../lib/kernel/percpu.ts";
 import { readPrintk } from "../../lib/kernel/printk.ts";
 import { KernelProgram } from "../../lib/kernel/program.ts";
-import { prstatus } from "../../lib/kernel/regs.ts";
+import { prstatus } from "../../lib/arch/x86_64/regs.ts";
 import { readTask } from "../../lib/kernel/tasks.ts";
 import { LINES, sysrqDump } from "../dump/_peers.ts";
 import { oopsDump } from "../analyze/_oops.ts";

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { openDump } from "../../lib/dump/open.ts";
 import { errorLine, MissingDataError } from "../../lib/errors.ts";
 import { openKernel } from "../../lib/kernel/open.ts";
-import { OrcFinder } from "../../lib/kernel/orc.ts";
+import { OrcFinder } from "../../lib/arch/x86_64/orc.ts";
 import { KernelProgram } from "../../lib/kernel/program.ts";
 import { LINES, sysrqDump } from "../dump/_peers.ts";
 import { ElfImage, readSystemMap } from "./_elfimage.ts";

@@ -6,7 +6,7 @@ import { $ } from "bun";
 import { BadDataError, MissingDataError } from "../../lib/errors.ts";
 import { openDump } from "../../lib/dump/open.ts";
 import { ElfDump } from "../../lib/dump/elf.ts";
-import { START_KERNEL_MAP } from "../../lib/kernel/pagetable.ts";
+import { START_KERNEL_MAP } from "../../lib/arch/x86_64/pagetable.ts";
 import { Vmcoreinfo } from "../../lib/kernel/vmcoreinfo.ts";
 import { LINES, sysrqDump } from "../dump/_peers.ts";
 import type { LabDump } from "../lab/dumps.ts";

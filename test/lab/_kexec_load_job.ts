@@ -3,7 +3,7 @@
 //   corrupt KERNEL INITRD CMDLINE   load with kexec_load, then change one initrd byte after the purgatory
 //                                   recorded its digest: a crash must stop in the purgatory
 import { readFileSync } from "node:fs";
-import { planCrashImage } from "../../lib/load/crash_image.ts";
+import { planCrashImage } from "../../lib/arch/x86_64/crash_image.ts";
 import { readCrashMachine } from "../../lib/load/crash_machine.ts";
 import { corePhdrs } from "../../lib/load/elfcorehdr.ts";
 import { loadState, loadWithKexecLoad } from "../../lib/load/load_segments.ts";

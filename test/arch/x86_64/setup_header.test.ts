@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { parseSetupHeader, protocolText } from "../../lib/load/setup_header.ts";
-import { UsageError } from "../../lib/errors.ts";
-import { fetchKernel } from "../../lib/lab/kernels.ts";
+import { parseSetupHeader, protocolText } from "../../../lib/arch/x86_64/setup_header.ts";
+import { UsageError } from "../../../lib/errors.ts";
+import { fetchKernel } from "../../../lib/lab/kernels.ts";
 
 // Oracles: the package's release (its /lib/modules name) and the kernel's own .config (PHYSICAL_START, PHYSICAL_ALIGN,
 // RELOCATABLE, the payload compressor, whose magic must sit where payload_offset points).

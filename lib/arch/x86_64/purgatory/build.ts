@@ -1,11 +1,11 @@
 // Assembles the purgatory (purgatory.s + sha256.s) into the flat binary purgatory.bin with GNU as and objcopy
-// (binutils). `bun lib/load/purgatory/build.ts` rewrites purgatory.bin; test/load/purgatory.test.ts rebuilds
+// (binutils). `bun lib/arch/x86_64/purgatory/build.ts` rewrites purgatory.bin; test/arch/x86_64/purgatory.test.ts rebuilds
 // it and checks the checked-in bytes are exactly what the source assembles to.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { $ } from "bun";
-import { KdumpError } from "../../errors.ts";
+import { KdumpError } from "../../../errors.ts";
 
 /** The folder holding the purgatory sources and purgatory.bin. */
 export const PURGATORY_DIR = dirname(new URL(import.meta.url).pathname);

@@ -4,7 +4,7 @@
 # may have scribbled over the reservation), then starts the kernel through the 64-bit boot protocol
 # (Documentation/arch/x86/boot.rst): a GDT with flat __BOOT_CS 0x10 / __BOOT_DS 0x18, %rsi = boot_params,
 # jump to the kernel's load address + 0x200. Position independent: the loader copies it anywhere and patches
-# only the parameter block below (lib/load/purgatory.ts). Build: lib/load/purgatory/build.ts.
+# only the parameter block below (lib/arch/x86_64/purgatory.ts). Build: lib/arch/x86_64/purgatory/build.ts.
 
 	.text
 	.code64

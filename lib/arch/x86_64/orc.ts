@@ -2,8 +2,8 @@
 // s32 self-relative IPs, 6-byte orc_entry records and the orc_lookup index. The entry layouts of 4.14–6.2, 6.3,
 // 6.4–7.0 and 7.1+ (registers renumbered) are upgraded to the 6.4 one while parsing (as drgn does), so the unwinder
 // handles one layout only. The release picks the layout; the table's own function-entry records must agree.
-import type { KernelView } from "./view.ts";
-import { BadDataError, MissingDataError } from "../errors.ts";
+import type { KernelView } from "../../kernel/view.ts";
+import { BadDataError, MissingDataError } from "../../errors.ts";
 
 /** Frame types, numbered as since 6.4 (fb799447ae29 "x86,objtool: Split UNWIND_HINT_EMPTY in two"). */
 export const OrcType = { UNDEFINED: 0, END_OF_STACK: 1, CALL: 2, REGS: 3, REGS_PARTIAL: 4 } as const;

@@ -2,8 +2,8 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { patchPurgatory, purgatoryImage } from "../../lib/load/purgatory.ts";
-import { assemble, PURGATORY_DIR } from "../../lib/load/purgatory/build.ts";
+import { patchPurgatory, purgatoryImage } from "../../../lib/arch/x86_64/purgatory.ts";
+import { assemble, PURGATORY_DIR } from "../../../lib/arch/x86_64/purgatory/build.ts";
 
 // Oracles: GNU as/objcopy (the checked-in bytes are what the source assembles to), the assembler's symbol table
 // (where the parameter block fields are), and Bun's SHA-256 (what the assembly's SHA-256 must compute).

@@ -2,15 +2,15 @@
 // page tables: kernel image, direct map (slab), vmalloc'd stacks, vmemmap and module memory. Synthetic page tables
 // cover large pages and the error paths.
 import { beforeAll, describe, expect, test } from "bun:test";
-import { FaultError } from "../../lib/errors.ts";
-import { openDump } from "../../lib/dump/open.ts";
-import { openKernel } from "../../lib/kernel/open.ts";
-import type { KernelView } from "../../lib/kernel/view.ts";
-import { fourLevelDump, sysrqDump } from "../dump/_peers.ts";
-import type { LabDump } from "../lab/dumps.ts";
-import { drgnJson } from "./_drgn.ts";
-import { FakeKernel } from "./_fakekernel.ts";
-import { debugKernel } from "./_images.ts";
+import { FaultError } from "../../../lib/errors.ts";
+import { openDump } from "../../../lib/dump/open.ts";
+import { openKernel } from "../../../lib/kernel/open.ts";
+import type { KernelView } from "../../../lib/kernel/view.ts";
+import { fourLevelDump, sysrqDump } from "../../dump/_peers.ts";
+import type { LabDump } from "../../lab/dumps.ts";
+import { drgnJson } from "../../kernel/_drgn.ts";
+import { FakeKernel } from "../../kernel/_fakekernel.ts";
+import { debugKernel } from "../../kernel/_images.ts";
 
 const LAB = 900_000;
 

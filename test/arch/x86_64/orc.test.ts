@@ -2,9 +2,9 @@
 // the entry types must make sense, and at each function entry in the real System.map the frame must be a plain call
 // (previous SP = SP + 8), whichever way the layout numbers its types.
 import { describe, expect, test } from "bun:test";
-import { decodeOrcEntry, OrcFinder, orcLayoutFor, OrcReg, OrcType } from "../../lib/kernel/orc.ts";
-import { ElfImage, readSystemMap } from "./_elfimage.ts";
-import { debugKernel, strippedVmlinux } from "./_images.ts";
+import { decodeOrcEntry, OrcFinder, orcLayoutFor, OrcReg, OrcType } from "../../../lib/arch/x86_64/orc.ts";
+import { ElfImage, readSystemMap } from "../../kernel/_elfimage.ts";
+import { debugKernel, strippedVmlinux } from "../../kernel/_images.ts";
 
 describe.each([
   ["6.1", "4.14"],

@@ -1,9 +1,9 @@
 // boot_params (the "zero page", arch/x86/include/uapi/asm/bootparam.h) for a capture kernel started through the
 // 64-bit boot protocol: the bzImage's setup header, where the initrd and command line are, and an e820 map of the
 // capture kernel's world, built as the kernel's own crash loader does (arch/x86/kernel/crash.c, Linux 5.13+).
-import { UsageError } from "../errors.ts";
-import type { CrashMachine } from "./crash_machine.ts";
-import { type RamRange, subtract } from "./elfcorehdr.ts";
+import { UsageError } from "../../errors.ts";
+import type { CrashMachine } from "../../load/crash_machine.ts";
+import { type RamRange, subtract } from "../../load/elfcorehdr.ts";
 import { SETUP_HEADER_OFFSET, type SetupHeader } from "./setup_header.ts";
 
 /** e820 types (arch/x86/include/asm/e820/types.h). */

@@ -1,10 +1,10 @@
 // Lays out a capture kernel for kexec_load on x86_64 (what kexec-tools' `kexec -p` does in userspace, and the
 // kernel's kexec_file_load in kexec-bzimage64.c): the protected-mode kernel, initrd, elfcorehdr, boot_params with
 // the command line, and our purgatory, all inside the crash reservation. Pure: the machine is read by the caller.
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../../errors.ts";
 import { buildBootParams, captureE820 } from "./bootparams.ts";
-import type { CrashMachine } from "./crash_machine.ts";
-import { buildElfcorehdr, corePhdrs } from "./elfcorehdr.ts";
+import type { CrashMachine } from "../../load/crash_machine.ts";
+import { buildElfcorehdr, corePhdrs } from "../../load/elfcorehdr.ts";
 import { patchPurgatory, purgatoryImage } from "./purgatory.ts";
 import { parseSetupHeader, type SetupHeader } from "./setup_header.ts";
 

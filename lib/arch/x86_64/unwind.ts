@@ -1,10 +1,10 @@
 // Kernel stack unwinding as arch/x86/kernel/unwind_orc.c does it: ORC entries give the caller's SP, BP and the
 // kind of frame; pt_regs frames (exceptions, interrupts, syscalls) are crossed with their registers kept; IRQ and
 // exception stacks are left where the entry code switched. Frame pointers are the fallback where ORC has no entry.
-import { FaultError, KdumpError } from "../errors.ts";
-import { type AddressHit, inModuleArea, type ModuleList, symbolizeAddress } from "./modules.ts";
+import { FaultError, KdumpError } from "../../errors.ts";
+import { type AddressHit, inModuleArea, type ModuleList, symbolizeAddress } from "../../kernel/modules.ts";
 import { OrcReg, OrcType, type OrcEntry } from "./orc.ts";
-import type { KernelProgram } from "./program.ts";
+import type { KernelProgram } from "../../kernel/program.ts";
 import { decodeRegs, PT_REGS_SIZE, ptRegsOffset, type Regs } from "./regs.ts";
 
 /** Registers an exception or interrupt entry saved on the stack (struct pt_regs). */

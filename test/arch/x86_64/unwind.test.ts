@@ -1,15 +1,15 @@
 // The unwinder's failure modes on a real dump: a task whose stack is not in the dump gets a trace that says so
 // (the others are unaffected), and a frame without ORC whose caller cannot be found stops with a reason.
 import { beforeAll, describe, expect, test } from "bun:test";
-import { backtraces } from "../../lib/analyze/bt.ts";
-import { openDump } from "../../lib/dump/open.ts";
-import { FaultError } from "../../lib/errors.ts";
-import { openKernel } from "../../lib/kernel/open.ts";
-import { KernelProgram } from "../../lib/kernel/program.ts";
-import { forEachTask, readTask } from "../../lib/kernel/tasks.ts";
-import { unwind } from "../../lib/kernel/unwind.ts";
-import type { KernelView } from "../../lib/kernel/view.ts";
-import { sysrqDump } from "../dump/_peers.ts";
+import { backtraces } from "../../../lib/analyze/bt.ts";
+import { openDump } from "../../../lib/dump/open.ts";
+import { FaultError } from "../../../lib/errors.ts";
+import { openKernel } from "../../../lib/kernel/open.ts";
+import { KernelProgram } from "../../../lib/kernel/program.ts";
+import { forEachTask, readTask } from "../../../lib/kernel/tasks.ts";
+import { unwind } from "../../../lib/arch/x86_64/unwind.ts";
+import type { KernelView } from "../../../lib/kernel/view.ts";
+import { sysrqDump } from "../../dump/_peers.ts";
 
 const LAB = 900_000; // building a lab dump boots QEMU
 

@@ -1,8 +1,8 @@
 // x86_64 virtual → physical translation for a dump: the kernel image through phys_base (__pa_symbol), everything
 // else (direct map, vmalloc, vmemmap, modules) by walking init_top_pgt, 4- or 5-level, with 1 GiB and 2 MiB pages.
-import { FaultError } from "../errors.ts";
-import type { Dump } from "../dump/dump.ts";
-import { Lru } from "../dump/source.ts";
+import { FaultError } from "../../errors.ts";
+import type { Dump } from "../../dump/dump.ts";
+import { Lru } from "../../dump/source.ts";
 
 /** __START_KERNEL_map: where the kernel image is mapped (before the KASLR slide). */
 export const START_KERNEL_MAP = 0xffffffff80000000n;

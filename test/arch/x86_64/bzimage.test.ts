@@ -1,8 +1,8 @@
 // The setup header of Debian's real bzImages; file(1)'s own reading of the header is the oracle for the version.
 import { describe, expect, test } from "bun:test";
 import { $ } from "bun";
-import { readBzImage } from "../../lib/load/bzimage.ts";
-import { fetchKernel } from "../../lib/lab/kernels.ts";
+import { readBzImage } from "../../../lib/arch/x86_64/bzimage.ts";
+import { fetchKernel } from "../../../lib/lab/kernels.ts";
 
 describe.each(["6.1", "6.12"])("readBzImage() on Debian %s", (line) => {
   test("readBzImage() reads the release and version string file(1) prints, and a 64-bit relocatable entry", async () => {

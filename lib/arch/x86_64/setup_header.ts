@@ -1,6 +1,6 @@
 // The whole x86 boot protocol setup header of a bzImage (Documentation/arch/x86/boot.rst, protocol 2.12+, Linux 3.8+),
 // with where the protected-mode kernel starts: what a kexec_load loader needs to place the kernel and fill boot_params.
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../../errors.ts";
 
 const LE = true; // the setup header is little-endian
 

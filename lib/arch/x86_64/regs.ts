@@ -1,8 +1,8 @@
 // x86_64 registers: struct pt_regs on kernel stacks (exception and interrupt frames) and the CPUs' registers the
 // crash saved in NT_PRSTATUS notes (struct elf_prstatus: pr_pid at 32, pr_reg at 112 in user_regs_struct order,
 // whose first 21 slots are pt_regs'). Layouts fixed by the x86_64 ABI since 2.6.
-import { NT_PRSTATUS } from "../dump/notes.ts";
-import type { Dump } from "../dump/dump.ts";
+import { NT_PRSTATUS } from "../../dump/notes.ts";
+import type { Dump } from "../../dump/dump.ts";
 
 /** pt_regs slots, in memory order (arch/x86/include/asm/ptrace.h). */
 export const PT_REGS = ["r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx", "dx", "si", "di", "orig_ax", "ip", "cs", "flags", "sp", "ss"] as const;

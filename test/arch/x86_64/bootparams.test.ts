@@ -1,11 +1,11 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { buildBootParams, captureE820, E820 } from "../../lib/load/bootparams.ts";
-import type { CrashMachine } from "../../lib/load/crash_machine.ts";
-import { labMachine, reservation } from "./_crash_machine.ts";
-import { parseSetupHeader } from "../../lib/load/setup_header.ts";
-import { fetchKernel } from "../../lib/lab/kernels.ts";
-import { labDump } from "../lab/dumps.ts";
+import { buildBootParams, captureE820, E820 } from "../../../lib/arch/x86_64/bootparams.ts";
+import type { CrashMachine } from "../../../lib/load/crash_machine.ts";
+import { labMachine, reservation } from "../../load/_crash_machine.ts";
+import { parseSetupHeader } from "../../../lib/arch/x86_64/setup_header.ts";
+import { fetchKernel } from "../../../lib/lab/kernels.ts";
+import { labDump } from "../../lab/dumps.ts";
 
 function machine(): CrashMachine {
   return labMachine();

@@ -1,8 +1,8 @@
-// Our x86_64 purgatory (lib/load/purgatory/purgatory.s, assembled into purgatory.bin) and its parameter block:
+// Our x86_64 purgatory (lib/arch/x86_64/purgatory/purgatory.s, assembled into purgatory.bin) and its parameter block:
 // the kernel entry, boot_params, and the SHA-256 of each segment it checks before starting the capture kernel.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { BadDataError, UsageError } from "../errors.ts";
+import { BadDataError, UsageError } from "../../errors.ts";
 import { PURGATORY_DIR } from "./purgatory/build.ts";
 
 /** What the purgatory is told. */
@@ -30,7 +30,7 @@ export const PURGATORY_MAX_REGIONS = 16;
 export function purgatoryImage(): Uint8Array {
   const bin = new Uint8Array(readFileSync(join(PURGATORY_DIR, "purgatory.bin")));
   if (new TextDecoder().decode(bin.subarray(OFF.magic, OFF.magic + 8)) !== MAGIC)
-    throw new BadDataError(`purgatory.bin: no ${MAGIC} parameter block at 0x${OFF.magic.toString(16)}`, { hint: "rebuild it: bun lib/load/purgatory/build.ts" });
+    throw new BadDataError(`purgatory.bin: no ${MAGIC} parameter block at 0x${OFF.magic.toString(16)}`, { hint: "rebuild it: bun lib/arch/x86_64/purgatory/build.ts" });
   return bin;
 }
 

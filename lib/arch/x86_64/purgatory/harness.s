@@ -1,5 +1,5 @@
 # Host test harness for sha256.s (Linux x86_64, static, no libc): reads stdin (up to 64 MiB) and writes the 32-byte
-# SHA-256 digest of it to stdout. Built and run only by test/load/purgatory.test.ts.
+# SHA-256 digest of it to stdout. Built and run only by test/arch/x86_64/purgatory.test.ts.
 
 	.text
 	.globl	_start
