@@ -29,9 +29,14 @@ export interface LabKernel {
   package?: string;
 }
 
-/** The Debian suite and meta-package that name the current kernel of each line. */
+/** The Debian suite and meta-package (`name` or `name/release`) that name the current kernel of each line. */
 export const KERNEL_LINES: Record<string, { suite: string; meta: string }> = {
-  "5.10": { suite: "bullseye", meta: "linux-image-cloud-amd64" },
+  /**
+   * bullseye's last point release (11.11, 5.10.223): its pool keeps the kernel, its headers and its -dbg package.
+   * bullseye-security's newer 5.10 kernels are listed with -dbg packages the registry answers 404 for (2026-12-01:
+   * 5.10.0-44, -45 and -46), so drgn could not be checked against them.
+   */
+  "5.10": { suite: "bullseye", meta: "linux-image-cloud-amd64/bullseye" },
   "6.1": { suite: "bookworm", meta: "linux-image-cloud-amd64" },
   "6.12": { suite: "bookworm", meta: "linux-image-6.12-cloud-amd64" },
   /** sid's current kernel (7.x today), resolved from sid's package lists at fetch time. */
@@ -46,7 +51,10 @@ export async function fetchKernel(line: string): Promise<LabKernel> {
   const spec = KERNEL_LINES[line];
   if (!spec) throw new LabError(`unknown kernel line ${line}`, { hint: `choose one of ${Object.keys(KERNEL_LINES).join(", ")}` });
   const dir = join(labDir(), "kernels");
-  const pin = join(dir, `${line}.json`);
+  // a meta-package taken from one release pins the kernel under its own name: a pin made from the whole suite
+  // (another kernel) is not reused for it
+  const from = spec.meta.split("/")[1];
+  const pin = join(dir, from ? `${line}-${from}.json` : `${line}.json`);
   mkdirSync(dir, { recursive: true });
   const pinned = () => {
     if (!existsSync(pin)) return undefined;

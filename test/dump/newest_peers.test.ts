@@ -43,7 +43,6 @@ describe.skipIf(!MATRIX).each(ALL)("the newest peers on a %s sysrq crash", (line
       const ours = join(dir, readdirSync(dir).find((d) => d.startsWith("lab-"))!, "vmcore");
       const mdf = await makedumpfile178(vmcore, dir);
       expect(statSync(ours).size / statSync(mdf).size, formatCollect(r)).toBeLessThanOrEqual(1.02);
-      if (line === "5.10") return; // its -dbg vmlinux: see kernel_lines.test.ts
       const dbg = await debugKernel(line);
       const opens = (out: string) => /RELEASE: \S+/.test(out) && !/invalid structure member offset/.test(out);
       const [a, b] = [await crash902(dbg.vmlinux, ours), await crash902(dbg.vmlinux, mdf)];
@@ -55,7 +54,7 @@ describe.skipIf(!MATRIX).each(ALL)("the newest peers on a %s sysrq crash", (line
     }
   }, LAB);
 
-  test.skipIf(line === "5.10")("ps equals drgn 0.3.0's task list with the -dbg vmlinux", async () => {
+  test("ps equals drgn 0.3.0's task list with the -dbg vmlinux", async () => {
     const { vmcore } = await sysrqDump(line);
     const dbg = await debugKernel(line);
     const want = await sidDrgnJson<[number, string, number][]>(dbg.vmlinux, vmcore, "print(json.dumps(sorted([[t.pid.value_(), t.comm.string_().decode(), t.real_parent.pid.value_()] for t in for_each_task(prog)])))");
