@@ -29,6 +29,8 @@ export interface DumpSpec {
   prepare?: string;
   /** Guest shell that crashes the kernel (default: sysrq 'c'). */
   crash?: string;
+  /** The guest's time limit once it runs (default 480 s). */
+  timeoutSeconds?: number;
 }
 
 /** A cached dump. */
@@ -78,7 +80,7 @@ exit 98
       la57: spec.la57 ?? true,
       memoryMiB: spec.memoryMiB ?? 1024,
       boots: 1,
-      timeoutSeconds: 480, // ~35–110 s alone; two guests at a time share the CPUs
+      timeoutSeconds: spec.timeoutSeconds ?? 480, // ~35–110 s alone; two guests at a time share the CPUs
       disks: [{ path: disk, sizeMiB: (spec.memoryMiB ?? 1024) + 64 }],
       rootfs: { files: spec.files },
     });

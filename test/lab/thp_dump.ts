@@ -100,5 +100,6 @@ export function thpOomDump(line: string): Promise<LabDump> {
     cmdline: "transparent_hugepage=always",
     files: { "/lab/oomfill.js": new TextEncoder().encode(OOM_FILL_JS) },
     crash: "echo 1 > /proc/sys/vm/panic_on_oom\nbun /lab/oomfill.js",
+    timeoutSeconds: 900, // 90–300 s alone; the fill and the capture's 850 MB copy slow down most under load
   });
 }
