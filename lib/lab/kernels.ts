@@ -32,9 +32,14 @@ export interface LabKernel {
   arch?: ArchName;
 }
 
-/** The Debian suite and meta-package that name the current kernel of each line. */
+/** The Debian suite and meta-package (`name` or `name/release`) that name the current kernel of each line. */
 export const KERNEL_LINES: Record<string, { suite: string; meta: string }> = {
-  "5.10": { suite: "bullseye", meta: "linux-image-cloud-amd64" },
+  /**
+   * bullseye's last point release (11.11, 5.10.223): its pool keeps the kernel, its headers and its -dbg package.
+   * bullseye-security's newer 5.10 kernels are listed with -dbg packages the registry answers 404 for (2026-12-01:
+   * 5.10.0-44, -45 and -46), so drgn could not be checked against them.
+   */
+  "5.10": { suite: "bullseye", meta: "linux-image-cloud-amd64/bullseye" },
   "6.1": { suite: "bookworm", meta: "linux-image-cloud-amd64" },
   "6.12": { suite: "bookworm", meta: "linux-image-6.12-cloud-amd64" },
   /** sid's current kernel (7.x today), resolved from sid's package lists at fetch time. */
@@ -63,7 +68,11 @@ export async function fetchKernel(line: string, arch: ArchName = "x86_64"): Prom
   const spec = lines[line];
   if (!spec) throw new LabError(`unknown ${arch} kernel line ${line}`, { hint: `choose one of ${Object.keys(lines).join(", ")}` });
   const dir = join(labDir(), "kernels");
-  const pin = join(dir, arch === "x86_64" ? `${line}.json` : `${arch}-${line}.json`);
+  // a meta-package taken from one release pins the kernel under its own name: a pin made from the whole suite
+  // (another kernel) is not reused for it
+  const from = spec.meta.split("/")[1];
+  const name = from ? `${line}-${from}` : line;
+  const pin = join(dir, arch === "x86_64" ? `${name}.json` : `${arch}-${name}.json`);
   mkdirSync(dir, { recursive: true });
   const pinned = () => {
     if (!existsSync(pin)) return undefined;

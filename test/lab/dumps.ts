@@ -32,6 +32,8 @@ export interface DumpSpec {
   prepare?: string;
   /** Guest shell that crashes the kernel (default: sysrq 'c'). */
   crash?: string;
+  /** The guest's time limit once it runs (default 480 s). */
+  timeoutSeconds?: number;
 }
 
 /** A cached dump. */
@@ -84,7 +86,7 @@ exit 98
       boots: 1,
       // ~35–110 s alone; two guests at a time share the CPUs. arm64 under TCG: kexec -p alone takes ~100 s (SHA-256 of
       // the 38 MB Image emulated), the capture kernel boots in ~2 min
-      timeoutSeconds: kernel.arch === "arm64" ? 1200 : 480,
+      timeoutSeconds: spec.timeoutSeconds ?? (kernel.arch === "arm64" ? 1200 : 480),
       disks: [{ path: disk, sizeMiB: (spec.memoryMiB ?? 1024) + 64 }],
       rootfs: { files: spec.files },
     });

@@ -13,6 +13,7 @@ import { fetchKernel } from "../../lib/lab/kernels.ts";
 import { rehearse, type RehearseReport } from "../../lib/lab/rehearse.ts";
 import { oopsModule } from "../analyze/_oops.ts";
 import { NEW_LINES } from "../dump/_peers.ts";
+import { MATRIX } from "../_matrix.ts";
 
 /** Function names of a crash-style bt ("#3 [sp] name at addr [mod]"), in order. */
 function frames(r: RehearseReport): string[] {
@@ -89,6 +90,24 @@ describe.each(NEW_LINES)("pipeline on %s", (line) => {
       const f = frames(r);
       expect(f.indexOf("sysrq_handle_crash")).toBeGreaterThanOrEqual(0);
       expect(f.indexOf("sysrq_handle_crash")).toBeLessThan(f.indexOf("write_sysrq_trigger"));
+    },
+    900_000,
+  );
+
+  // the default run crashes each new line once; the oops through our pipeline is a matrix case
+  test.skipIf(!MATRIX)(
+    "an oops inside a module is captured through our pipeline and its bt names the module (matrix)",
+    async () => {
+      const r = await rehearse({
+        kernel: await fetchKernel(line),
+        crashkernel: "256M",
+        files: { "/lab/oops.ko": await oopsModule(line) },
+        crash: "insmod /lab/oops.ko mode=init; sleep 20",
+        timeoutSeconds: 600,
+      });
+      expect(r.passed, explain(r)).toBe(true);
+      expect(r.panic.join("\n")).toMatch(/BUG: kernel NULL pointer dereference|Oops:/);
+      expect(r.bt.some((l) => /\[oops\]/.test(l)), r.bt.join("\n")).toBe(true);
     },
     900_000,
   );
