@@ -246,6 +246,8 @@ export async function prepareBases(
       const skip = join(dir, `${format}.skip`);
       if (opts.cachedOnly || (existsSync(skip) && statSync(skip).mtimeMs >= statSync(d.vmcore).mtimeMs)) continue;
       const t0 = performance.now();
+      // a stale file of an older dump would stop makedumpfile ("File exists")
+      rmSync(file, { force: true });
       try {
         if (format === "elf") sparseCopy(d.vmcore, file, merge((await tracedReads(d.vmcore, dir)).map(([s, e]) => [s & ~4095, Math.ceil(e / 4096) * 4096] as Range)));
         else await CONVERSIONS[format]!(d.vmcore, file, dir);
