@@ -9,7 +9,7 @@ import { labDir } from "../../lib/lab/labdir.ts";
 import { sysrqDump } from "../dump/_peers.ts";
 import { discoverDumps, type Base } from "./_bases.ts";
 import { classifyError, planCase } from "./_case.ts";
-import { coverage, failures, formatTable, fuzz, type FuzzReport } from "./fuzz.ts";
+import { coverage, failures, formatTable, fuzz, pinBases, type FuzzReport } from "./fuzz.ts";
 
 const LAB = 900_000; // building a lab dump boots QEMU; the fuzz bases take ~1 min more the first time
 
@@ -123,6 +123,22 @@ describe("discoverDumps()", () => {
       ]);
     } finally {
       rmSync(lab, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("pinBases()", () => {
+  test("a resumed run plans over the bases its start saw, in that order, and refuses when one is gone", () => {
+    const dir = mkdtempSync(join(tmpdir(), "kdump-fuzz-pin-"));
+    try {
+      const manifest = join(dir, "results-seed5.bases.json");
+      const [a, b, c] = [fakeBase("a", "6.1", "elf"), fakeBase("b", "6.1", "elf"), fakeBase("c", "7.2", "elf")];
+      expect(pinBases([a, b], manifest, true)).toEqual([a, b]);
+      // a dump built since (c) and another listing order do not change the plan
+      expect(pinBases([c, b, a], manifest, false).map((x) => x.name)).toEqual(["a/elf", "b/elf"]);
+      expect(() => pinBases([a, c], manifest, false)).toThrow("bases that are gone: b/elf");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -55,8 +55,10 @@ export interface FuzzReport {
 export async function fuzz(o: FuzzOptions): Promise<FuzzReport> {
   const log = o.log ?? (() => {});
   const t0 = performance.now();
-  const bases = await prepareBases(o.lab, join(o.work, "bases"), { dumps: o.dumps, formats: o.formats, allFormats: o.allFormats, cachedOnly: o.cachedOnly, log });
-  if (!bases.length) throw new Error(`no lab dumps under ${o.lab}/dumps: build them with bun test/prepare.ts`);
+  const found = await prepareBases(o.lab, join(o.work, "bases"), { dumps: o.dumps, formats: o.formats, allFormats: o.allFormats, cachedOnly: o.cachedOnly, log });
+  if (!found.length) throw new Error(`no lab dumps under ${o.lab}/dumps: build them with bun test/prepare.ts`);
+  // a case is planned from the list of bases: a resumed run uses the list its start wrote
+  const bases = pinBases(found, join(o.work, `results-seed${o.seed}.bases.json`), !o.start);
   const fds = new Map<string, number>();
   const readBase = (b: Base, off: number, n: number) => {
     let fd = fds.get(b.file);
@@ -97,6 +99,22 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzReport> {
   await Promise.all(Array.from({ length: jobs }, (_, w) => worker(w)));
   for (const fd of fds.values()) closeSync(fd);
   return { bases: bases.map((b) => b.name), results: results.sort((a, b) => a.plan.index - b.plan.index), table: tally(results), seconds: (performance.now() - t0) / 1000 };
+}
+
+/**
+ * The bases a run plans its cases from, in order: `found` as is when `write` (a run from case 0; the list is saved
+ * to `manifest`), else the saved list (a resumed run, or a replay, plans the same cases as the run it continues).
+ */
+export function pinBases(found: Base[], manifest: string, write: boolean): Base[] {
+  if (write || !existsSync(manifest)) {
+    if (write) writeFileSync(manifest, JSON.stringify(found.map((b) => b.name), null, 1) + "\n");
+    return found;
+  }
+  const names: string[] = JSON.parse(readFileSync(manifest, "utf8"));
+  const by = new Map(found.map((b) => [b.name, b]));
+  const missing = names.filter((n) => !by.has(n));
+  if (missing.length) throw new Error(`${manifest}: the run planned its cases over bases that are gone: ${missing.join(", ")}; start a new run (--start 0)`);
+  return names.map((n) => by.get(n)!);
 }
 
 /** A result as a line of results-seedS.jsonl: the base by name, with its kernel line, machine and format. */
@@ -204,7 +222,8 @@ if (import.meta.main) {
   const work = resolve(v.work ?? join(lab, "fuzz"));
   mkdirSync(work, { recursive: true, mode: 0o700 });
   if (v.replay !== undefined) {
-    const bases = await prepareBases(lab, join(work, "bases"), { dumps: v.dump, formats: v.format, allFormats: v["all-formats"], cachedOnly: v["cached-only"] });
+    const found = await prepareBases(lab, join(work, "bases"), { dumps: v.dump, formats: v.format, allFormats: v["all-formats"], cachedOnly: v["cached-only"] });
+    const bases = pinBases(found, join(work, `results-seed${v.seed}.bases.json`), false);
     const read = (b: Base, off: number, n: number) => {
       const fd = openSync(b.file, "r");
       const buf = new Uint8Array(n);
