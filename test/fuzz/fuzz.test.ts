@@ -8,7 +8,7 @@ import { basename, dirname, join } from "node:path";
 import { labDir } from "../../lib/lab/labdir.ts";
 import { sysrqDump } from "../dump/_peers.ts";
 import { discoverDumps, type Base } from "./_bases.ts";
-import { classifyError, planCase } from "./_case.ts";
+import { asBase, classifyError, planCase } from "./_case.ts";
 import { coverage, failures, formatTable, fuzz, pinBases, type FuzzReport } from "./fuzz.ts";
 
 const LAB = 900_000; // building a lab dump boots QEMU; the fuzz bases take ~1 min more the first time
@@ -140,5 +140,18 @@ describe("pinBases()", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("asBase()", () => {
+  test("a run on a worker's copy prints what the clean run on the base printed (sys names the file)", () => {
+    const enc = (s: string) => new TextEncoder().encode(s);
+    const copy = "/w/worker0/6.1_elf";
+    const clean = enc("    DUMPFILE: /w/bases/6.1/elf.dump  [elf]\n        CPUS: 2\n");
+    const run = enc("    DUMPFILE: /w/worker0/6.1_elf  [elf]\n        CPUS: 2\n");
+    expect(Bun.hash(asBase(run, copy, "/w/bases/6.1/elf.dump"))).toBe(Bun.hash(clean));
+    // bytes that are not UTF-8 (a garbled comm) stay as they are
+    const raw = Uint8Array.from([0xff, 0xfe, 0x41]);
+    expect(asBase(raw, copy, "/x")).toEqual(raw);
   });
 });
