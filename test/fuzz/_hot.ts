@@ -7,6 +7,7 @@ import { openDump } from "../../lib/dump/open.ts";
 import { AnalyzeContext, runCommand } from "../../lib/analyze/command.ts";
 import { Btf } from "../../lib/kernel/btf.ts";
 import { Kallsyms } from "../../lib/kernel/kallsyms.ts";
+import { OrcFinder } from "../../lib/kernel/orc.ts";
 import { kallsymsAddrs } from "../../lib/kernel/system_map.ts";
 import { kernelTables, physMapper, type Range, type Structure } from "./_regions.ts";
 
@@ -15,6 +16,8 @@ export type Hot = Partial<Record<Structure, Record<string, Range[]>>>;
 
 /** Physical reads longer than this are bulk reads of a whole table: the entries used within are recorded instead. */
 const BULK = 4096;
+/** ORC reads longer than this are the slice of orc_unwind_ip a search reads at once: its probes are recorded instead. */
+const ORC_BULK = 64;
 
 /** What the current traced command touched. */
 interface Touched {
@@ -71,6 +74,16 @@ function installSpies(): () => void {
     spy(Btf.prototype, "nameIs", (self, [off, name]) => btfString(self, off, name.length)),
     spy(Kallsyms.prototype, "expand", (self, [i]) => symbol(self, i)),
     spy(Kallsyms.prototype, "nameIs", (self, [i]) => symbol(self, i)),
+    // the IP slots a binary search of orc_unwind_ip compares (it reads them as one slice): read again one by one,
+    // so that the physical-read spy records each
+    spy(OrcFinder.prototype, "search", (self, [t, first, stop, ip]) => {
+      for (let lo = first, hi = stop - 1; lo <= hi; ) {
+        const mid = lo + ((hi - lo) >> 1);
+        const b: Uint8Array = self.mem.read(t.ip + BigInt(mid * 4), 4);
+        if (t.ip + BigInt(mid * 4) + BigInt(new DataView(b.buffer, b.byteOffset, 4).getInt32(0, true)) <= ip) lo = mid + 1;
+        else hi = mid - 1;
+      }
+    }),
   ];
   return () => undo.forEach((f) => f());
 }
@@ -122,7 +135,7 @@ export function hotRanges(file: string, clean: string, commands: Record<string, 
           seen.add(key);
           add(s, cmd, map.toFile(a, b));
         };
-        for (const [a, b] of t.phys) for (const s of ["kallsyms", "BTF", "ORC"] as Structure[]) phys(s, a, b);
+        for (const [a, b] of t.phys) for (const s of ["kallsyms", "BTF", "ORC"] as Structure[]) if (s !== "ORC" || b - a <= ORC_BULK) phys(s, a, b);
         const k = ctx.kernel;
         const virt = (s: Structure, base: bigint, [a, b]: [number, number]) => {
           const p = k.translate(base + BigInt(a));
