@@ -372,8 +372,12 @@ export class Btf {
   }
 
   private missing(what: string): MissingDataError {
-    const why = this.unknownKind ? ` (BTF reading stopped at type ${this.unknownKind.id} of unknown kind ${this.unknownKind.kind})` : "";
-    return new MissingDataError(`BTF: no ${what}${why}`, { hint: "this kernel's structures differ from what kdump knows; please report the kernel version" });
+    const u = this.unknownKind;
+    if (!u) return new MissingDataError(`BTF: no ${what}`, { hint: "this kernel's structures differ from what kdump knows; please report the kernel version" });
+    // kind 0 is never a type's; a kind past ENUM64 is a newer kernel's, or the same corruption
+    return new MissingDataError(`BTF: no ${what} (BTF reading stopped at type ${u.id} of unknown kind ${u.kind})`, {
+      hint: u.kind === 0 ? "the BTF in the dump is corrupted from that type on: try another dump of this crash" : "the BTF is corrupted, or from a kernel newer than kdump knows: try another dump, and please report the kernel version",
+    });
   }
 
   private info(id: number): number {
@@ -392,7 +396,7 @@ export class Btf {
   /** The NUL-terminated string at offset `off` of the string section. */
   private str(off: number): string {
     let p = this.strStart + off;
-    if (p >= this.strEnd) throw new BadDataError(`BTF: string offset ${off} past the string section`);
+    if (p >= this.strEnd) throw new BadDataError(`BTF: string offset ${off} past the string section`, { hint: "the BTF in the dump is corrupted: try another dump of this crash" });
     const start = p;
     while (p < this.strEnd && this.bytes[p] !== 0) p++;
     return new TextDecoder().decode(this.bytes.subarray(start, p));
