@@ -389,7 +389,11 @@ export class Btf {
   }
 
   private u32(id: number, at: number): number {
-    if (id <= 0 || id >= this.count) throw this.missing(`type ${id}`);
+    if (id <= 0 || id >= this.count) {
+      if (this.unknownKind) throw this.missing(`type ${id}`);
+      // every type was read: a reference past them is a corrupted type or member record
+      throw new MissingDataError(`BTF: no type ${id} (it holds types 1 to ${this.count - 1})`, { hint: "the BTF in the dump is corrupted: try another dump of this crash" });
+    }
     return this.dv.getUint32(this.typeStart + this.offsets[id]! + at, true);
   }
 
