@@ -5,7 +5,9 @@
 // makedumpfile (-p snappy, when the lab's sid root is built). A conversion a tool cannot make (makedumpfile on a
 // kernel or machine it does not know) is left out with a log line. Each base records which file bytes a clean run
 // read (strace of its pread64 calls), intersected with the structures of _regions.ts, and the clean output of each
-// command; _hot.ts adds the kernel-table bytes each command used.
+// command; _hot.ts adds the kernel-table bytes each command used. A base is made again when its dump changes; when
+// the analyzer's code changes, its clean runs are recorded again (the whole base, if they failed before: a machine
+// or kernel line kdump learnt to read since).
 import { $ } from "bun";
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, writeFileSync, writeSync, ftruncateSync, renameSync, rmSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
@@ -47,6 +49,8 @@ export interface Base {
   baseline: Record<string, Baseline>;
   /** The kallsyms, BTF and ORC entries each command used (kept beside the base, in <format>.hot.json). */
   hot?: Hot;
+  /** codeVersion() of the analyzer that made the baseline. */
+  code?: string;
 }
 
 /**
@@ -156,6 +160,25 @@ export async function cleanRun(file: string, cmd: string[]): Promise<Baseline & 
   return { exit: await p.exited, out: Bun.hash(new Uint8Array(out)).toString(16), err: err.trim().split("\n")[0] ?? "" };
 }
 
+/** The clean result of every command on `file`. */
+async function baselines(file: string): Promise<Record<string, Baseline>> {
+  const out: Record<string, Baseline> = {};
+  for (const [c, argv] of Object.entries(COMMANDS)) {
+    const { exit, out: hash } = await cleanRun(file, argv);
+    out[c] = { exit, out: hash };
+  }
+  return out;
+}
+
+/** A hash of the analyzer's code (kdump.ts and lib/): clean outputs recorded by another version are stale. */
+export function codeVersion(): string {
+  const root = join(import.meta.dir, "..", "..");
+  const files = ["kdump.ts", ...readdirSync(join(root, "lib"), { recursive: true }).map((f) => join("lib", String(f)))].filter((f) => f.endsWith(".ts")).sort();
+  const h = new Bun.CryptoHasher("sha1");
+  for (const f of files) h.update(f).update(readFileSync(join(root, f)));
+  return h.digest("hex").slice(0, 12);
+}
+
 /** How each non-ELF format is made from an ELF dump (into `out`). */
 const CONVERSIONS: Record<string, (elf: string, out: string, tmp: string) => Promise<void>> = {
   "kdump-zstd": (e, o, t) => collect(e, o, t, ["--compress", "zstd"]),
@@ -221,6 +244,7 @@ export async function prepareBases(
   const log = opts.log ?? (() => {});
   const formats = opts.formats ?? FORMATS;
   const bases: Base[] = [];
+  const code = codeVersion();
   const releases = new Set<string>();
   const found = discoverDumps(labDir);
   const names = new Set(found.map((d) => d.name));
@@ -237,10 +261,20 @@ export async function prepareBases(
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       const meta = join(dir, `${format}.json`);
       const file = join(dir, `${format}.dump`);
-      if (existsSync(meta) && existsSync(file) && statSync(meta).mtimeMs >= statSync(d.vmcore).mtimeMs) {
-        const base: Base = JSON.parse(readFileSync(meta, "utf8"));
-        base.hot = await hotOf(base, d.vmcore, opts.cachedOnly, log);
-        bases.push(base);
+      const cached: Base | undefined = existsSync(meta) && existsSync(file) && statSync(meta).mtimeMs >= statSync(d.vmcore).mtimeMs ? JSON.parse(readFileSync(meta, "utf8")) : undefined;
+      // a base whose clean runs failed under older code (a machine kdump could not read then) is made again
+      const failed = cached && cached.code !== code && Object.values(cached.baseline).some((b) => b.exit !== 0) && !opts.cachedOnly;
+      if (cached && !failed) {
+        if (cached.code !== code) {
+          // the analyzer changed since: its clean outputs (and the entries it uses) are recorded again
+          cached.baseline = await baselines(cached.file);
+          cached.code = code;
+          writeFileSync(meta, JSON.stringify(cached));
+          rmSync(cached.file.replace(/\.dump$/, ".hot.json"), { force: true });
+          log(`fuzz: clean runs of ${cached.name} recorded again (the analyzer changed)`);
+        }
+        cached.hot = await hotOf(cached, d.vmcore, opts.cachedOnly, log);
+        bases.push(cached);
         continue;
       }
       const skip = join(dir, `${format}.skip`);
@@ -276,12 +310,8 @@ export async function prepareBases(
         continue;
       }
       const targets = Object.fromEntries(STRUCTURES.map((s) => [s, intersect(reads, merge(regions[s]))])) as Record<Structure, Range[]>;
-      const baseline: Record<string, Baseline> = {};
-      for (const [c, argv] of Object.entries(COMMANDS)) {
-        const { exit, out } = await cleanRun(file, argv);
-        baseline[c] = { exit, out };
-      }
-      const base: Base = { name: `${d.name}/${format}`, dump: d.name, release: d.release, machine: d.machine, format, file, targets, baseline };
+      const baseline = await baselines(file);
+      const base: Base = { name: `${d.name}/${format}`, dump: d.name, release: d.release, machine: d.machine, format, file, targets, baseline, code };
       writeFileSync(meta, JSON.stringify(base));
       base.hot = await hotOf(base, d.vmcore, false, log);
       bases.push(base);
