@@ -218,11 +218,10 @@ async function collect(elf: string, out: string, tmp: string, args: string[]): P
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** The base's hot entries (see _hot.ts), worked out once into <format>.hot.json (not when only cached ones are asked for). */
-async function hotOf(base: Base, vmcore: string, cachedOnly: boolean | undefined, log: (s: string) => void): Promise<Hot | undefined> {
+/** The base's hot entries (see _hot.ts), worked out once into <format>.hot.json (in-process, a few seconds). */
+async function hotOf(base: Base, vmcore: string, log: (s: string) => void): Promise<Hot> {
   const file = base.file.replace(/\.dump$/, ".hot.json");
   if (existsSync(file) && statSync(file).mtimeMs >= statSync(base.file).mtimeMs) return JSON.parse(readFileSync(file, "utf8"));
-  if (cachedOnly) return undefined;
   const t0 = performance.now();
   const hot = hotRanges(base.file, vmcore, COMMANDS);
   writeFileSync(file, JSON.stringify(hot));
@@ -273,7 +272,8 @@ export async function prepareBases(
           rmSync(cached.file.replace(/\.dump$/, ".hot.json"), { force: true });
           log(`fuzz: clean runs of ${cached.name} recorded again (the analyzer changed)`);
         }
-        cached.hot = await hotOf(cached, d.vmcore, opts.cachedOnly, log);
+        // the hot entries are cheap (in-process) and made even for a run on cached bases only
+        cached.hot = await hotOf(cached, d.vmcore, log);
         bases.push(cached);
         continue;
       }
@@ -313,7 +313,7 @@ export async function prepareBases(
       const baseline = await baselines(file);
       const base: Base = { name: `${d.name}/${format}`, dump: d.name, release: d.release, machine: d.machine, format, file, targets, baseline, code };
       writeFileSync(meta, JSON.stringify(base));
-      base.hot = await hotOf(base, d.vmcore, false, log);
+      base.hot = await hotOf(base, d.vmcore, log);
       bases.push(base);
       log(`fuzz: base ${base.name} ready in ${((performance.now() - t0) / 1000).toFixed(0)} s (${(statSync(file).blocks * 512 / 2 ** 20).toFixed(0)} MB on disk)`);
     }
