@@ -278,7 +278,8 @@ export async function prepareBases(
         continue;
       }
       const skip = join(dir, `${format}.skip`);
-      if (opts.cachedOnly || (existsSync(skip) && statSync(skip).mtimeMs >= statSync(d.vmcore).mtimeMs)) continue;
+      // a conversion that failed is not tried again until the dump or the analyzer's code changes
+      if (opts.cachedOnly || (existsSync(skip) && statSync(skip).mtimeMs >= statSync(d.vmcore).mtimeMs && readFileSync(skip, "utf8").startsWith(`${code}\n`))) continue;
       const t0 = performance.now();
       // a stale file of an older dump would stop makedumpfile ("File exists")
       rmSync(file, { force: true });
@@ -287,10 +288,10 @@ export async function prepareBases(
         else await CONVERSIONS[format]!(d.vmcore, file, dir);
       } catch (e) {
         // e.g. makedumpfile 1.7.2 on a kernel or machine it does not know: that format is left out for this dump
-        // (and not tried again until the dump changes; a missing sid root is tried again next time)
+        // (and not tried again until the dump or the code changes; a missing sid root is tried again next time)
         const why = ((e as { stderr?: Buffer }).stderr?.toString() || (e as Error).message).trim().split("\n").pop();
         log(`fuzz: no ${format} base for ${d.name}: ${why}`);
-        if (!(e instanceof SidMissing)) writeFileSync(skip, `${why}\n`);
+        if (!(e instanceof SidMissing)) writeFileSync(skip, `${code}\n${why}\n`);
         rmSync(file, { force: true });
         continue;
       }
