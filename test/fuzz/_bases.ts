@@ -247,12 +247,18 @@ export async function prepareBases(
   const releases = new Set<string>();
   const found = discoverDumps(labDir);
   const names = new Set(found.map((d) => d.name));
+  // the dump of each release and machine that has the other formats: the one already made (a dump that sorts first
+  // but finished later does not take them over), else the first by name
+  const owner = new Map<string, string>();
+  for (const d of found) {
+    const key = `${d.release}/${d.machine}`;
+    if (FORMATS.some((f) => f !== "elf" && existsSync(join(work, d.name, `${f}.json`)))) owner.set(key, owner.get(key) ?? d.name);
+  }
   for (const d of found) {
     // a filter naming a dump exactly picks that one; any other filter picks the dumps whose names contain it
     if (opts.dumps && !opts.dumps.some((x) => x === d.name || (!names.has(x) && d.name.includes(x)))) continue;
-    // all formats for the first dump of each release and machine
     const key = `${d.release}/${d.machine}`;
-    const first = !releases.has(key);
+    const first = owner.has(key) ? owner.get(key) === d.name : !releases.has(key);
     releases.add(key);
     for (const format of formats) {
       if (format !== "elf" && !first && !opts.allFormats) continue;

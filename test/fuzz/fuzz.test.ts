@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { labDir } from "../../lib/lab/labdir.ts";
 import { sysrqDump } from "../dump/_peers.ts";
-import { discoverDumps, type Base } from "./_bases.ts";
+import { codeVersion, discoverDumps, prepareBases, type Base } from "./_bases.ts";
 import { asBase, classifyError, planCase } from "./_case.ts";
 import { coverage, failures, formatTable, fuzz, pinBases, type FuzzReport } from "./fuzz.ts";
 
@@ -153,5 +153,33 @@ describe("asBase()", () => {
     // bytes that are not UTF-8 (a garbled comm) stay as they are
     const raw = Uint8Array.from([0xff, 0xfe, 0x41]);
     expect(asBase(raw, copy, "/x")).toEqual(raw);
+  });
+});
+
+describe("prepareBases()", () => {
+  test("keeps the other formats with the dump that has them when another dump of that kernel sorts first", async () => {
+    const lab = mkdtempSync(join(tmpdir(), "kdump-fuzz-owner-"));
+    try {
+      const elf = new Uint8Array(64);
+      elf.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1], 0);
+      new DataView(elf.buffer).setUint16(18, 62, true);
+      for (const name of ["5.10.0-32-cloud-amd64-sysrq", "5.10.0-32-cloud-amd64-thp-oom"]) {
+        mkdirSync(join(lab, "dumps", name), { recursive: true });
+        writeFileSync(join(lab, "dumps", name, "vmcore"), elf);
+        writeFileSync(join(lab, "dumps", name, "spec.json"), JSON.stringify({ release: "5.10.0-32-cloud-amd64" }));
+      }
+      // thp-oom finished first and got its kdump-zstd base; sysrq, which sorts first, came later
+      const work = join(lab, "bases");
+      const dir = join(work, "5.10.0-32-cloud-amd64-thp-oom");
+      mkdirSync(dir, { recursive: true });
+      const base = { ...fakeBase("5.10.0-32-cloud-amd64-thp-oom", "5.10.0-32-cloud-amd64", "kdump-zstd"), file: join(dir, "kdump-zstd.dump"), code: codeVersion() };
+      writeFileSync(base.file, "");
+      writeFileSync(join(dir, "kdump-zstd.hot.json"), "{}");
+      writeFileSync(join(dir, "kdump-zstd.json"), JSON.stringify(base));
+      const got = await prepareBases(lab, work, { cachedOnly: true, formats: ["kdump-zstd"] });
+      expect(got.map((b) => b.name)).toEqual(["5.10.0-32-cloud-amd64-thp-oom/kdump-zstd"]);
+    } finally {
+      rmSync(lab, { recursive: true, force: true });
+    }
   });
 });
