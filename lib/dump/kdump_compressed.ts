@@ -1,6 +1,6 @@
 // makedumpfile's kdump-compressed format ("KDUMP   ", header versions 1–6): disk_dump_header, kdump_sub_header,
 // the two page bitmaps and one page_desc per dumped page, each page raw or zlib/lzo/snappy/zstd-compressed.
-import { DumpFormatError, FaultError } from "../errors.ts";
+import { BadDataError, DumpFormatError, FaultError } from "../errors.ts";
 import { codecFor, decompressPage } from "./codecs/codec.ts";
 import type { Dump, DumpNote, PhysRange } from "./dump.ts";
 import { parseNotes, vmcoreinfoText } from "./notes.ts";
@@ -222,11 +222,23 @@ export class KdumpDump implements Dump {
     const data = this.src.read(offset, size);
     const codec = codecFor(flags);
     let page: Uint8Array;
-    if (codec) page = decompressPage(codec, data, bs);
+    if (codec) page = this.decompress(codec, data, pfn, offset);
     else if (size === bs) page = data.slice();
     else throw new DumpFormatError(`${this.path}: raw page of pfn 0x${pfn.toString(16)} has ${size} bytes, expected ${bs}`, { offset: descAt, hint: "the dump is corrupted" });
     this.pages.set(offset, page);
     return page;
+  }
+
+  /** decompressPage(), its error naming the page frame and where its data lies in the file. */
+  private decompress(codec: NonNullable<ReturnType<typeof codecFor>>, data: Uint8Array, pfn: number, offset: number): Uint8Array {
+    try {
+      return decompressPage(codec, data, this.pageSize);
+    } catch (e) {
+      if (!(e instanceof BadDataError)) throw e;
+      throw new BadDataError(`${this.path}: page of pfn 0x${pfn.toString(16)} (data at file offset 0x${offset.toString(16)}, ${data.length} bytes): ${e.message}`, {
+        hint: "the dump is corrupted there: try another dump of this crash, or a copy made again from the original",
+      });
+    }
   }
 
   close(): void {

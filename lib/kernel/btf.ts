@@ -372,8 +372,12 @@ export class Btf {
   }
 
   private missing(what: string): MissingDataError {
-    const why = this.unknownKind ? ` (BTF reading stopped at type ${this.unknownKind.id} of unknown kind ${this.unknownKind.kind})` : "";
-    return new MissingDataError(`BTF: no ${what}${why}`, { hint: "this kernel's structures differ from what kdump knows; please report the kernel version" });
+    const u = this.unknownKind;
+    if (!u) return new MissingDataError(`BTF: no ${what}`, { hint: "this kernel's structures differ from what kdump knows; please report the kernel version" });
+    // kind 0 is never a type's; a kind past ENUM64 is a newer kernel's, or the same corruption
+    return new MissingDataError(`BTF: no ${what} (BTF reading stopped at type ${u.id} of unknown kind ${u.kind})`, {
+      hint: u.kind === 0 ? "the BTF in the dump is corrupted from that type on: try another dump of this crash" : "the BTF is corrupted, or from a kernel newer than kdump knows: try another dump, and please report the kernel version",
+    });
   }
 
   private info(id: number): number {
@@ -385,14 +389,18 @@ export class Btf {
   }
 
   private u32(id: number, at: number): number {
-    if (id <= 0 || id >= this.count) throw this.missing(`type ${id}`);
+    if (id <= 0 || id >= this.count) {
+      if (this.unknownKind) throw this.missing(`type ${id}`);
+      // every type was read: a reference past them is a corrupted type or member record
+      throw new MissingDataError(`BTF: no type ${id} (it holds types 1 to ${this.count - 1})`, { hint: "the BTF in the dump is corrupted: try another dump of this crash" });
+    }
     return this.dv.getUint32(this.typeStart + this.offsets[id]! + at, true);
   }
 
   /** The NUL-terminated string at offset `off` of the string section. */
   private str(off: number): string {
     let p = this.strStart + off;
-    if (p >= this.strEnd) throw new BadDataError(`BTF: string offset ${off} past the string section`);
+    if (p >= this.strEnd) throw new BadDataError(`BTF: string offset ${off} past the string section`, { hint: "the BTF in the dump is corrupted: try another dump of this crash" });
     const start = p;
     while (p < this.strEnd && this.bytes[p] !== 0) p++;
     return new TextDecoder().decode(this.bytes.subarray(start, p));

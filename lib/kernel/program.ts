@@ -21,6 +21,11 @@ export class KernelProgram {
   private types?: Btf;
   private finder?: OrcFinder;
   private readonly offsets = new Map<string, number>();
+  /**
+   * Why a table could not be read, kept: a caller that goes on (one CPU after another) gets the same error again
+   * without reading the table again (a BTF that does not parse is megabytes of pages to decompress per try).
+   */
+  private readonly failed = new Map<string, unknown>();
 
   constructor(
     readonly view: KernelView,
@@ -29,53 +34,72 @@ export class KernelProgram {
 
   /** The kernel's kallsyms, read from the dump. */
   get symbols(): Kallsyms {
-    if (!this.ks) {
-      const read = (a: bigint, n: number) => this.readBulk(a, n);
-      const where = kallsymsAddrs(this.view, this.opts.systemMap, read);
-      const stext = this.stext(where.stext);
-      let first: unknown;
-      for (const addrs of where.candidates) {
-        try {
-          this.ks = structure(`the kallsyms tables at ${hex(addrs.names)}`, () => new Kallsyms(readKallsymsTables({ read }, addrs), stext));
-          break;
-        } catch (e) {
-          if (!(e instanceof KdumpError)) throw e;
-          first ??= e;
-        }
-      }
-      if (!this.ks) throw first;
-    }
+    if (!this.ks) this.ks = this.once("symbols", () => this.readSymbols());
     return this.ks;
+  }
+
+  private readSymbols(): Kallsyms {
+    let ks: Kallsyms | undefined;
+    const read = (a: bigint, n: number) => this.readBulk(a, n);
+    const where = kallsymsAddrs(this.view, this.opts.systemMap, read);
+    const stext = this.stext(where.stext);
+    let first: unknown;
+    for (const addrs of where.candidates) {
+      try {
+        ks = structure(`the kallsyms tables at ${hex(addrs.names)}`, () => new Kallsyms(readKallsymsTables({ read }, addrs), stext));
+        break;
+      } catch (e) {
+        if (!(e instanceof KdumpError)) throw e;
+        first ??= e;
+      }
+    }
+    if (!ks) throw first;
+    return ks;
+  }
+
+  /** `build()`'s value, or the error it threw the first time for `what` (thrown again, not retried). */
+  private once<T>(what: string, build: () => T): T {
+    if (this.failed.has(what)) throw this.failed.get(what);
+    try {
+      return build();
+    } catch (e) {
+      this.failed.set(what, e);
+      throw e;
+    }
   }
 
   /** The kernel's BTF, read from memory between __start_BTF and __stop_BTF. */
   get btf(): Btf {
-    if (!this.types) {
-      const start = this.symbols.lookup("__start_BTF");
-      const stop = this.symbols.lookup("__stop_BTF");
-      if (start === undefined || stop === undefined || stop <= start)
-        throw new MissingDataError("the kernel has no BTF (no __start_BTF/__stop_BTF)", {
-          hint: "it was built without CONFIG_DEBUG_INFO_BTF; task and module walks need it",
-        });
-      this.types = structure(`the BTF at ${hex(start)}`, () => new Btf(this.readBulk(start, Number(stop - start))));
-    }
+    if (!this.types) this.types = this.once("btf", () => this.readBtf());
     return this.types;
+  }
+
+  private readBtf(): Btf {
+    const start = this.symbols.lookup("__start_BTF");
+    const stop = this.symbols.lookup("__stop_BTF");
+    if (start === undefined || stop === undefined || stop <= start)
+      throw new MissingDataError("the kernel has no BTF (no __start_BTF/__stop_BTF)", {
+        hint: "it was built without CONFIG_DEBUG_INFO_BTF; task and module walks need it",
+      });
+    return structure(`the BTF at ${hex(start)}`, () => new Btf(this.readBulk(start, Number(stop - start))));
   }
 
   /** The kernel's ORC tables (modules' tables are added by readModules()). */
   get orc(): OrcFinder {
-    if (!this.finder) {
-      const s = this.symbols;
-      const ip = s.require("__start_orc_unwind_ip");
-      const count = Number(s.require("__stop_orc_unwind_ip") - ip) / 4;
-      const table = s.lookup("orc_lookup");
-      const lookup = table !== undefined ? { table, start: s.require("_stext"), stop: s.require("_etext") } : undefined;
-      const unwind = s.require("__start_orc_unwind");
-      const release = this.view.info.osrelease;
-      const layout = checkOrcLayout(this.readBulk(unwind, Math.min(count, 8192) * 6), orcLayoutFor(release), release);
-      this.finder = new OrcFinder(this.view, layout, { ip, unwind, count }, lookup);
-    }
+    if (!this.finder) this.finder = this.once("orc", () => this.readOrc());
     return this.finder;
+  }
+
+  private readOrc(): OrcFinder {
+    const s = this.symbols;
+    const ip = s.require("__start_orc_unwind_ip");
+    const count = Number(s.require("__stop_orc_unwind_ip") - ip) / 4;
+    const table = s.lookup("orc_lookup");
+    const lookup = table !== undefined ? { table, start: s.require("_stext"), stop: s.require("_etext") } : undefined;
+    const unwind = s.require("__start_orc_unwind");
+    const release = this.view.info.osrelease;
+    const layout = checkOrcLayout(this.readBulk(unwind, Math.min(count, 8192) * 6), orcLayoutFor(release), release);
+    return new OrcFinder(this.view, layout, { ip, unwind, count }, lookup);
   }
 
   /**

@@ -1,7 +1,7 @@
 // Tasks of a crashed kernel: the process list from init_task.tasks and each process's threads from
 // signal->thread_head (3.14+), plus the per-CPU idle tasks; pid, comm, state letter, CPU and stack of each.
 // Offsets from BTF, so task_struct layout changes (__state in 5.14, cpu in thread_info since 5.16) need no table.
-import { BadDataError, FaultError } from "../errors.ts";
+import { BadDataError, FaultError, KdumpError } from "../errors.ts";
 import { nrCpuIds, idleTask } from "./percpu.ts";
 import type { KernelProgram } from "./program.ts";
 
@@ -76,12 +76,18 @@ export function listEntries(prog: KernelProgram, head: bigint, struct: string, m
  */
 export function forEachTask(prog: KernelProgram, errors?: string[]): bigint[] {
   const idle: bigint[] = [];
+  const idleErrors = new Set<string>();
   for (let cpu = 0, n = nrCpuIds(prog); cpu < n; cpu++) {
     try {
       const t = idleTask(prog, cpu);
       if (t) idle.push(t);
-    } catch {
-      // A CPU that never came up has no runqueue in the dump.
+    } catch (e) {
+      // A CPU that never came up has no runqueue in the dump; anything else (no rq.idle in the BTF, say) is said,
+      // not passed over: the idle tasks would vanish from the list without a word
+      if (e instanceof FaultError) continue;
+      if (!errors || !(e instanceof KdumpError)) throw e;
+      if (!idleErrors.has(e.message)) errors.push(`the idle task of CPU ${cpu} is unknown: ${e.message}`);
+      idleErrors.add(e.message);
     }
   }
   const initTask = prog.sym("init_task");

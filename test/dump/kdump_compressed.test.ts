@@ -125,6 +125,8 @@ describe("KdumpDump on synthetic files", () => {
     const at = Number(new DataView(b.buffer).getBigUint64(descAt, true));
     b.fill(0x55, at, at + 8);
     expect(() => new KdumpDump(new BufferSource(b), "x").readPhys(0n, 1)).toThrow(BadDataError);
+    // the line names the file, the page frame and where its data lies
+    expect(() => new KdumpDump(new BufferSource(b), "x").readPhys(0n, 1)).toThrow(`x: page of pfn 0x0 (data at file offset 0x${at.toString(16)}, `);
   });
 
   test.each([

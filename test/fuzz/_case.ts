@@ -14,6 +14,8 @@ export interface CasePlan {
   base: Base;
   structure: Structure;
   command: string;
+  /** True when the mutation aims at an entry the command used (see _hot.ts). */
+  aimed?: boolean;
   /** File offset → new bytes. */
   patches: { offset: number; bytes: number[] }[];
 }
@@ -57,26 +59,38 @@ const READERS: Record<Structure, string[]> = {
   ORC: ["bt"],
 };
 
+/** The share of kallsyms, BTF and ORC cases aimed at the entries a command used. */
+const HOT_SHARE = 0.8;
+
 const U32S = [0, 1, 0x7f, 0x80, 0xff, 0x7fff, 0xffff, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff];
 const U64S = [0n, 1n, 0x7fffffffffffffffn, 0x8000000000000000n, 0xffffffffffffffffn, 0xffffffff80000000n, 0xffff888000000000n, 0x100000000n];
 
 /** The plan of case `index` under `seed`: a structure (uniformly among those some base has), a base holding it, 1–3 mutations. */
-export function planCase(bases: Base[], seed: number, index: number, readByte: (base: Base, offset: number, n: number) => Uint8Array): CasePlan {
+export function planCase(bases: Base[], seed: number, index: number, readByte: (base: Base, offset: number, n: number) => Uint8Array, only?: Structure[]): CasePlan {
   const r = rng(seed * 1_000_003 + index);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
-  const structures = (["headers", "notes", "bitmaps", "page_desc", "kallsyms", "BTF", "ORC"] as Structure[]).filter((s) => bases.some((b) => b.targets[s].length));
+  const structures = (["headers", "notes", "bitmaps", "page_desc", "kallsyms", "BTF", "ORC"] as Structure[]).filter((s) => (!only || only.includes(s)) && bases.some((b) => b.targets[s].length));
+  if (!structures.length) throw new Error(`no base holds ${only?.join(" or ") ?? "any structure"}`);
   const structure = pick(structures);
   const base = pick(bases.filter((b) => b.targets[structure].length));
-  const command = pick(READERS[structure]);
-  const ranges = base.targets[structure];
-  const total = ranges.reduce((n, [s, e]) => n + (e - s), 0);
+  // most cases of a kernel table aim at the entries a command used (see _hot.ts), the rest anywhere it was read
+  const hot = Object.entries(base.hot?.[structure] ?? {}).filter(([, rs]) => rs.length);
+  const aimed = hot.length > 0 && r() < HOT_SHARE;
+  const [command, ranges] = aimed ? pick(hot) : [pick(READERS[structure]), base.targets[structure]];
+  const entries = ranges as Range[];
+  const total = entries.reduce((n, [s, e]) => n + (e - s), 0);
   const at = (): number => {
+    if (aimed) {
+      // an entry first (a 4-byte offset weighs as much as a 1 KB token table), then a byte in it
+      const [s, e] = pick(entries);
+      return s + Math.floor(r() * (e - s));
+    }
     let k = Math.floor(r() * total);
-    for (const [s, e] of ranges as Range[]) {
+    for (const [s, e] of entries) {
       if (k < e - s) return s + k;
       k -= e - s;
     }
-    return ranges[0]![0];
+    return entries[0]![0];
   };
   const patches: CasePlan["patches"] = [];
   for (let n = 1 + Math.floor(r() * 3); n > 0; n--) {
@@ -103,7 +117,7 @@ export function planCase(bases: Base[], seed: number, index: number, readByte: (
       patches.push({ offset: o, bytes: [...new Uint8Array(dv.buffer)] });
     }
   }
-  return { index, base, structure, command, patches };
+  return { index, base, structure, command, aimed, patches };
 }
 
 /** Writes `patches` into `file` and returns the bytes they replaced (to restore). */
@@ -171,7 +185,7 @@ export async function runCase(plan: CasePlan, copy: string): Promise<CaseResult>
     cpu = Math.max(cpu, ru ? Number(ru.cpuTime.total) / 1e6 : 0);
     const maxRssMB = peak / 2 ** 20;
     const base = plan.base.baseline[plan.command]!;
-    const outHash = Bun.hash(new Uint8Array(out)).toString(16);
+    const outHash = Bun.hash(asBase(new Uint8Array(out), copy, plan.base.file)).toString(16);
     const signal = p.signalCode ? String(p.signalCode) : null;
     let outcome: import("./_case.ts").Outcome;
     if (killedFor === "hang") outcome = "hang";
@@ -194,6 +208,15 @@ export async function runCase(plan: CasePlan, copy: string): Promise<CaseResult>
   } finally {
     applyPatches(copy, old);
   }
+}
+
+/**
+ * Output of a run on `copy` as the clean run on `file` would print it: the copy's path (sys prints DUMPFILE) becomes
+ * the base's, byte for byte, so only what the mutation changed tells the outputs apart.
+ */
+export function asBase(out: Uint8Array, copy: string, file: string): Uint8Array {
+  const text = Buffer.from(out).toString("latin1");
+  return text.includes(copy) ? Buffer.from(text.split(copy).join(file), "latin1") : out;
 }
 
 /** A failed run's stderr: one `kdump: …` line naming the file, a stack trace, or another message. */

@@ -20,8 +20,8 @@ export type Range = [number, number];
 /** Each structure's file ranges (empty when the format has none). */
 export type Regions = Record<Structure, Range[]>;
 
-/** Kernel-virtual ranges of the kallsyms, BTF and ORC tables, from a clean dump. */
-function kernelTables(path: string): { structure: Structure; start: bigint; end: bigint }[] {
+/** Physical ranges of the kallsyms, BTF and ORC tables (the kernel image is physically contiguous), from a clean dump. */
+export function kernelTables(path: string): { structure: Structure; start: bigint; end: bigint }[] {
   const dump = openDump(path);
   try {
     const k = openKernel(dump);
@@ -99,11 +99,80 @@ function kdumpPhysToFile(read: (o: number, n: number) => Uint8Array, h: KdumpDum
     if (!((bits[pfn >> 3]! >> (pfn & 7)) & 1)) continue;
     if (pfn >= first) {
       const d = le(read(descs + rank * 24, 24));
-      out.push([d.num(0), d.num(0) + d.u32(8)]);
+      const page = BigInt(pfn) * BigInt(bs);
+      if (d.u32(8) === bs && d.u32(12) === 0) {
+        // a page stored raw: the bytes themselves
+        const s = Number((start > page ? start : page) - page);
+        const e = Number((end < page + BigInt(bs) ? end : page + BigInt(bs)) - page);
+        out.push([d.num(0) + s, d.num(0) + e]);
+      } else out.push([d.num(0), d.num(0) + d.u32(8)]);
     }
     rank++;
   }
   return out;
+}
+
+/** Maps physical memory of the dump file at `path` to the file's own byte ranges. */
+export interface PhysMapper {
+  /** The file ranges holding physical [start, end) (for a compressed page: all of its compressed bytes). */
+  toFile(start: bigint, end: bigint): Range[];
+  close(): void;
+}
+
+/** A PhysMapper for an ELF, kdump-compressed or flattened dump. */
+export function physMapper(path: string): PhysMapper {
+  const dump = openDump(path);
+  const isFlat = dump.format === "flat";
+  const records = isFlat ? flatRecords(path) : [];
+  // view offset → file ranges (flattened: through the records, the last record writing a byte wins)
+  const viewToFile = (r: Range): Range[] => {
+    if (!isFlat) return [r];
+    const out: Range[] = [];
+    for (const rec of records) {
+      const s = Math.max(r[0], rec.off);
+      const e = Math.min(r[1], rec.off + rec.size);
+      if (e > s) out.push([rec.at + (s - rec.off), rec.at + (e - rec.off)]);
+    }
+    return out;
+  };
+  const view = isFlat ? new FlatSource(new FileSource(path), path) : new FileSource(path);
+  const read = (o: number, n: number) => view.read(o, n);
+  // kdump-compressed: the page_desc index of each dumped page frame, counted once
+  let rankOf: Int32Array | undefined;
+  const kdumpToFile = (h: KdumpDump["header"], start: bigint, end: bigint): Range[] => {
+    const bs = h.blockSize;
+    if (!rankOf) {
+      const bits = read((1 + h.subHdrSize) * bs + (h.bitmapBlocks * bs) / 2, Math.ceil(h.maxMapnr / 8));
+      rankOf = new Int32Array(h.maxMapnr).fill(-1);
+      for (let pfn = 0, rank = 0; pfn < h.maxMapnr; pfn++) if ((bits[pfn >> 3]! >> (pfn & 7)) & 1) rankOf[pfn] = rank++;
+    }
+    const descs = (1 + h.subHdrSize + h.bitmapBlocks) * bs;
+    const out: Range[] = [];
+    for (let pfn = Number(start / BigInt(bs)); pfn <= Number((end - 1n) / BigInt(bs)) && pfn < h.maxMapnr; pfn++) {
+      const rank = rankOf[pfn]!;
+      if (rank < 0) continue;
+      const d = le(read(descs + rank * 24, 24));
+      const page = BigInt(pfn) * BigInt(bs);
+      if (d.u32(8) === bs && d.u32(12) === 0) {
+        // a page stored raw: the bytes themselves
+        const s = Number((start > page ? start : page) - page);
+        const e = Number((end < page + BigInt(bs) ? end : page + BigInt(bs)) - page);
+        out.push([d.num(0) + s, d.num(0) + e]);
+      } else out.push([d.num(0), d.num(0) + d.u32(8)]);
+    }
+    return out;
+  };
+  return {
+    toFile(start, end) {
+      if (dump instanceof ElfDump) return elfPhysToFile(dump, start, end).flatMap(viewToFile);
+      if (dump instanceof KdumpDump) return kdumpToFile(dump.header, start, end).flatMap(viewToFile);
+      return [];
+    },
+    close() {
+      view.close();
+      dump.close();
+    },
+  };
 }
 
 /**

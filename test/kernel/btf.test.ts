@@ -105,6 +105,19 @@ describe("Btf corner cases", () => {
     expect(() => btf.struct("s")).toThrow(/unknown kind 25/);
   }, 60_000);
 
+  test("a type of kind 0 mid-table (a fuzz case's flipped info word) is called corruption, not a new kernel", () => {
+    const btf = new Btf(blob([int, [11, info(0, 0), 0], struct], strings));
+    expect(btf.unknownKind).toEqual({ id: 2, kind: 0 });
+    let hint = "";
+    try {
+      btf.struct("s");
+    } catch (e) {
+      hint = (e as MissingDataError).hint ?? "";
+    }
+    expect(hint).toContain("corrupted");
+    expect(hint).not.toContain("newer");
+  }, 60_000);
+
   test("Btf() rejects a bad magic and sections past the end", () => {
     expect(() => new Btf(new Uint8Array(24))).toThrow(BadDataError);
     const b = blob([int], strings);

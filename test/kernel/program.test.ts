@@ -75,3 +75,30 @@ function catchError(f: () => unknown): unknown {
   }
   throw new Error("expected an error");
 }
+
+// Dump fuzz seed 2026, case 30 (a bitmap mutation of a 5.10 kdump-lzo dump): the BTF no longer parsed, and every CPU
+// of ps's idle-task loop read and decompressed its megabytes again: ps ran past the 20 s limit.
+test("KernelProgram reads a BTF that does not parse once, and throws its error again", async () => {
+  const dump = openDump((await sysrqDump("6.1")).vmcore);
+  try {
+    const clean = new KernelProgram(openKernel(dump));
+    const start = clean.view.translate(clean.symbols.require("__start_BTF"));
+    const readPhys = dump.readPhys.bind(dump);
+    let reads = 0;
+    // every read of the BTF's first byte sees it flipped (the magic 0xeb9f no longer matches)
+    dump.readPhys = (a, n, zeroFill) => {
+      const b = readPhys(a, n, zeroFill);
+      if (a <= start && start < a + BigInt(n)) {
+        reads++;
+        b[Number(start - a)]! ^= 0xff;
+      }
+      return b;
+    };
+    const prog = new KernelProgram(openKernel(dump));
+    expect(() => prog.btf).toThrow("BTF: bad magic");
+    for (let cpu = 0; cpu < 100; cpu++) expect(() => prog.off("rq", "idle")).toThrow("BTF: bad magic");
+    expect(reads).toBe(1);
+  } finally {
+    dump.close();
+  }
+}, LAB);
