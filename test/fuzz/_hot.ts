@@ -7,7 +7,7 @@ import { openDump } from "../../lib/dump/open.ts";
 import { AnalyzeContext, runCommand } from "../../lib/analyze/command.ts";
 import { Btf } from "../../lib/kernel/btf.ts";
 import { Kallsyms } from "../../lib/kernel/kallsyms.ts";
-import { OrcFinder } from "../../lib/kernel/orc.ts";
+import { OrcFinder } from "../../lib/arch/x86_64/orc.ts";
 import { kallsymsAddrs } from "../../lib/kernel/system_map.ts";
 import { kernelTables, physMapper, type Range, type Structure } from "./_regions.ts";
 
