@@ -143,7 +143,7 @@ export function mountStack(path: string, mountinfo = readFileSync("/proc/self/mo
   const mount = mountOf(parseMountinfo(mountinfo), path);
   if (!mount) throw new MissingDataError(`no mount holds ${path}`, { hint: "is /proc mounted?" });
   let majmin = mount.majmin;
-  if (!existsSync(join(sys, "dev/block", majmin)) && mount.source.startsWith("/dev/")) {
+  if (mount.fstype === "btrfs" && mount.source.startsWith("/dev/")) {
     const byName = join(sys, "class/block", basename(realOr(mount.source)));
     const dev = read(join(byName, "dev"));
     if (dev) majmin = dev;

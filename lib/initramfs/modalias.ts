@@ -48,6 +48,8 @@ export function parseModulesAlias(text: string): AliasEntry[] {
  */
 const STORAGE_DRIVER_DIRS = ["drivers/block", "drivers/nvme", "drivers/scsi", "drivers/ata", "drivers/virtio", "drivers/md", "drivers/mmc", "drivers/usb/storage"];
 
+const scanned = new WeakMap<ModuleIndex, AliasEntry[]>();
+
 /**
  * The alias table of a release: its modules.alias, else the `alias=` of every storage driver module in `idx`.
  * @example aliasTable(moduleIndex("/lib/modules/6.1.0-56-cloud-amd64")).length
@@ -55,7 +57,10 @@ const STORAGE_DRIVER_DIRS = ["drivers/block", "drivers/nvme", "drivers/scsi", "d
 export function aliasTable(idx: ModuleIndex): AliasEntry[] {
   const file = join(idx.dir, "modules.alias");
   if (existsSync(file)) return parseModulesAlias(readFileSync(file, "utf8"));
+  const cached = scanned.get(idx);
+  if (cached) return cached;
   const out: AliasEntry[] = [];
+  scanned.set(idx, out);
   for (const [name, path] of idx.files) {
     const rel = relative(idx.dir, path).replace(/^(kernel|updates|extra)\//, "");
     if (!STORAGE_DRIVER_DIRS.some((d) => rel.startsWith(d + "/"))) continue;

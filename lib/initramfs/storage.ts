@@ -3,8 +3,13 @@
 // the capture kernel's aliases), the md and dm layers' modules, the filesystems' modules, the host's real `lvm`
 // (lvm2) and `mdadm` with their libraries and a minimal config, and the /init step that assembles the md arrays and
 // activates only the logical volumes needed, bounded in time.
+import { readFileSync, realpathSync } from "node:fs";
+import { basename, join } from "node:path";
 import { UsageError } from "../errors.ts";
-import { stackNodes, layerModules, type BlockNode, type MountStack } from "../collect/devices.ts";
+import { findDevice, probeDevice, type FsIdentity } from "../collect/blkid.ts";
+import { blockStack, layerModules, mountStack, stackNodes, type BlockNode, type MountStack } from "../collect/devices.ts";
+import { mountPointOf } from "../collect/target.ts";
+import type { Target } from "../config/target.ts";
 import { aliasTable, modulesForAlias } from "./modalias.ts";
 import type { ModuleIndex } from "./modules.ts";
 import { findProgram, programFiles } from "./binaries.ts";
@@ -67,17 +72,32 @@ export interface StorageHost {
   /** The files a program needs (itself and its libraries). */
   programFiles(path: string): [string, string][];
   mdDetail: MdDetail;
+  /** A device's filesystem identity (blkid). */
+  probe(device: string): FsIdentity | null;
+  /** The device with a UUID=/LABEL=. */
+  findDevice(spec: string): (FsIdentity & { device: string }) | null;
 }
 
 /** This machine. */
-export const realStorageHost: StorageHost = { program: (n) => findProgram(n), programFiles, mdDetail: realMdDetail };
+export const realStorageHost: StorageHost = { program: (n) => findProgram(n), programFiles, mdDetail: realMdDetail, probe: probeDevice, findDevice: (s) => findDevice(s) };
+
+/** A filesystem the capture mounts for the dump, besides the root: the dump target's own disk. */
+export interface TargetMount {
+  /** How /init finds it: UUID=…, LABEL=… (busybox findfs reads ext4, XFS and btrfs) or a /dev path. */
+  spec: string;
+  /** Its filesystem type. */
+  fstype: string;
+  /** Where it is mounted, as the collector in the chroot sees it (its mount point on the running system). */
+  dir: string;
+}
 
 /**
  * Plans the bring-up of the filesystems in `mounts` (the root, the dump target) for a capture kernel whose modules
- * are `idx`. `timeoutSeconds` bounds the whole step in the capture.
+ * are `idx`, and the mount of `target` when the dump goes to a filesystem of its own. `timeoutSeconds` bounds the
+ * whole storage step in the capture, from storage_up to the target mounted: past it, /init runs the failure action.
  * @example planStorage([mountStack("/")!], moduleIndex("/lib/modules/6.12.117+deb12-cloud-amd64"), 90).lvs // ["vg0/root"]
  */
-export function planStorage(mounts: MountStack[], idx: ModuleIndex, timeoutSeconds: number, host: StorageHost = realStorageHost): StoragePlan {
+export function planStorage(mounts: MountStack[], idx: ModuleIndex, timeoutSeconds: number, target: TargetMount | null = null, host: StorageHost = realStorageHost): StoragePlan {
   const nodes = mounts.flatMap((m) => stackNodes(m.stack));
   const modules = new Set<string>();
   const aliases = nodes.some((n) => n.modaliases.length) ? aliasTable(idx) : [];
@@ -87,7 +107,7 @@ export function planStorage(mounts: MountStack[], idx: ModuleIndex, timeoutSecon
     for (const d of n.drivers) if (known(d)) modules.add(d); // what the running kernel bound, in case an alias is missing
     for (const m of layerModules(n)) if (known(m)) modules.add(m);
   }
-  for (const m of mounts) if (known(m.mount.fstype)) modules.add(m.mount.fstype);
+  for (const f of [...mounts.map((m) => m.mount.fstype), ...(target ? [target.fstype] : [])]) if (known(f)) modules.add(f);
   const lvs = unique(nodes.filter((n) => n.kind === "lvm" && n.lvm).map((n) => `${n.lvm!.vg}/${n.lvm!.lv}`));
   const arrays = unique(nodes.filter((n) => n.kind === "md").map((n) => n.name)).map((name) => ({ name, uuid: mdUuid(name, host) }));
   const crypt = nodes.filter((n) => n.kind === "crypt").map((n) => ({ name: n.dmName ?? n.name, luksUuid: n.luksUuid ?? null }));
@@ -95,44 +115,60 @@ export function planStorage(mounts: MountStack[], idx: ModuleIndex, timeoutSecon
   const need = (prog: string, pkg: string) => {
     const p = host.program(prog);
     if (!p) throw new UsageError(`the capture needs ${prog} to bring up ${prog === "lvm" ? "the logical volumes" : "the md arrays"} under the dump target or root, and this machine has none`, { hint: `install ${pkg}` });
-    for (const [image, src] of host.programFiles(p)) files[image] ??= src;
-    return "/" + host.programFiles(p)[0]![0];
+    const all = host.programFiles(p);
+    for (const [image, src] of all) files[image] ??= src;
+    return `LD_LIBRARY_PATH=@LIBS@ /${all[0]![0]}`;
   };
   const lines: string[] = [];
-  let libDirs: string[] = [];
   if (arrays.length) {
     const mdadm = need("mdadm", "mdadm");
+    const names = arrays.map((a) => a.name).join(" ");
     files["etc/mdadm/mdadm.conf"] = `DEVICE partitions\n${arrays.map((a) => `ARRAY /dev/${a.name} UUID=${a.uuid}`).join("\n")}\n`;
-    lines.push(`    for a in ${arrays.map((a) => a.name).join(" ")}; do [ -b /dev/$a ] && [ "$(cat /sys/block/$a/md/array_state 2>/dev/null)" != inactive ] || ok=; done`);
-    lines.push(`    [ -n "$ok" ] || { ${mdadm} --assemble --scan --run >>/tmp/storage.log 2>&1; ok=1; for a in ${arrays.map((a) => a.name).join(" ")}; do [ -b /dev/$a ] || ok=; done; }`);
+    lines.push(`    for a in ${names}; do [ -b /dev/$a ] && [ "$(cat /sys/block/$a/md/array_state 2>/dev/null)" != inactive ] || ok=; done`);
+    lines.push(`    [ -n "$ok" ] || { ${mdadm} --assemble --scan --run >>/tmp/storage.log 2>&1; ok=1; for a in ${names}; do [ -b /dev/$a ] || ok=; done; }`);
   }
   if (lvs.length) {
     const lvm = need("lvm", "lvm2");
     files["etc/lvm/lvm.conf"] = CAPTURE_LVM_CONF;
-    lines.push(`    for lv in ${lvs.join(" ")}; do [ -b "/dev/$lv" ] || ${lvm} lvchange -ay --sysinit "$lv" >>/tmp/storage.log 2>&1 || ok=; done`);
+    lines.push(`    [ -n "$ok" ] && for lv in ${lvs.join(" ")}; do [ -b "/dev/$lv" ] || ${lvm} lvchange -ay --sysinit "$lv" >>/tmp/storage.log 2>&1 || ok=; done`);
   }
-  libDirs = unique(Object.keys(files).filter((p) => /\.so[.\d]*$/.test(p)).map((p) => "/" + p.slice(0, p.lastIndexOf("/"))));
-  const script = lines.length
-    ? `# storage: ${[...arrays.map((a) => `md ${a.name}`), ...lvs.map((l) => `lv ${l}`)].join(", ")} (lib/initramfs/storage.ts)
+  const libDirs = unique(Object.keys(files).filter((p) => /\.so[.\d]*$/.test(p)).map((p) => "/" + p.slice(0, p.lastIndexOf("/"))));
+  const what = [...arrays.map((a) => a.name), ...lvs].join(" ");
+  const script = `# storage (lib/initramfs/storage.ts): ${what || "nothing to assemble"}; dump target ${target ? `${target.spec} at ${target.dir}` : "on the root"}
+uptime_s() { cut -d. -f1 /proc/uptime; }
 storage_up() {
-  export LD_LIBRARY_PATH=${libDirs.join(":")}
-  mkdir -p /run/lock/lvm /etc/lvm
-  end=$(( $(cut -d. -f1 /proc/uptime) + ${timeoutSeconds} ))
+  STORAGE_END=$(( $(uptime_s) + ${timeoutSeconds} ))
+${lines.length ? `  mkdir -p /run/lock/lvm
   while :; do
     ok=1
-${lines.join("\n")}
-    [ -n "$ok" ] && { log "storage up: ${[...arrays.map((a) => a.name), ...lvs].join(" ")}"; unset LD_LIBRARY_PATH; return 0; }
-    [ $(cut -d. -f1 /proc/uptime) -ge $end ] && break
+${lines.map((l) => `  ${l}`).join("\n")}
+    [ -n "$ok" ] && { log "storage up: ${what}"; return 0; }
+    [ $(uptime_s) -ge $STORAGE_END ] && break
     sleep 1
   done
-  unset LD_LIBRARY_PATH
-  log "storage step failed after ${timeoutSeconds} s: $(tail -n 3 /tmp/storage.log 2>/dev/null | tr '\\n' ' ')"
-  return 1
+  log "storage step failed: ${what} not up within ${timeoutSeconds} s: $(tail -n 3 /tmp/storage.log 2>/dev/null | tr '\\n' ' ')"
+  return 1` : "  :"}
 }
-`
-    : "";
-  return { modules: [...modules], lvs, arrays, crypt, files, script };
+target_up() {
+${target ? `  spec=${sh(target.spec)}; dev=
+  while :; do
+    case "$spec" in /dev/*) [ -b "$spec" ] && dev="$spec" ;; *) dev=$(findfs "$spec" 2>/dev/null) ;; esac
+    [ -n "$dev" ] && break
+    [ $(uptime_s) -ge $STORAGE_END ] && { log "dump target step failed: $spec did not appear within ${timeoutSeconds} s of the storage step"; return 1; }
+    sleep 1
+  done
+  mkdir -p /sysroot${sh(target.dir)} 2>/dev/null
+  mount -t ${sh(target.fstype)} -o rw "$dev" /sysroot${sh(target.dir)} || { log "dump target step failed: cannot mount $dev (${target.fstype}) at ${target.dir}"; return 1; }
+  log "dump target $spec ($dev, ${target.fstype}) mounted at ${target.dir}"` : "  :"}
 }
+target_down() {
+${target ? `  umount /sysroot${sh(target.dir)} 2>/dev/null` : "  :"}
+}
+`;
+  return { modules: [...modules], lvs, arrays, crypt, files, script: script.replaceAll("@LIBS@", libDirs.join(":")) };
+}
+
+const sh = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** An md array's UUID from the host's mdadm (`MD_UUID=` of --detail --export). */
 function mdUuid(name: string, host: StorageHost): string {
@@ -150,4 +186,62 @@ function unique<T>(a: T[]): T[] {
 export function formatStack(n: BlockNode, depth = 0): string[] {
   const what = n.kind === "lvm" ? `lvm ${n.lvm?.vg}/${n.lvm?.lv}` : n.kind === "crypt" ? `luks ${n.luksUuid ?? n.dmUuid}` : n.kind === "md" ? `md ${n.mdLevel}` : n.kind === "disk" ? `disk ${n.transport}` : n.kind;
   return [`${"  ".repeat(depth)}${n.name} (${n.majmin}) ${what}`, ...n.slaves.flatMap((s) => formatStack(s, depth + 1))];
+}
+
+/** The storage of a capture: the plan, and where the dump goes as the collector in the chroot sees it. */
+export interface CaptureStorage {
+  plan: StoragePlan;
+  /** The dump directory the collector writes to (in the chroot). */
+  target: string;
+  /** The dump target's own filesystem, or null when the dump goes to the root filesystem. */
+  targetMount: TargetMount | null;
+  /** The stacks found, the root's first (for `load --dry-run`). */
+  stacks: MountStack[];
+}
+
+/**
+ * Finds the storage a capture needs on this system: the root's stack, and the dump target's when it is a directory
+ * on another filesystem (a separate disk, an LV) or a device target (UUID=/LABEL=). A device that is mounted here
+ * is mounted at the same place in the capture; one that is not, under /tmp/kdump-target (the capture's tmpfs).
+ * @example captureStorage({ kind: "dir", path: "/var/crash" }, readFileSync("/proc/self/mountinfo", "utf8"), idx, 90).targetMount
+ */
+export function captureStorage(t: Target, mountinfo: string, idx: ModuleIndex, timeoutSeconds: number, host: StorageHost = realStorageHost, sys = "/sys"): CaptureStorage {
+  const root = mountStack("/", mountinfo, sys);
+  const stacks = root ? [root] : [];
+  let target = t.kind === "dir" ? t.path : "/var/crash";
+  let targetMount: TargetMount | null = null;
+  const mounted = (m: MountStack) => {
+    const id = host.probe(m.mount.source);
+    return { spec: id?.uuid ? `UUID=${id.uuid}` : m.mount.source, fstype: m.mount.fstype, dir: m.mount.mountpoint };
+  };
+  if (t.kind === "dir") {
+    const m = mountStack(t.path, mountinfo, sys);
+    if (m && (!root || m.mount.mountpoint !== root.mount.mountpoint)) {
+      stacks.push(m);
+      targetMount = mounted(m);
+    }
+  } else if (t.kind === "device") {
+    const found = host.findDevice(t.spec);
+    const point = found ? mountPointOf(mountinfo, found.device) : null;
+    const m = point ? mountStack(point, mountinfo, sys) : null;
+    if (m) {
+      stacks.push(m);
+      targetMount = { ...mounted(m), spec: t.spec };
+    } else {
+      if (found) stacks.push(...stacksOfDevice(found.device, sys));
+      targetMount = { spec: t.spec, fstype: t.fstype ?? found?.fstype ?? "auto", dir: "/tmp/kdump-target" };
+    }
+    target = join(targetMount.dir, t.sub);
+  }
+  return { plan: planStorage(stacks, idx, timeoutSeconds, targetMount, host), target, targetMount, stacks };
+}
+
+/** The stack of an unmounted device, as a MountStack with no mount point. */
+function stacksOfDevice(device: string, sys: string): MountStack[] {
+  try {
+    const majmin = readFileSync(join(sys, "class/block", basename(realpathSync(device)), "dev"), "utf8").trim();
+    return [{ mount: { majmin, mountpoint: "", fstype: "", source: device, options: "" }, stack: blockStack(majmin, sys) }];
+  } catch {
+    return [];
+  }
 }
