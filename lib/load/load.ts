@@ -14,7 +14,7 @@ import { COLLECTOR_MIN_KIB } from "../initramfs/init.ts";
 import { buildInitramfs, initramfsCodec, type BuiltInitramfs } from "../initramfs/initramfs.ts";
 import { deviceModules, moduleIndex, mountOf, parseMountinfo, resolveModules } from "../initramfs/modules.ts";
 import { captureSettings } from "../config/capture_settings.ts";
-import { mountStack } from "../collect/devices.ts";
+import { mountStack, stackNodes } from "../collect/devices.ts";
 import { captureStorage, formatStack, type CaptureStorage } from "../initramfs/storage.ts";
 import { loadConfig } from "../config/load.ts";
 import type { KdumpConfig } from "../config/settings.ts";
@@ -165,8 +165,11 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
     // the storage under the root and the dump target: drivers, md arrays, logical volumes, the target's own filesystem
     storage = idx ? captureStorage(o.target ? { kind: "dir", path: o.target } : cfg.settings.target, mountinfo, idx, cfg.settings.deviceTimeout) : null;
     target = storage?.target ?? o.target ?? capture.target;
-    for (const c of storage?.plan.crypt ?? [])
-      warnings.push(`${c.name} is an encrypted device (LUKS ${c.luksUuid ?? "?"}) under the root or the dump target: the capture cannot unlock it, so the dump falls back to busybox dd only if the target is elsewhere`);
+    const locked = (i: number) => (storage?.stacks[i] ? stackNodes(storage.stacks[i]!.stack).filter((n) => n.kind === "crypt") : []);
+    for (const n of storage?.targetMount ? locked(storage.stacks.length - 1) : [])
+      throw new UsageError(`the dump target ${target} is on an encrypted device (${n.dmName ?? n.name}, LUKS ${n.luksUuid ?? "?"}), and no key file is configured to unlock it in the capture`, { hint: "dump to an unencrypted disk (path on a plain XFS/ext4 filesystem, or xfs UUID=…)" });
+    for (const n of locked(0))
+      warnings.push(`the root filesystem is on an encrypted device (${n.dmName ?? n.name}, LUKS ${n.luksUuid ?? "?"}): the capture cannot unlock it, so it cannot run the collector from the root (not supported yet)`);
     for (const [what, p] of [["dump target", target], ["Bun runtime", bun], ["kdump.ts", kdump]] as const)
       if (!(what === "dump target" && storage?.targetMount) && mountOf(mounts, p)?.mountpoint !== rootMount.mountpoint)
         warnings.push(`the ${what} ${p} is not on the root filesystem, which is all the capture init mounts${what === "dump target" ? "" : ": the capture falls back to a busybox copy"}`);

@@ -2,8 +2,10 @@
 // input changed, then load), `stop`, `restart`, `reload` and `rebuild` (also for another installed kernel, as the
 // kernel hooks do). Everything that can fail (prerequisites, config, plan) is checked before the kernel is touched:
 // a failed kexec_file_load of a crash image frees the one loaded before it, so a typo must never get that far.
+import { spaceWarning } from "../collect/forecast.ts";
 import { existsSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { errorLine } from "../errors.ts";
 import { collectorPaths, loadPlan, planLoad, unload, type LoadPlan } from "../load/load.ts";
 import { readFlag } from "../load/host.ts";
 import { serviceConfig, type ServiceConfig } from "./config.ts";
@@ -73,7 +75,25 @@ function arm(o: ArmOptions, h: ServiceHost, force: boolean, unloadFirst: boolean
   updateState(h, (s) => {
     s.armed = { by: o.by ?? "hand", bootId: boot, at: h.now(), release, initrd: p.initrd!, inputs };
   });
-  return { ...base, action: "loaded", initrd: p.initrd!, built: p.initramfs?.built ?? false, warnings: [...c.warnings, ...p.warnings] };
+  return { ...base, action: "loaded", initrd: p.initrd!, built: p.initramfs?.built ?? false, warnings: [...c.warnings, ...p.warnings, ...spaceCheck(h, c, p)] };
+}
+
+/**
+ * The forecast of a dump at the configured level against the free space of the target (a mounted directory), as a
+ * warning with both numbers; none when it fits or cannot be told (target not mounted here, no /proc/kcore).
+ */
+export function spaceCheck(h: Pick<ServiceHost, "forecast" | "free">, c: Pick<ServiceConfig, "config">, p: Pick<LoadPlan, "target" | "storage">): string[] {
+  if (!h.forecast || !h.free || !p.target) return [];
+  const dir = p.storage?.targetMount?.dir.startsWith("/tmp/") ? null : p.target;
+  let free: number | null = null;
+  for (let d = dir; d && free === null; d = d === "/" ? null : dirname(d)) free = h.free(d); // the target folder may not exist yet
+  if (free === null) return [];
+  try {
+    const w = spaceWarning(h.forecast(c.config.settings.dumpLevel), free, p.target);
+    return w ? [w] : [];
+  } catch (e) {
+    return [`the dump size could not be forecast (${errorLine(e)}): the free space at ${p.target} was not checked`];
+  }
 }
 
 /**

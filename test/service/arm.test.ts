@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { collectorPaths } from "../../lib/load/load.ts";
-import { restart, start, stop } from "../../lib/service/arm.ts";
+import { restart, spaceCheck, start, stop } from "../../lib/service/arm.ts";
 import { captureInputs } from "../../lib/service/inputs.ts";
 import { readState, updateState } from "../../lib/service/state.ts";
 import { KEXEC_FILE } from "../../lib/sys/kexec.ts";
@@ -71,5 +71,20 @@ describe("start(), stop()", () => {
     stop(box);
     expect(box.sys.loads.map((l) => l.flags)).toEqual([KEXEC_FILE.UNLOAD | KEXEC_FILE.ON_CRASH]);
     expect(readState(box).armed).toBeNull();
+  });
+});
+
+describe("spaceCheck()", () => {
+  const forecast = (level: number) => ({ level, presentPages: 262144, keptPages: 65536, bytes: 65536 * 4096, excluded: { zero: 0, cache: 0, cachePrivate: 0, user: 0, free: 196608, hwpoison: 0, offline: 0 } });
+  const config = { config: { settings: { dumpLevel: 31 } } } as never;
+  test("spaceCheck() warns with both numbers when the forecast at the configured level does not fit the target's free space", () => {
+    const asked: string[] = [];
+    const free = (d: string) => (asked.push(d), d === "/var" ? 100 * 1048576 : null); // /var/crash/x does not exist yet
+    expect(spaceCheck({ forecast, free }, config, { target: "/var/crash/x", storage: null })).toEqual([
+      "the dump forecast (256.0 MiB at -d 31: 65536 of 262144 pages, before zero pages and compression) does not fit the 100.0 MiB free at /var/crash/x: free space there, raise the dump level, or choose another target",
+    ]);
+    expect(asked).toEqual(["/var/crash/x", "/var/crash", "/var"]);
+    expect(spaceCheck({ forecast, free: () => 1 << 30 }, config, { target: "/var/crash", storage: null })).toEqual([]);
+    expect(spaceCheck({ forecast: () => { throw new Error("no /proc/kcore"); }, free: () => 1 }, config, { target: "/var/crash", storage: null })[0]).toContain("could not be forecast");
   });
 });
