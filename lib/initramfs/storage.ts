@@ -37,6 +37,7 @@ export interface StoragePlan {
 export const CAPTURE_LVM_CONF = `devices {
   obtain_device_list_from_udev = 0
   external_device_info_source = "none"
+  use_devicesfile = 0
 }
 activation {
   udev_sync = 0
@@ -197,6 +198,8 @@ export interface CaptureStorage {
   targetMount: TargetMount | null;
   /** The stacks found, the root's first (for `load --dry-run`). */
   stacks: MountStack[];
+  /** What may stop the capture (a target device no disk has now). */
+  warnings: string[];
 }
 
 /**
@@ -210,6 +213,7 @@ export function captureStorage(t: Target, mountinfo: string, idx: ModuleIndex, t
   const stacks = root ? [root] : [];
   let target = t.kind === "dir" ? t.path : "/var/crash";
   let targetMount: TargetMount | null = null;
+  const warnings: string[] = [];
   const mounted = (m: MountStack) => {
     const id = host.probe(m.mount.source);
     return { spec: id?.uuid ? `UUID=${id.uuid}` : m.mount.source, fstype: m.mount.fstype, dir: m.mount.mountpoint };
@@ -229,11 +233,12 @@ export function captureStorage(t: Target, mountinfo: string, idx: ModuleIndex, t
       targetMount = { ...mounted(m), spec: t.spec };
     } else {
       if (found) stacks.push(...stacksOfDevice(found.device, sys));
+      else warnings.push(`no disk here has ${t.spec}: unless it appears in the capture, the capture runs the failure action after ${timeoutSeconds} s (KDUMP_DEVICE_TIMEOUT)`);
       targetMount = { spec: t.spec, fstype: t.fstype ?? found?.fstype ?? "auto", dir: "/tmp/kdump-target" };
     }
     target = join(targetMount.dir, t.sub);
   }
-  return { plan: planStorage(stacks, idx, timeoutSeconds, targetMount, host), target, targetMount, stacks };
+  return { plan: planStorage(stacks, idx, timeoutSeconds, targetMount, host), target, targetMount, stacks, warnings };
 }
 
 /** The stack of an unmounted device, as a MountStack with no mount point. */

@@ -165,6 +165,7 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
     // the storage under the root and the dump target: drivers, md arrays, logical volumes, the target's own filesystem
     storage = idx ? captureStorage(o.target ? { kind: "dir", path: o.target } : cfg.settings.target, mountinfo, idx, cfg.settings.deviceTimeout) : null;
     target = storage?.target ?? o.target ?? capture.target;
+    warnings.push(...(storage?.warnings ?? []));
     const locked = (i: number) => (storage?.stacks[i] ? stackNodes(storage.stacks[i]!.stack).filter((n) => n.kind === "crypt") : []);
     for (const n of storage?.targetMount ? locked(storage.stacks.length - 1) : [])
       throw new UsageError(`the dump target ${target} is on an encrypted device (${n.dmName ?? n.name}, LUKS ${n.luksUuid ?? "?"}), and no key file is configured to unlock it in the capture`, { hint: "dump to an unencrypted disk (path on a plain XFS/ext4 filesystem, or xfs UUID=…)" });
