@@ -15,7 +15,7 @@ export function unsupported(c: KdumpConfig, mountable?: (path: string) => boolea
   const out: ConfigError[] = [];
   const at = (k: keyof KdumpConfig["settings"]): Origin => c.origins[k] ?? { file: "(default)", line: 0 };
   const t = c.settings.target;
-  if (t.kind !== "dir" && t.kind !== "device")
+  if (t.kind !== "dir" && t.kind !== "device" && t.kind !== "raw")
     out.push(new ConfigError(at("target"), `dump target ${formatTarget(t)} (${t.kind}) is not supported yet`, "the capture writes to a directory on the root filesystem or on a local disk (ext4, xfs, btrfs by UUID= or LABEL=) for now: use path /var/crash (kdump.conf) or KDUMP_COREDIR (kdump-tools)"));
   else if (t.kind === "dir" && mountable && !mountable(t.path))
     out.push(new ConfigError(at("target"), `dump target ${t.path} is on a filesystem with no block device (the capture mounts the root and disks only): not supported yet`, "choose a directory on the root filesystem or on a local disk"));

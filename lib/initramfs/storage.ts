@@ -204,7 +204,7 @@ export interface CaptureStorage {
 
 /**
  * Finds the storage a capture needs on this system: the root's stack, and the dump target's when it is a directory
- * on another filesystem (a separate disk, an LV) or a device target (UUID=/LABEL=). A device that is mounted here
+ * on another filesystem (a separate disk, an LV), a device target (UUID=/LABEL=) or a raw partition. A device that is mounted here
  * is mounted at the same place in the capture; one that is not, under /tmp/kdump-target (the capture's tmpfs).
  * @example captureStorage({ kind: "dir", path: "/var/crash" }, readFileSync("/proc/self/mountinfo", "utf8"), idx, 90).targetMount
  */
@@ -224,6 +224,10 @@ export function captureStorage(t: Target, mountinfo: string, idx: ModuleIndex, t
       stacks.push(m);
       targetMount = mounted(m);
     }
+  } else if (t.kind === "raw") {
+    // the flattened stream goes onto the partition itself (the collector opens it through the chroot's /dev)
+    stacks.push(...stacksOfDevice(t.device, sys));
+    target = t.device;
   } else if (t.kind === "device") {
     const found = host.findDevice(t.spec);
     const point = found ? mountPointOf(mountinfo, found.device) : null;

@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { collectorPaths } from "../../lib/load/load.ts";
 import { restart, spaceCheck, start, stop } from "../../lib/service/arm.ts";
 import { captureInputs } from "../../lib/service/inputs.ts";
@@ -86,5 +88,29 @@ describe("spaceCheck()", () => {
     expect(asked).toEqual(["/var/crash/x", "/var/crash", "/var"]);
     expect(spaceCheck({ forecast, free: () => 1 << 30 }, config, { target: "/var/crash", storage: null })).toEqual([]);
     expect(spaceCheck({ forecast: () => { throw new Error("no /proc/kcore"); }, free: () => 1 }, config, { target: "/var/crash", storage: null })[0]).toContain("could not be forecast");
+  });
+});
+
+describe("start() with a raw target", () => {
+  test("start() saves the stream the last capture left on the raw partition as /var/crash/<host>-<date>/vmcore before arming, once", () => {
+    box = fakeBox({ loaded: false });
+    box.file("/etc/kdump.conf", "raw /dev/vdb\n");
+    const head = Buffer.alloc(4096);
+    head.write("makedumpfile", 0, "latin1");
+    head.writeBigInt64BE(1n, 16); // type
+    head.writeBigInt64BE(1n, 24); // version
+    const rec = Buffer.alloc(16);
+    rec.writeBigInt64BE(0n, 0);
+    rec.writeBigInt64BE(5n, 8);
+    const end = Buffer.alloc(16);
+    end.writeBigInt64BE(-1n, 0);
+    box.file("/dev/vdb", Buffer.concat([head, rec, Buffer.from("hello"), end, Buffer.alloc(4096, 1)]));
+    thrown(() => start({}, box)); // the fake box has no kernel to load: the save comes first
+    const saved = readdirSync(join(box.root, "var/crash"));
+    expect(saved).toHaveLength(1);
+    expect(readFileSync(join(box.root, "var/crash", saved[0]!, "vmcore"), "latin1")).toBe("hello");
+    expect(readFileSync(join(box.root, "dev/vdb")).subarray(0, 4096).every((b) => b === 0)).toBe(true); // consumed
+    thrown(() => start({}, box));
+    expect(readdirSync(join(box.root, "var/crash"))).toHaveLength(1);
   });
 });
