@@ -163,6 +163,21 @@ export interface Layout {
  * @example const [disk] = await layoutDisks(kernel, lvmLayout, scratch)
  */
 export async function layoutDisks(kernel: LabKernel, layout: Layout, dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const [i, d] of (await buildLayout(kernel, layout)).entries()) {
+    const copy = join(dir, `${layout.name}-${process.pid}-${i}.img`);
+    await $`cp --sparse=always ${d} ${copy}`.quiet();
+    out.push(copy);
+  }
+  return out;
+}
+
+/**
+ * The cached disks of `layout` (built once in a busybox guest: the layout, then the running root copied into it).
+ * Treat them as read-only: layoutDisks() copies them for a run.
+ * @example await buildLayout(await fetchKernel("6.12"), LVM_ROOT_LAYOUT)
+ */
+export async function buildLayout(kernel: LabKernel, layout: Layout): Promise<string[]> {
   const mods = setupModules(kernel, layout.modules);
   const files = { ...storageToolFiles(layout.tools), ...mods.files };
   const image = await buildRootfs(kernel, { files });
@@ -186,11 +201,16 @@ export async function layoutDisks(kernel: LabKernel, layout: Layout, dir: string
     for (const f of readdirSync(cache)) if (f.startsWith(mine) && !f.startsWith(basename(key))) rmSync(join(cache, f), { recursive: true, force: true });
     return key;
   });
-  const out: string[] = [];
-  for (const [i, d] of disks.entries()) {
-    const copy = join(dir, `${layout.name}-${process.pid}-${i}.img`);
-    await $`cp --sparse=always ${d} ${copy}`.quiet();
-    out.push(copy);
-  }
-  return out;
+  return disks;
 }
+
+/** A root on an LVM logical volume (vg0/root, ext4) on one virtio disk, as RHEL's and Ubuntu Server's installers make. */
+export const LVM_ROOT_LAYOUT: Layout = {
+  name: "lvm-root",
+  setup: `lvm pvcreate -y /dev/vdb && lvm vgcreate vg0 /dev/vdb && lvm lvcreate -y -n root -L 1200M vg0 || exit 1
+mkfs.ext4 -q /dev/vg0/root && mkdir -p /mnt/new && mount /dev/vg0/root /mnt/new || exit 1`,
+  sizesMiB: [1400],
+  tools: ["lvm", "mkfs.ext4"],
+  modules: ["dm_mod"],
+  root: "/dev/mapper/vg0-root",
+};
