@@ -94,3 +94,14 @@ test("target_up gives up within its bound when no disk has the UUID, and says wh
   expect(out).toContain("rc=1");
   expect(seconds).toBeLessThan(5);
 }, 20_000);
+
+test("captureStorage() of a raw partition writes to the device itself and packs its disk's drivers", () => {
+  put("devices/pci0000:00/0000:00:06.0/virtio2/modalias", "virtio:d00000002v00001AF4");
+  link("class/block/vdc", "devices/pci0000:00/0000:00:06.0/virtio2/block/vdc");
+  put("devnodes/vdc", "");
+  const s = captureStorage({ kind: "raw", device: join(tmp, "devnodes/vdc") }, MOUNTINFO, idx, 90, host, tmp);
+  expect(s.target).toBe(join(tmp, "devnodes/vdc"));
+  expect(s.targetMount).toBeNull();
+  expect(s.stacks.map((m) => m.stack.name)).toEqual(["dm-0", "vdc"]);
+  expect(s.plan.modules).toContain("virtio_blk");
+}, 60_000);
