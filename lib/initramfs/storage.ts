@@ -24,7 +24,7 @@ export interface StoragePlan {
   arrays: { name: string; uuid: string }[];
   /** Locked LUKS devices under a needed filesystem (the capture cannot open them without a key). */
   crypt: { name: string; luksUuid: string | null }[];
-  /** Files for the image: path in the image → host file path or contents. */
+  /** Files for the image: path in the image → a host file's path (string) or contents (bytes). */
   files: Record<string, string | Uint8Array>;
   /** The shell function `storage_up` for /init ("" when nothing needs bringing up). */
   script: string;
@@ -124,13 +124,13 @@ export function planStorage(mounts: MountStack[], idx: ModuleIndex, timeoutSecon
   if (arrays.length) {
     const mdadm = need("mdadm", "mdadm");
     const names = arrays.map((a) => a.name).join(" ");
-    files["etc/mdadm/mdadm.conf"] = `DEVICE partitions\n${arrays.map((a) => `ARRAY /dev/${a.name} UUID=${a.uuid}`).join("\n")}\n`;
+    files["etc/mdadm/mdadm.conf"] = new TextEncoder().encode(`DEVICE partitions\n${arrays.map((a) => `ARRAY /dev/${a.name} UUID=${a.uuid}`).join("\n")}\n`);
     lines.push(`    for a in ${names}; do [ -b /dev/$a ] && [ "$(cat /sys/block/$a/md/array_state 2>/dev/null)" != inactive ] || ok=; done`);
     lines.push(`    [ -n "$ok" ] || { ${mdadm} --assemble --scan --run >>/tmp/storage.log 2>&1; ok=1; for a in ${names}; do [ -b /dev/$a ] || ok=; done; }`);
   }
   if (lvs.length) {
     const lvm = need("lvm", "lvm2");
-    files["etc/lvm/lvm.conf"] = CAPTURE_LVM_CONF;
+    files["etc/lvm/lvm.conf"] = new TextEncoder().encode(CAPTURE_LVM_CONF);
     lines.push(`    [ -n "$ok" ] && for lv in ${lvs.join(" ")}; do [ -b "/dev/$lv" ] || ${lvm} lvchange -ay --sysinit "$lv" >>/tmp/storage.log 2>&1 || ok=; done`);
   }
   const libDirs = unique(Object.keys(files).filter((p) => /\.so[.\d]*$/.test(p)).map((p) => "/" + p.slice(0, p.lastIndexOf("/"))));

@@ -1,7 +1,7 @@
 // The capture's storage plan: from a sysfs tree shaped like LVM on MD RAID1 over two virtio disks, with Debian
 // 6.12's real modules, the modules, programs, configs and /init step it yields; the step's time bound, run in busybox sh.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { $ } from "bun";
@@ -55,8 +55,9 @@ test("planStorage() of LVM on MD RAID1 over virtio disks: the drivers by modalia
   expect(p.lvs).toEqual(["vg0/root"]);
   expect(p.arrays).toEqual([{ name: "md127", uuid: "4e1b2f3a:11223344:55667788:99aabbcc" }]);
   expect(p.modules.sort()).toEqual(["dm_mod", "ext4", "md_mod", "raid1", "virtio_blk"].sort()); // virtio_pci is built into 6.12
-  expect(p.files["etc/lvm/lvm.conf"]).toBe(CAPTURE_LVM_CONF);
-  expect(p.files["etc/mdadm/mdadm.conf"]).toBe("DEVICE partitions\nARRAY /dev/md127 UUID=4e1b2f3a:11223344:55667788:99aabbcc\n");
+  // contents as bytes (a string would name a host file to copy)
+  expect(new TextDecoder().decode(p.files["etc/lvm/lvm.conf"] as Uint8Array)).toBe(CAPTURE_LVM_CONF);
+  expect(new TextDecoder().decode(p.files["etc/mdadm/mdadm.conf"] as Uint8Array)).toBe("DEVICE partitions\nARRAY /dev/md127 UUID=4e1b2f3a:11223344:55667788:99aabbcc\n");
   expect(p.files["usr/sbin/lvm"]).toBe("/bin/sh");
   expect(p.script).toContain("LD_LIBRARY_PATH=/lib/x86_64-linux-gnu:/lib64 /usr/sbin/mdadm --assemble --scan --run");
   expect(p.script).toContain('/usr/sbin/lvm lvchange -ay --sysinit "$lv"');
@@ -104,4 +105,14 @@ test("captureStorage() of a raw partition writes to the device itself and packs 
   expect(s.targetMount).toBeNull();
   expect(s.stacks.map((m) => m.stack.name)).toEqual(["dm-0", "vdc"]);
   expect(s.plan.modules).toContain("virtio_blk");
+}, 60_000);
+
+test("buildInitramfs() packs the plan's programs, libraries and configs (contents, not paths)", async () => {
+  const { buildInitramfs } = await import("../../lib/initramfs/initramfs.ts");
+  const p = planStorage([{ mount: { majmin: "253:0", mountpoint: "/", fstype: "ext4", source: "/dev/mapper/vg0-root", options: "" }, stack: blockStack("253:0", tmp) }], idx, 90, null, host);
+  const img = buildInitramfs({ release: "test", modules: [], codec: "zstd", cacheDir: join(tmp, "cache"), files: p.files, init: { target: "/var/crash", bun: "/b", kdump: "/k", rootWaitSeconds: 30, storage: p.script } });
+  const cpio = Buffer.from(Bun.zstdDecompressSync(readFileSync(img.path)));
+  for (const name of ["usr/sbin/lvm", "usr/sbin/mdadm", "lib64/ld-linux-x86-64.so.2", "etc/lvm/lvm.conf", "etc/mdadm/mdadm.conf"]) expect(cpio.includes(`${name}\0`)).toBe(true);
+  expect(cpio.includes("obtain_device_list_from_udev = 0")).toBe(true);
+  expect(cpio.includes("ARRAY /dev/md127 UUID=4e1b2f3a:11223344:55667788:99aabbcc")).toBe(true);
 }, 60_000);
