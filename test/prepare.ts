@@ -8,6 +8,8 @@ import { oopsDump } from "./analyze/_oops.ts";
 import { debugKernel, strippedVmlinux } from "./kernel/_images.ts";
 import { kexecTools } from "../lib/lab/peers.ts";
 import { debianBase } from "../lib/lab/debian_guest.ts";
+import { buildLayout, LVM_ROOT_LAYOUT } from "../lib/lab/storage_guest.ts";
+import { fetchKernel } from "../lib/lab/kernels.ts";
 import { errorLine } from "../lib/errors.ts";
 import { arm64SysrqDump } from "./arch/arm64/_dumps.ts";
 
@@ -39,6 +41,7 @@ const dumps: Job[] = [
   ["6.1 sysrq-4level dump", () => fourLevelDump("6.1")],
   ...NEW_LINES.map((l): Job => [`${l} sysrq dump`, () => sysrqDump(l)]),
   ["arm64 newest sysrq dump", () => arm64SysrqDump()],
+  ["6.12 LVM root layout (test/lab/storage.test.ts)", async () => buildLayout(await fetchKernel("6.12"), LVM_ROOT_LAYOUT)],
 ];
 
 /** Runs `jobs` `width` at a time; resolves with the failures. */

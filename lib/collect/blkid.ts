@@ -1,7 +1,9 @@
-// Finds a block device by UUID= or LABEL= the way blkid does, by reading file system superblocks (ext2/3/4),
-// so the capture environment needs no udev and no blkid. Devices come from /sys/class/block.
+// Finds a block device by UUID= or LABEL= the way blkid does, by reading file system superblocks (ext2/3/4, XFS,
+// btrfs), so the capture environment needs no udev and no blkid. Devices come from /sys/class/block.
 import { closeSync, existsSync, openSync, readdirSync, readSync } from "node:fs";
 import { join } from "node:path";
+import { BTRFS_SUPER_OFFSET, probeBtrfs } from "./blkid_btrfs.ts";
+import { probeXfs } from "./blkid_xfs.ts";
 
 /** What a superblock says. */
 export interface FsIdentity {
@@ -16,16 +18,25 @@ export interface FsIdentity {
 const EXT_MAGIC = 0xef53;
 
 /** Formats 16 bytes as a UUID (8-4-4-4-12, lowercase). */
-function uuidText(b: Uint8Array): string {
+export function uuidText(b: Uint8Array): string {
   const h = Buffer.from(b).toString("hex");
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
+/** Bytes probeDevice reads: enough for btrfs's superblock at 64 KiB. */
+export const PROBE_BYTES = BTRFS_SUPER_OFFSET + 4096;
+
 /**
- * The identity of the file system whose first 2 KiB are `head`, or null when it is not one we know.
- * @example probeSuperblock(first2k)  // { fstype: "ext4", uuid: "…", label: "crash" }
+ * The identity of the file system whose first bytes are `head` (ext2/3/4 from 2 KiB, XFS, btrfs from 68 KiB), or
+ * null when it is not one we know.
+ * @example probeSuperblock(first68k)  // { fstype: "xfs", uuid: "…", label: "crash" }
  */
 export function probeSuperblock(head: Uint8Array): FsIdentity | null {
+  return probeXfs(head) ?? probeExt(head) ?? probeBtrfs(head);
+}
+
+/** ext2/3/4: struct ext4_super_block at 1 KiB, little-endian, magic 0xEF53. */
+function probeExt(head: Uint8Array): FsIdentity | null {
   if (head.length < 2048) return null;
   const sb = head.subarray(1024);
   const v = new DataView(sb.buffer, sb.byteOffset, 1024);
@@ -42,9 +53,9 @@ export function probeDevice(path: string): FsIdentity | null {
   let fd = -1;
   try {
     fd = openSync(path, "r");
-    const head = new Uint8Array(2048);
-    if (readSync(fd, head, 0, 2048, 0) < 2048) return null;
-    return probeSuperblock(head);
+    const head = new Uint8Array(PROBE_BYTES);
+    const n = readSync(fd, head, 0, PROBE_BYTES, 0);
+    return probeSuperblock(head.subarray(0, n));
   } catch {
     return null;
   } finally {

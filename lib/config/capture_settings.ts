@@ -39,7 +39,7 @@ export function captureSettings(c: KdumpConfig): CaptureSettings {
   const s = c.settings;
   const h = hooks(c);
   return {
-    target: s.target.kind === "dir" ? s.target.path : "/var/crash",
+    target: s.target.kind === "dir" ? s.target.path : s.target.kind === "raw" ? s.target.device : "/var/crash",
     collectArgs: collectArgs(s),
     preHooks: h.pre,
     postHooks: h.post,

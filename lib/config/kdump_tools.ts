@@ -68,6 +68,8 @@ export function readKdumpTools(text: string, file = KDUMP_TOOLS): FileSettings {
   if (timeo !== null) assignments.push(assign("nfsTimeo", timeo, v.NFS_TIMEO!.at));
   const retrans = number("NFS_RETRANS", 1000, 'e.g. NFS_RETRANS="3"');
   if (retrans !== null) assignments.push(assign("nfsRetrans", retrans, v.NFS_RETRANS!.at));
+  const wait = number("KDUMP_DEVICE_TIMEOUT", 3600, 'seconds the capture waits for its disks, e.g. KDUMP_DEVICE_TIMEOUT="90"');
+  if (wait !== null) assignments.push(assign("deviceTimeout", wait, v.KDUMP_DEVICE_TIMEOUT!.at));
 
   const mk = set("MAKEDUMP_ARGS");
   const r = makedumpfileArgs(words(mk?.value ?? "-c -d 31"), mk?.at ?? { file, line: 0 }, "MAKEDUMP_ARGS");
@@ -103,7 +105,7 @@ export function readKdumpTools(text: string, file = KDUMP_TOOLS): FileSettings {
     assignments.push(assign("hostTag", tag.value, tag.at));
   }
 
-  const known = /^(USE_KDUMP|KDUMP_KERNEL|KDUMP_COREDIR|SSH|SSH_KEY|NFS|NFS_TIMEO|NFS_RETRANS|MAKEDUMP_ARGS|KDUMP_DUMP_DMESG|KDUMP_NUM_DUMPS|KDUMP_FAIL_CMD|KDUMP_CMDLINE|KDUMP_CMDLINE_APPEND|HOSTTAG|FTP)$/;
+  const known = /^(USE_KDUMP|KDUMP_KERNEL|KDUMP_COREDIR|SSH|SSH_KEY|NFS|NFS_TIMEO|NFS_RETRANS|MAKEDUMP_ARGS|KDUMP_DUMP_DMESG|KDUMP_NUM_DUMPS|KDUMP_FAIL_CMD|KDUMP_CMDLINE|KDUMP_CMDLINE_APPEND|HOSTTAG|FTP|KDUMP_DEVICE_TIMEOUT)$/;
   for (const [name, x] of Object.entries(v))
     if (!x.value || known.test(name)) continue;
     else if (NO_MEANING[name]) notes.push({ ...x.at, text: `${name}: ${NO_MEANING[name]}: ignored` });

@@ -67,6 +67,11 @@ export interface Settings {
   nfsTimeo: number | null;
   /** NFS_RETRANS, or null. */
   nfsRetrans: number | null;
+  /**
+   * KDUMP_DEVICE_TIMEOUT: seconds the capture waits for the local storage (md arrays, logical volumes, the dump
+   * target's disk) before it runs the failure action.
+   */
+  deviceTimeout: number;
 }
 
 /** A box with no config file. */
@@ -98,6 +103,7 @@ export const DEFAULT_SETTINGS: Settings = {
   hostTag: "hostname",
   nfsTimeo: null,
   nfsRetrans: null,
+  deviceTimeout: 90,
 };
 
 /** A setting's name. */

@@ -47,9 +47,14 @@ export function readSysconfigKdump(text: string, file = SYSCONFIG_KDUMP): FileSe
       else if (w === "-d" || w === "--debug") notes.push({ ...kexec.at, text: `KEXEC_ARGS: ${w} (kexec's debug output) has no meaning here: ignored` });
       else throw new ConfigError(kexec.at, `KEXEC_ARGS: kexec option ${w} is not supported`, "the toolkit reads -s (kexec_file_load), -c (kexec_load), --kexec-syscall-auto and -d; remove it");
     }
+  const wait = set("KDUMP_DEVICE_TIMEOUT");
+  if (wait) {
+    if (!/^\d+$/.test(wait.value) || Number(wait.value) > 3600) throw new ConfigError(wait.at, `KDUMP_DEVICE_TIMEOUT=${wait.value}: a number of seconds (at most 3600) is expected`, 'e.g. KDUMP_DEVICE_TIMEOUT="90"');
+    assignments.push(assign("deviceTimeout", Number(wait.value), wait.at));
+  }
   for (const [name, x] of Object.entries(v)) {
     if (NO_MEANING[name] && x.value) notes.push({ ...x.at, text: `${name}: ${NO_MEANING[name]}` });
-    else if (!/^(KDUMP_COMMANDLINE(_APPEND|_REMOVE)?|KDUMP_KERNELVER|KDUMP_BOOTDIR|KDUMP_IMG|KDUMP_IMG_EXT|KEXEC_ARGS)$/.test(name) && !NO_MEANING[name])
+    else if (!/^(KDUMP_COMMANDLINE(_APPEND|_REMOVE)?|KDUMP_KERNELVER|KDUMP_BOOTDIR|KDUMP_IMG|KDUMP_IMG_EXT|KEXEC_ARGS|KDUMP_DEVICE_TIMEOUT)$/.test(name) && !NO_MEANING[name])
       notes.push({ ...x.at, text: `${name} is not a setting kdump-utils or this toolkit reads: ignored` });
   }
   return { file, assignments, notes };

@@ -29,6 +29,11 @@ export interface CaptureInitConfig {
   preHooks?: string[];
   /** Programs run after the dump, with $1 = 0 when it was saved, else the collector's exit status. */
   postHooks?: string[];
+  /**
+   * Shell text defining storage_up (md arrays and logical volumes, before the root is looked for), target_up (the
+   * dump target's own filesystem, mounted after the root) and target_down (lib/initramfs/storage.ts); none: no-ops.
+   */
+  storage?: string;
   /** When nothing could be saved (default reboot). */
   failureAction?: FailureAction;
   /** After the dump was saved, or skipped by a pre hook (default reboot). */
@@ -75,8 +80,8 @@ save_log() {
   [ -n "$d" ] || return
   { dmesg; echo; cat /tmp/capture.log; } > "$d/kexec-dmesg.log" 2>/dev/null && log "capture log saved as \${d#/sysroot}/kexec-dmesg.log"
 }
-act() {
-  sync; umount /sysroot/tmp /sysroot/dev /sysroot/sys /sysroot/proc 2>/dev/null; umount /sysroot 2>/dev/null; sync
+${c.storage ?? "storage_up() { :; }\ntarget_up() { :; }\ntarget_down() { :; }\n"}act() {
+  sync; target_down; umount /sysroot/tmp /sysroot/dev /sysroot/sys /sysroot/proc 2>/dev/null; umount /sysroot 2>/dev/null; sync
   case "$1" in
     halt) log "halting"; halt -f ;;
     poweroff) log "powering off"; poweroff -f ;;
@@ -113,6 +118,7 @@ mount -t devtmpfs devtmpfs /dev
 avail=$(sed -n 's/^MemAvailable: *//p' /proc/meminfo); avail=\${avail% kB}
 log "capture kernel $(uname -r) up, $(sed -n 's/^MemTotal: *//p' /proc/meminfo) of memory, $avail kB available"
 for m in $MODULES; do insmod /lib/modules/$m || log "insmod $m failed"; done
+storage_up || failed
 root=; fstype=; flags=
 for w in $(cat /proc/cmdline); do
   case "$w" in
@@ -139,6 +145,7 @@ if [ -n "$fstype" ]; then mount -t "$fstype" -o "$opts" "$dev" /sysroot; else mo
 log "root $dev mounted"
 mount -o bind /proc /sysroot/proc && mount -o bind /sys /sysroot/sys && mount -o bind /dev /sysroot/dev
 mount -t tmpfs -o size=16m tmpfs /sysroot/tmp 2>/dev/null
+target_up || failed
 for h in $PRE_HOOKS; do
   chroot /sysroot "$h"; rc=$?
   log "pre hook $h exited $rc"

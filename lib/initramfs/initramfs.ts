@@ -13,7 +13,7 @@ import type { ResolvedModule } from "./modules.ts";
 export const DEFAULT_CACHE_DIR = "/var/lib/kdump";
 
 /** The busybox applets the capture init calls (ash's builtins need none). */
-const APPLETS = ["sh", "mount", "umount", "insmod", "mkdir", "sleep", "cat", "sed", "head", "findfs", "chroot", "date", "dd", "mv", "sync", "reboot", "uname", "stat", "timeout", "halt", "poweroff", "find", "sort", "tail", "dmesg", "grep"];
+const APPLETS = ["sh", "mount", "umount", "insmod", "mkdir", "sleep", "cat", "sed", "head", "findfs", "chroot", "date", "dd", "mv", "sync", "reboot", "uname", "stat", "timeout", "halt", "poweroff", "find", "sort", "tail", "dmesg", "grep", "cut", "tr"];
 
 /** A compression the kernel's initramfs unpacker knows. */
 export type Codec = "zstd" | "gzip" | "none";
@@ -26,6 +26,8 @@ export interface InitramfsOptions {
   modules: ResolvedModule[];
   /** The rest of the init's configuration (target, Bun and kdump.ts paths, root wait). */
   init: Omit<CaptureInitConfig, "modules">;
+  /** More files: path in the image → host file or contents (the storage programs, their libraries and configs). */
+  files?: Record<string, string | Uint8Array>;
   /** Compression; default chosen from the kernel's config (zstd, else gzip). */
   codec: Codec;
   /** Static busybox to pack; default /bin/busybox or /usr/bin/busybox. */
@@ -94,6 +96,8 @@ export function buildInitramfs(o: InitramfsOptions): BuiltInitramfs {
   const h = new Bun.CryptoHasher("sha256");
   h.update(`${o.codec}\0${o.release}\0`).update(init).update(busybox);
   for (const m of mods) h.update(`${m.file}\0`).update(m.raw);
+  const extra = Object.entries(o.files ?? {}).sort(([a], [b]) => (a < b ? -1 : 1)).map(([p, v]) => [p, typeof v === "string" ? readFileSync(v) : v] as const);
+  for (const [p, v] of extra) h.update(`${p}\0`).update(v);
   const hash = h.digest("hex").slice(0, 16);
   const dir = o.cacheDir ?? DEFAULT_CACHE_DIR;
   const path = join(dir, `initramfs-${o.release}-${hash}.img`);
@@ -110,6 +114,7 @@ export function buildInitramfs(o: InitramfsOptions): BuiltInitramfs {
   for (const a of APPLETS) c.symlink(`bin/${a}`, "busybox");
   for (const d of ["proc", "sys", "dev", "tmp", "sysroot", "lib/modules"]) c.dir(d);
   for (const m of mods) c.file(`lib/modules/${m.file}`, m.path.endsWith(".ko") ? m.raw : moduleBytes(m.path), 0o644);
+  for (const [p, v] of extra) c.file(p, v, /(^|\/)(s?bin)\/|\.so[.\d]*$|ld-linux/.test(p) ? 0o755 : 0o644);
   c.file("init", init, 0o755);
   const cpio = c.bytes();
   const image = o.codec === "zstd" ? Bun.zstdCompressSync(cpio, { level: 9 }) : o.codec === "gzip" ? Bun.gzipSync(cpio as Uint8Array<ArrayBuffer>, { level: 9 }) : cpio;

@@ -28,8 +28,10 @@ export interface GuestOptions {
   boots?: number;
   /** Wall-clock limit for the whole run, in seconds (default 120). */
   timeoutSeconds?: number;
-  /** Extra raw disks: host paths created sparse at the given size when absent. Seen as /dev/vdb, /dev/vdc… */
-  disks?: { path: string; sizeMiB: number }[];
+  /** Extra raw disks: host paths created sparse at the given size when absent. Seen as /dev/vdb, /dev/vdc… (virtio) */
+  disks?: { path: string; sizeMiB: number; bus?: DiskBus }[];
+  /** How the root disk is attached (default virtio: /dev/vda). */
+  rootBus?: DiskBus;
   /** What the root filesystem holds besides the defaults. */
   rootfs?: RootfsOptions;
   /** Boot this root disk image in place (kept after the run) instead of a copy of the lab's busybox image. */
@@ -110,10 +112,10 @@ export async function runGuest(o: GuestOptions): Promise<GuestResult> {
   }
   const initrd = join(dir, "boot.cpio");
   writeFileSync(initrd, o.initrd ?? (await bootInitramfs(o.kernel, o.job)));
-  const drives = [rootImage];
+  const drives: [string, DiskBus][] = [[rootImage, o.rootBus ?? "virtio"]];
   for (const d of o.disks ?? []) {
     if (!existsSync(d.path)) await $`truncate -s ${d.sizeMiB}M ${d.path}`.quiet();
-    drives.push(d.path);
+    drives.push([d.path, d.bus ?? "virtio"]);
   }
   const cmdline = forArch([LAB_CMDLINE, o.cmdline ?? ""].join(" ").trim(), o.kernel);
   const args = [
@@ -121,9 +123,26 @@ export async function runGuest(o: GuestOptions): Promise<GuestResult> {
     "-smp", String(o.cpus ?? 2), "-m", String(o.memoryMiB ?? 1024),
     "-display", "none", "-serial", "stdio", "-monitor", "none", "-nodefaults", "-no-user-config", "-nic", "none",
     "-kernel", o.kernel.vmlinuz, "-initrd", initrd, "-append", cmdline,
-    ...drives.flatMap((p, i) => arch.qemu.diskArgs(p, i)),
+    ...driveArgs(drives, (p, i) => arch.qemu.diskArgs(p, i)),
   ];
   return watch(args, o, dir, rootImage);
+}
+
+/** How a disk is attached: virtio-blk (/dev/vdX), NVMe (/dev/nvmeNn1), or a SCSI disk on virtio-scsi (/dev/sdX). */
+export type DiskBus = "virtio" | "nvme" | "scsi";
+
+/** QEMU arguments for the disks, in order (each bus numbers its own disks from the first). */
+export function driveArgs(drives: [string, DiskBus][], virtio: (file: string, i: number) => string[] = (p) => ["-drive", `file=${p},format=raw,if=virtio,cache=unsafe`]): string[] {
+  const out: string[] = [];
+  if (drives.some(([, b]) => b === "scsi")) out.push("-device", "virtio-scsi-pci,id=scsi0");
+  drives.forEach(([p, bus], i) => {
+    if (bus === "virtio") out.push(...virtio(p, i));
+    else {
+      out.push("-drive", `file=${p},format=raw,if=none,id=disk${i},cache=unsafe`);
+      out.push("-device", bus === "nvme" ? `nvme,drive=disk${i},serial=kdump${i}` : `scsi-hd,drive=disk${i},bus=scsi0.0`);
+    }
+  });
+  return out;
 }
 
 /**

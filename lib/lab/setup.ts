@@ -26,6 +26,10 @@ export const LAB_PACKAGES = [
   "make",
   "file", // oracle: what file(1) says of a bzImage
   "strace", // the dump fuzzer records which bytes a clean analyze reads (test/fuzz/_bases.ts)
+  "lvm2", // storage guests: pvcreate/vgcreate/lvcreate in the guest; the capture packs the host's lvm
+  "mdadm", // storage guests: MD RAID1 roots, assembled in the capture by the host's mdadm
+  "xfsprogs", // mkfs.xfs: XFS dump targets (and blkid tests on real images)
+  "btrfs-progs", // mkfs.btrfs: btrfs dump targets by LABEL
   "debootstrap", // the sid root of the newest peers (lib/lab/sid_root.ts) and the Debian systemd guest (lib/lab/debian_guest.ts)
 ];
 

@@ -17,6 +17,8 @@ import { systemRam } from "../boot/sizing.ts";
 import { buildInitramfs, initramfsCodec, type BuiltInitramfs } from "../initramfs/initramfs.ts";
 import { deviceModules, moduleIndex, mountOf, parseMountinfo, resolveModules } from "../initramfs/modules.ts";
 import { captureSettings } from "../config/capture_settings.ts";
+import { mountStack, stackNodes } from "../collect/devices.ts";
+import { captureStorage, formatStack, type CaptureStorage } from "../initramfs/storage.ts";
 import { loadConfig } from "../config/load.ts";
 import type { KdumpConfig } from "../config/settings.ts";
 import { checkSupported } from "../config/supported.ts";
@@ -82,6 +84,8 @@ export interface LoadPlan {
   target: string | null;
   /** The config applied (crash mode), or null. */
   config: KdumpConfig | null;
+  /** The storage the capture brings up (crash mode, our initramfs), or null. */
+  storage: CaptureStorage | null;
   /** Things that will not stop the load but may stop a capture. */
   warnings: string[];
 }
@@ -144,30 +148,40 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
   let modules: string[] = [];
   let cmdline: string;
   let target: string | null = null;
+  let storage: CaptureStorage | null = null;
   if (mode === "kexec") {
     initrd ??= [`/boot/initrd.img-${release}`, `/boot/initramfs-${release}.img`].find((p) => existsSync(p)) ?? null;
     cmdline = editCmdline(o.cmdline ?? proc, { remove: o.remove, append: o.append });
   } else {
     const cfg = config!;
-    const mounts = parseMountinfo(sys.read("/proc/self/mountinfo") ?? "");
+    const mountinfo = sys.read("/proc/self/mountinfo") ?? "";
+    const mounts = parseMountinfo(mountinfo);
     const rootMount = mountOf(mounts, "/");
     if (!rootMount) throw new UsageError("cannot find the root filesystem in /proc/self/mountinfo", { hint: "is /proc mounted?" });
     // the config's target must be one the capture can write to; --target replaces it
-    if (!o.target) checkSupported(cfg, (p) => mountOf(mounts, p)?.mountpoint === rootMount.mountpoint);
+    if (!o.target) checkSupported(cfg, (p) => mountOf(mounts, p)?.mountpoint === rootMount.mountpoint || mountStack(p, mountinfo) !== null);
     const capture = captureSettings(cfg);
     if (!cfg.settings.enabled) warnings.push(`${formatOrigin(cfg.origins.enabled ?? null)}: USE_KDUMP=0 says not to arm kdump at boot; loading anyway, as asked`);
-    target = o.target ?? capture.target;
     const extra = [...cfg.settings.extraModules, ...(o.modules ?? [])];
     if (!paramValue(splitCmdline(proc), "root") && !rootMount.source.startsWith("/dev/"))
       warnings.push(`the root filesystem (${rootMount.fstype} from ${rootMount.source}) is not on a block device the capture init can find: give it with --append kdump.root=UUID=…`);
     const { bun, kdump } = collectorPaths();
+    const idx = initrd ? null : moduleIndex(o.modulesDir ?? installedKernel(release).modulesDir);
+    // the storage under the root and the dump target: drivers, md arrays, logical volumes, the target's own filesystem
+    storage = idx ? captureStorage(o.target ? { kind: "dir", path: o.target } : cfg.settings.target, mountinfo, idx, cfg.settings.deviceTimeout) : null;
+    target = storage?.target ?? o.target ?? capture.target;
+    warnings.push(...(storage?.warnings ?? []));
+    const locked = (i: number) => (storage?.stacks[i] ? stackNodes(storage.stacks[i]!.stack).filter((n) => n.kind === "crypt") : []);
+    for (const n of storage?.targetMount ? locked(storage.stacks.length - 1) : [])
+      throw new UsageError(`the dump target ${target} is on an encrypted device (${n.dmName ?? n.name}, LUKS ${n.luksUuid ?? "?"}), and no key file is configured to unlock it in the capture`, { hint: "dump to an unencrypted disk (path on a plain XFS/ext4 filesystem, or xfs UUID=…)" });
+    for (const n of locked(0))
+      warnings.push(`the root filesystem is on an encrypted device (${n.dmName ?? n.name}, LUKS ${n.luksUuid ?? "?"}): the capture cannot unlock it, so it cannot run the collector from the root (not supported yet)`);
     for (const [what, p] of [["dump target", target], ["Bun runtime", bun], ["kdump.ts", kdump]] as const)
-      if (mountOf(mounts, p)?.mountpoint !== rootMount.mountpoint)
+      if (!(what === "dump target" && storage?.targetMount) && mountOf(mounts, p)?.mountpoint !== rootMount.mountpoint)
         warnings.push(`the ${what} ${p} is not on the root filesystem, which is all the capture init mounts${what === "dump target" ? "" : ": the capture falls back to a busybox copy"}`);
-    if (!initrd) {
-      const idx = moduleIndex(o.modulesDir ?? installedKernel(release).modulesDir);
-      const wanted = [...deviceModules(rootMount.majmin), rootMount.fstype, ...extra];
-      const resolved = resolveModules(wanted.filter((n) => idx.files.has(n.replace(/-/g, "_")) || extra.includes(n)), idx);
+    if (idx && storage) {
+      const wanted = [...storage.plan.modules, ...deviceModules(rootMount.majmin), rootMount.fstype, ...extra];
+      const resolved = resolveModules([...new Set(wanted)].filter((n) => idx.files.has(n.replace(/-/g, "_")) || extra.includes(n)), idx);
       modules = resolved.map((m) => m.name);
       const config = kernelFileCandidates(release).config.map((p) => sys.read(p)).find((t) => t !== null) ?? sys.read(join(dirname(kernel), `config-${release}`)) ?? sys.read(join(dirname(kernel), "config"));
       initramfs = buildInitramfs({
@@ -175,7 +189,8 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
         modules: resolved,
         codec: initramfsCodec(config),
         cacheDir: o.cacheDir,
-        init: { ...capture, target, bun, kdump, rootWaitSeconds: 30 },
+        files: storage.plan.files,
+        init: { ...capture, target, bun, kdump, rootWaitSeconds: 30, storage: storage.plan.script },
       });
       initrd = initramfs.path;
     }
@@ -200,7 +215,7 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
     else if (reserved < needBytes && !o.initrd)
       warnings.push(`${mib(reserved)} reserved is below the ~${mib(needBytes)} the Bun collector needs: a capture copies /proc/vmcore whole with busybox dd instead`);
   }
-  return { mode, kernel, image, initrd, initrdBytes, initramfs, modules, cmdline, reserved, loadBytes, needBytes, collector, minBytes, target, config, warnings };
+  return { mode, kernel, image, initrd, initrdBytes, initramfs, modules, cmdline, reserved, loadBytes, needBytes, collector, minBytes, target, config, storage, warnings };
 }
 
 /**
@@ -285,6 +300,8 @@ export function formatPlan(p: LoadPlan): string {
     `kernel:      ${p.kernel}${p.image ? ` (${p.image.release}, ${mib(p.image.fileBytes)} file, ${mib(p.image.initSize)} in memory)` : " (not a bzImage)"}`,
     `initramfs:   ${p.initrd ? `${p.initrd} (${mib(p.initrdBytes)}${p.initramfs ? `, ${mib(p.initramfs.cpioBytes)} unpacked, ${p.initramfs.codec}, ${p.initramfs.built ? "built" : "cached"}` : ""})` : "none"}`,
     ...(p.mode === "crash" ? [`modules:     ${p.modules.length ? p.modules.join(" ") : "(none: the target's drivers are built in)"}`, `dump target: ${p.target}`] : []),
+    ...(p.storage ? p.storage.stacks.flatMap((m, i) => formatStack(m.stack).map((l, j) => `${i === 0 && j === 0 ? "storage:     " : "             "}${j === 0 ? `${m.mount.mountpoint || "(target)"} on ` : ""}${l}`)) : []),
+    ...(p.storage?.targetMount ? [`mounts:      ${p.storage.targetMount.spec} (${p.storage.targetMount.fstype}) at ${p.storage.targetMount.dir} for the dump, after the root`] : []),
     ...(p.config ? [`config:      ${p.config.sources.length ? p.config.sources.join(", ") : "none (defaults)"}; \`kdump config\` shows each setting's file and line`] : []),
     `cmdline:     ${p.cmdline}`,
     ...(p.mode === "crash"

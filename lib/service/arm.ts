@@ -2,8 +2,12 @@
 // input changed, then load), `stop`, `restart`, `reload` and `rebuild` (also for another installed kernel, as the
 // kernel hooks do). Everything that can fail (prerequisites, config, plan) is checked before the kernel is touched:
 // a failed kexec_file_load of a crash image frees the one loaded before it, so a typo must never get that far.
+import { spaceWarning } from "../collect/forecast.ts";
+import { saveRawDump } from "../collect/raw_save.ts";
+import { hostname } from "node:os";
 import { existsSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { errorLine } from "../errors.ts";
 import { collectorPaths, loadPlan, planLoad, unload, type LoadPlan } from "../load/load.ts";
 import { readFlag } from "../load/host.ts";
 import { serviceConfig, type ServiceConfig } from "./config.ts";
@@ -36,6 +40,8 @@ export interface ArmResult {
   configFiles: string[];
   /** Config and plan warnings. */
   warnings: string[];
+  /** A raw target's dump the last capture left on the partition, saved now as a normal dump (its path), or null. */
+  rawSaved: string | null;
 }
 
 function running(h: ServiceHost): string {
@@ -59,21 +65,55 @@ function plan(h: ServiceHost, c: ServiceConfig, release: string, o: ArmOptions):
 function arm(o: ArmOptions, h: ServiceHost, force: boolean, unloadFirst: boolean): ArmResult {
   requirePrerequisites(h);
   const c = serviceConfig(h);
+  const raw = saveRaw(h, c);
+  const rawSaved = raw.path;
   const release = running(h);
   const inputs = captureInputs(h, release, c.files, c.target, collectorPaths());
   const state = readState(h);
   const boot = bootId(h);
   const loaded = readFlag(h.sys, "/sys/kernel/kexec_crash_loaded") === true;
-  const base = { release, target: c.target, configFiles: c.files };
+  const base = { release, target: c.target, configFiles: c.files, rawSaved };
   if (!force && loaded && state.armed?.bootId === boot && state.armed.inputs === inputs && existsSync(state.armed.initrd))
-    return { ...base, action: "unchanged", initrd: state.armed.initrd, built: false, warnings: c.warnings };
+    return { ...base, action: "unchanged", initrd: state.armed.initrd, built: false, warnings: [...c.warnings, ...raw.warning] };
   const p = plan(h, c, release, o);
   if (unloadFirst) unload({}, h.sys);
   loadPlan(p, h.sys);
   updateState(h, (s) => {
     s.armed = { by: o.by ?? "hand", bootId: boot, at: h.now(), release, initrd: p.initrd!, inputs };
   });
-  return { ...base, action: "loaded", initrd: p.initrd!, built: p.initramfs?.built ?? false, warnings: [...c.warnings, ...p.warnings] };
+  return { ...base, action: "loaded", initrd: p.initrd!, built: p.initramfs?.built ?? false, warnings: [...c.warnings, ...raw.warning, ...p.warnings, ...spaceCheck(h, c, p)] };
+}
+
+/**
+ * With a raw target (kdump.conf `raw /dev/…`), saves the flattened stream a capture left on the partition as
+ * /var/crash/<host>-<date>/vmcore and marks the partition consumed, before arming again (as kdumpctl does).
+ */
+function saveRaw(h: ServiceHost, c: ServiceConfig): { path: string | null; warning: string[] } {
+  const t = c.config.settings.target;
+  if (t.kind !== "raw" || !existsSync(join(h.root, t.device))) return { path: null, warning: [] };
+  try {
+    return { path: saveRawDump(join(h.root, t.device), join(h.root, "/var/crash"), hostname())?.path ?? null, warning: [] };
+  } catch (e) {
+    return { path: null, warning: [`the dump on ${t.device} could not be saved (${errorLine(e)}); arming anyway, which the next crash overwrites`] };
+  }
+}
+
+/**
+ * The forecast of a dump at the configured level against the free space of the target (a mounted directory), as a
+ * warning with both numbers; none when it fits or cannot be told (target not mounted here, no /proc/kcore).
+ */
+export function spaceCheck(h: Pick<ServiceHost, "forecast" | "free">, c: Pick<ServiceConfig, "config">, p: Pick<LoadPlan, "target" | "storage">): string[] {
+  if (!h.forecast || !h.free || !p.target) return [];
+  const dir = p.storage?.targetMount?.dir.startsWith("/tmp/") ? null : p.target;
+  let free: number | null = null;
+  for (let d = dir; d && free === null; d = d === "/" ? null : dirname(d)) free = h.free(d); // the target folder may not exist yet
+  if (free === null) return [];
+  try {
+    const w = spaceWarning(h.forecast(c.config.settings.dumpLevel), free, p.target);
+    return w ? [w] : [];
+  } catch (e) {
+    return [`the dump size could not be forecast (${errorLine(e)}): the free space at ${p.target} was not checked`];
+  }
 }
 
 /**

@@ -27,6 +27,7 @@ export function serviceCommands(k: CliKit): CommandModule<object, Args>[] {
         k.emit(a.json, r, () =>
           [
             ...r.warnings.map((w) => `warning: ${w}`),
+            ...(r.rawSaved ? [`saved the dump the last capture left on the raw partition as ${r.rawSaved}`] : []),
             r.action === "unchanged"
               ? `armed already: ${r.release} with ${r.initrd} (no input changed)`
               : `armed: ${r.release} with ${r.initrd} (${r.built ? "built now" : "cached image"}); dumps go to ${r.target}`,

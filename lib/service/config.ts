@@ -4,6 +4,7 @@
 import { loadConfig, rootFs } from "../config/load.ts";
 import { formatOrigin } from "../config/origin.ts";
 import type { KdumpConfig } from "../config/settings.ts";
+import { mountStack } from "../collect/devices.ts";
 import { checkSupported } from "../config/supported.ts";
 import { captureSettings } from "../config/capture_settings.ts";
 import { mountOf, parseMountinfo } from "../initramfs/modules.ts";
@@ -30,7 +31,8 @@ export function serviceConfig(h: ServiceHost): ServiceConfig {
   const config = loadConfig(rootFs(h.root));
   const mounts = parseMountinfo(h.sys.read("/proc/self/mountinfo") ?? "");
   const root = mountOf(mounts, "/");
-  checkSupported(config, root ? (p) => mountOf(mounts, p)?.mountpoint === root.mountpoint : undefined);
+  const info = h.sys.read("/proc/self/mountinfo") ?? "";
+  checkSupported(config, root ? (p) => mountOf(mounts, p)?.mountpoint === root.mountpoint || mountStack(p, info) !== null : undefined);
   return {
     config,
     target: captureSettings(config).target,

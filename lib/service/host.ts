@@ -1,5 +1,6 @@
 // The box as the service verbs see it: the capture verbs' HostSys (kexec, /proc and /sys, prompt), the root of its
 // files (/etc, /var/lib/kdump, /boot: "" on a real box, a scratch tree in tests) and a command runner (systemctl).
+import { forecastRunning, freeBytes, type DumpForecast } from "../collect/forecast.ts";
 import { realHost, type HostSys } from "../load/host.ts";
 
 /** A command's result. */
@@ -20,6 +21,10 @@ export interface ServiceHost {
   run(argv: string[]): RunResult;
   /** Seconds since the epoch. */
   now(): number;
+  /** The running kernel's dump-size forecast at a level (/proc/kcore); absent: `start` skips the space check. */
+  forecast?(level: number): DumpForecast;
+  /** Bytes free on the filesystem of a directory, or null. */
+  free?(dir: string): number | null;
 }
 
 /** This machine. */
@@ -35,4 +40,6 @@ export const realServiceHost: ServiceHost = {
     }
   },
   now: () => Math.floor(Date.now() / 1000),
+  forecast: (level) => forecastRunning(level),
+  free: freeBytes,
 };

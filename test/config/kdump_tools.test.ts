@@ -65,6 +65,12 @@ HOSTTAG=hostname
     expect(settings(`${line}\n`).settings.failureAction).toBe(action as never);
   });
 
+  test("reads KDUMP_DEVICE_TIMEOUT, the bound on waiting for the capture's disks (default 90 s), and refuses a non-number", () => {
+    expect(settings("").settings.deviceTimeout).toBe(90);
+    expect(settings("KDUMP_DEVICE_TIMEOUT=30\n").settings.deviceTimeout).toBe(30);
+    expect(() => settings("KDUMP_DEVICE_TIMEOUT=soon\n")).toThrow("KDUMP_DEVICE_TIMEOUT=soon: a number is expected");
+  });
+
   test("reads an NFS export as the target", () => {
     expect(settings('NFS="srv:/export/crash"\n').settings.target).toEqual({ kind: "nfs", server: "srv", export: "/export/crash", sub: "/" });
   });

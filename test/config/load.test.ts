@@ -72,18 +72,23 @@ describe("checkSupported()", () => {
   test.each([
     ["/etc/kdump.conf", "path /x\nnfs srv:/e\n", "/etc/kdump.conf:2: dump target nfs://srv/e:/x (nfs) is not supported yet"],
     ["/etc/kdump.conf", "ssh a@b\n", "/etc/kdump.conf:1: dump target ssh://a@b/var/crash (ssh) is not supported yet"],
-    ["/etc/kdump.conf", "\nraw /dev/vdb\n", "/etc/kdump.conf:2: dump target /dev/vdb (raw) is not supported yet"],
-    ["/etc/kdump.conf", "ext4 LABEL=crash\n", "/etc/kdump.conf:1: dump target LABEL=crash:/var/crash (ext4) is not supported yet"],
     ["/etc/default/kdump-tools", "HOSTTAG=ip\n", "/etc/default/kdump-tools:1: HOSTTAG=ip is not supported yet"],
   ])("refuses what %s says in %p with the directive's file and line", (file, text, message) => {
     put(file, text);
     expect(configError(() => checkSupported(loadConfig(rootFs(root)))).summary()).toStartWith(message);
   });
 
-  test("refuses a directory on another filesystem when told where the root filesystem is", () => {
+  test("refuses a directory on a filesystem the capture cannot mount when told which those are", () => {
     put("/etc/default/kdump-tools", "KDUMP_COREDIR=/mnt/dumps\n");
     const c = loadConfig(rootFs(root));
-    expect(unsupported(c, (p) => !p.startsWith("/mnt")).map((e) => e.message)).toEqual(["/etc/default/kdump-tools:1: dump target /mnt/dumps is not on the root filesystem, which is all the capture mounts: not supported yet"]);
+    expect(unsupported(c, (p) => !p.startsWith("/mnt")).map((e) => e.message)).toEqual(["/etc/default/kdump-tools:1: dump target /mnt/dumps is on a filesystem with no block device (the capture mounts the root and disks only): not supported yet"]);
+  });
+
+  test("passes xfs and btrfs targets by UUID= and LABEL= (their own disk)", () => {
+    put("/etc/kdump.conf", "xfs UUID=0b1c2d3e-0000-4000-8000-000000000001\npath /dumps\n");
+    expect(unsupported(loadConfig(rootFs(root)))).toEqual([]);
+    put("/etc/kdump.conf", "btrfs LABEL=crash\n");
+    expect(unsupported(loadConfig(rootFs(root)))).toEqual([]);
   });
 });
 

@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { LabError } from "../../lib/errors.ts";
 import { fetchKernel } from "../../lib/lab/kernels.ts";
-import { runGuest } from "../../lib/lab/qemu.ts";
+import { driveArgs, runGuest } from "../../lib/lab/qemu.ts";
 import { buildRootfs } from "../../lib/lab/rootfs.ts";
 
 describe("runGuest()", () => {
@@ -41,4 +41,14 @@ describe("runGuest()", () => {
       r.cleanup();
     }
   }, 400_000);
+});
+
+test("driveArgs() attaches disks on virtio-blk, NVMe (with a serial) and virtio-scsi (one controller)", () => {
+  expect(driveArgs([["/a", "nvme"], ["/b", "virtio"], ["/c", "scsi"], ["/d", "scsi"]])).toEqual([
+    "-device", "virtio-scsi-pci,id=scsi0",
+    "-drive", "file=/a,format=raw,if=none,id=disk0,cache=unsafe", "-device", "nvme,drive=disk0,serial=kdump0",
+    "-drive", "file=/b,format=raw,if=virtio,cache=unsafe",
+    "-drive", "file=/c,format=raw,if=none,id=disk2,cache=unsafe", "-device", "scsi-hd,drive=disk2,bus=scsi0.0",
+    "-drive", "file=/d,format=raw,if=none,id=disk3,cache=unsafe", "-device", "scsi-hd,drive=disk3,bus=scsi0.0",
+  ]);
 });

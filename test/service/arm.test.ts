@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { collectorPaths } from "../../lib/load/load.ts";
-import { restart, start, stop } from "../../lib/service/arm.ts";
+import { restart, spaceCheck, start, stop } from "../../lib/service/arm.ts";
 import { captureInputs } from "../../lib/service/inputs.ts";
 import { readState, updateState } from "../../lib/service/state.ts";
 import { KEXEC_FILE } from "../../lib/sys/kexec.ts";
@@ -71,5 +73,44 @@ describe("start(), stop()", () => {
     stop(box);
     expect(box.sys.loads.map((l) => l.flags)).toEqual([KEXEC_FILE.UNLOAD | KEXEC_FILE.ON_CRASH]);
     expect(readState(box).armed).toBeNull();
+  });
+});
+
+describe("spaceCheck()", () => {
+  const forecast = (level: number) => ({ level, presentPages: 262144, keptPages: 65536, bytes: 65536 * 4096, excluded: { zero: 0, cache: 0, cachePrivate: 0, user: 0, free: 196608, hwpoison: 0, offline: 0 } });
+  const config = { config: { settings: { dumpLevel: 31 } } } as never;
+  test("spaceCheck() warns with both numbers when the forecast at the configured level does not fit the target's free space", () => {
+    const asked: string[] = [];
+    const free = (d: string) => (asked.push(d), d === "/var" ? 100 * 1048576 : null); // /var/crash/x does not exist yet
+    expect(spaceCheck({ forecast, free }, config, { target: "/var/crash/x", storage: null })).toEqual([
+      "the dump forecast (256.0 MiB at -d 31: 65536 of 262144 pages, before zero pages and compression) does not fit the 100.0 MiB free at /var/crash/x: free space there, raise the dump level, or choose another target",
+    ]);
+    expect(asked).toEqual(["/var/crash/x", "/var/crash", "/var"]);
+    expect(spaceCheck({ forecast, free: () => 1 << 30 }, config, { target: "/var/crash", storage: null })).toEqual([]);
+    expect(spaceCheck({ forecast: () => { throw new Error("no /proc/kcore"); }, free: () => 1 }, config, { target: "/var/crash", storage: null })[0]).toContain("could not be forecast");
+  });
+});
+
+describe("start() with a raw target", () => {
+  test("start() saves the stream the last capture left on the raw partition as /var/crash/<host>-<date>/vmcore before arming, once", () => {
+    box = fakeBox({ loaded: false });
+    box.file("/etc/kdump.conf", "raw /dev/vdb\n");
+    const head = Buffer.alloc(4096);
+    head.write("makedumpfile", 0, "latin1");
+    head.writeBigInt64BE(1n, 16); // type
+    head.writeBigInt64BE(1n, 24); // version
+    const rec = Buffer.alloc(16);
+    rec.writeBigInt64BE(0n, 0);
+    rec.writeBigInt64BE(5n, 8);
+    const end = Buffer.alloc(16);
+    end.writeBigInt64BE(-1n, 0);
+    box.file("/dev/vdb", Buffer.concat([head, rec, Buffer.from("hello"), end, Buffer.alloc(4096, 1)]));
+    thrown(() => start({}, box)); // the fake box has no kernel to load: the save comes first
+    const saved = readdirSync(join(box.root, "var/crash"));
+    expect(saved).toHaveLength(1);
+    expect(readFileSync(join(box.root, "var/crash", saved[0]!, "vmcore"), "latin1")).toBe("hello");
+    expect(readFileSync(join(box.root, "dev/vdb")).subarray(0, 4096).every((b) => b === 0)).toBe(true); // consumed
+    thrown(() => start({}, box));
+    expect(readdirSync(join(box.root, "var/crash"))).toHaveLength(1);
   });
 });
