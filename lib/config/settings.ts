@@ -67,6 +67,11 @@ export interface Settings {
   nfsTimeo: number | null;
   /** NFS_RETRANS, or null. */
   nfsRetrans: number | null;
+  /**
+   * net_timeout (kdump.conf) / KDUMP_NET_TIMEOUT (kdump-tools): seconds the capture gives a network target to
+   * appear (interface, link, address, then the NFS mount or the ssh connection) before the failure action.
+   */
+  netTimeout: number;
 }
 
 /** A box with no config file. */
@@ -98,6 +103,7 @@ export const DEFAULT_SETTINGS: Settings = {
   hostTag: "hostname",
   nfsTimeo: null,
   nfsRetrans: null,
+  netTimeout: 90,
 };
 
 /** A setting's name. */

@@ -1,5 +1,5 @@
-// What the capture can honour today. Every target type parses, but until the storage and network work lands the
-// capture init writes only to a directory on the crashed system's root filesystem. `start` (and `load`) call
+// What the capture can honour today. Every target type parses; the capture init writes to a directory on the
+// crashed system's root filesystem, an NFS export or an ssh host (lib/initramfs/remote_target.ts). `start` (and `load`) call
 // checkSupported() before they act, so an unsupported config fails at the directive's file and line, not in a crash.
 import { ConfigError, type Origin } from "./origin.ts";
 import type { KdumpConfig } from "./settings.ts";
@@ -14,9 +14,9 @@ export function unsupported(c: KdumpConfig, onRootFs?: (path: string) => boolean
   const out: ConfigError[] = [];
   const at = (k: keyof KdumpConfig["settings"]): Origin => c.origins[k] ?? { file: "(default)", line: 0 };
   const t = c.settings.target;
-  if (t.kind !== "dir")
-    out.push(new ConfigError(at("target"), `dump target ${formatTarget(t)} (${t.kind === "device" ? (t.fstype ?? "device") : t.kind}) is not supported yet`, "the capture writes only to a directory on the root filesystem for now: use path /var/crash (kdump.conf) or KDUMP_COREDIR (kdump-tools)"));
-  else if (onRootFs && !onRootFs(t.path))
+  if (t.kind !== "dir" && t.kind !== "nfs" && t.kind !== "ssh")
+    out.push(new ConfigError(at("target"), `dump target ${formatTarget(t)} (${t.kind === "device" ? (t.fstype ?? "device") : t.kind}) is not supported yet`, "the capture writes to a directory on the root filesystem, NFS or ssh for now: use path /var/crash (kdump.conf) or KDUMP_COREDIR (kdump-tools)"));
+  else if (t.kind === "dir" && onRootFs && !onRootFs(t.path))
     out.push(new ConfigError(at("target"), `dump target ${t.path} is not on the root filesystem, which is all the capture mounts: not supported yet`, "choose a directory on the root filesystem"));
   if (c.settings.hostTag === "ip")
     out.push(new ConfigError(at("hostTag"), "HOSTTAG=ip is not supported yet (the capture has no network)", 'use HOSTTAG="hostname"'));

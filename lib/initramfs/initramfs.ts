@@ -8,12 +8,13 @@ import { Cpio } from "./cpio.ts";
 import { captureInit, type CaptureInitConfig } from "./init.ts";
 import { moduleBytes } from "./modinfo.ts";
 import type { ResolvedModule } from "./modules.ts";
+import type { PackedFile } from "./ssh_client.ts";
 
 /** Where built images are kept unless told otherwise. */
 export const DEFAULT_CACHE_DIR = "/var/lib/kdump";
 
 /** The busybox applets the capture init calls (ash's builtins need none). */
-const APPLETS = ["sh", "mount", "umount", "insmod", "mkdir", "sleep", "cat", "sed", "head", "findfs", "chroot", "date", "dd", "mv", "sync", "reboot", "uname", "stat", "timeout", "halt", "poweroff", "find", "sort", "tail", "dmesg", "grep"];
+const APPLETS = ["sh", "mount", "umount", "insmod", "mkdir", "sleep", "cat", "sed", "head", "findfs", "chroot", "date", "dd", "mv", "sync", "reboot", "uname", "stat", "timeout", "halt", "poweroff", "find", "sort", "tail", "dmesg", "grep", "ip", "udhcpc", "cut", "tr"];
 
 /** A compression the kernel's initramfs unpacker knows. */
 export type Codec = "zstd" | "gzip" | "none";
@@ -32,6 +33,8 @@ export interface InitramfsOptions {
   busybox?: string;
   /** Cache directory (default /var/lib/kdump). */
   cacheDir?: string;
+  /** More files (a network target's ssh client, key and known_hosts: remote_target.ts). */
+  files?: PackedFile[];
 }
 
 /** A built (or reused) image. */
@@ -94,6 +97,7 @@ export function buildInitramfs(o: InitramfsOptions): BuiltInitramfs {
   const h = new Bun.CryptoHasher("sha256");
   h.update(`${o.codec}\0${o.release}\0`).update(init).update(busybox);
   for (const m of mods) h.update(`${m.file}\0`).update(m.raw);
+  for (const f of o.files ?? []) h.update(`${f.path}\0${f.mode}\0`).update(f.data);
   const hash = h.digest("hex").slice(0, 16);
   const dir = o.cacheDir ?? DEFAULT_CACHE_DIR;
   const path = join(dir, `initramfs-${o.release}-${hash}.img`);
@@ -110,6 +114,7 @@ export function buildInitramfs(o: InitramfsOptions): BuiltInitramfs {
   for (const a of APPLETS) c.symlink(`bin/${a}`, "busybox");
   for (const d of ["proc", "sys", "dev", "tmp", "sysroot", "lib/modules"]) c.dir(d);
   for (const m of mods) c.file(`lib/modules/${m.file}`, m.path.endsWith(".ko") ? m.raw : moduleBytes(m.path), 0o644);
+  for (const f of o.files ?? []) c.file(f.path, f.data, f.mode);
   c.file("init", init, 0o755);
   const cpio = c.bytes();
   const image = o.codec === "zstd" ? Bun.zstdCompressSync(cpio, { level: 9 }) : o.codec === "gzip" ? Bun.gzipSync(cpio as Uint8Array<ArrayBuffer>, { level: 9 }) : cpio;

@@ -41,6 +41,8 @@ export interface GuestOptions {
   onLine?: (line: string) => void;
   /** The qemu binary (default qemu-system-x86_64 on PATH). */
   qemu?: string;
+  /** More QEMU arguments (a socket network between two guests, a QMP socket). */
+  extraArgs?: string[];
 }
 
 /** What a guest run left. */
@@ -111,6 +113,7 @@ export async function runGuest(o: GuestOptions): Promise<GuestResult> {
     "-display", "none", "-serial", "stdio", "-monitor", "none", "-nodefaults", "-no-user-config", "-nic", "none",
     "-kernel", o.kernel.vmlinuz, "-initrd", initrd, "-append", cmdline,
     ...drives.flatMap((p) => ["-drive", `file=${p},format=raw,if=virtio,cache=unsafe`]),
+    ...(o.extraArgs ?? []),
   ];
   return watch(args, o, dir, rootImage);
 }

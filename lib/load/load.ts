@@ -18,6 +18,9 @@ import { loadConfig } from "../config/load.ts";
 import type { KdumpConfig } from "../config/settings.ts";
 import { checkSupported } from "../config/supported.ts";
 import { formatOrigin } from "../config/origin.ts";
+import { formatTarget } from "../config/target.ts";
+import { realNetSys, type NetSys } from "../initramfs/network.ts";
+import { remoteCapture, type RemoteCapture } from "../initramfs/remote_target.ts";
 
 /** What the user asked for. */
 export interface LoadOptions {
@@ -45,6 +48,8 @@ export interface LoadOptions {
   syscall?: SyscallChoice;
   /** The box's config (default: read from /etc through the host); the options above win over it. */
   config?: KdumpConfig;
+  /** Routes, addresses and sysfs for a network target (default this machine's). */
+  net?: NetSys;
 }
 
 /** What `kdump load` will do (and `--dry-run` prints). */
@@ -77,6 +82,8 @@ export interface LoadPlan {
   target: string | null;
   /** The config applied (crash mode), or null. */
   config: KdumpConfig | null;
+  /** A network target's capture plan (interface, address, driver), or null for a local one. */
+  remote?: RemoteCapture | null;
   /** Things that will not stop the load but may stop a capture. */
   warnings: string[];
 }
@@ -139,6 +146,7 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
   let modules: string[] = [];
   let cmdline: string;
   let target: string | null = null;
+  let remotePlan: RemoteCapture | null = null;
   if (mode === "kexec") {
     initrd ??= [`/boot/initrd.img-${release}`, `/boot/initramfs-${release}.img`].find((p) => existsSync(p)) ?? null;
     cmdline = editCmdline(o.cmdline ?? proc, { remove: o.remove, append: o.append });
@@ -151,16 +159,20 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
     if (!o.target) checkSupported(cfg, (p) => mountOf(mounts, p)?.mountpoint === rootMount.mountpoint);
     const capture = captureSettings(cfg);
     if (!cfg.settings.enabled) warnings.push(`${formatOrigin(cfg.origins.enabled ?? null)}: USE_KDUMP=0 says not to arm kdump at boot; loading anyway, as asked`);
-    target = o.target ?? capture.target;
-    const extra = [...cfg.settings.extraModules, ...(o.modules ?? [])];
+    const modulesDir = o.modulesDir ?? installedKernel(release).modulesDir;
+    // an NFS or ssh target: the network the capture kernel brings up, and what it packs (--target replaces it)
+    const remote = o.target ? null : remoteCapture(cfg.settings.target, cfg.settings, o.net ?? realNetSys(modulesDir), sys.read("/proc/self/mountinfo") ?? "");
+    remotePlan = remote;
+    target = o.target ?? (remote ? formatTarget(cfg.settings.target) : capture.target);
+    const extra = [...cfg.settings.extraModules, ...(o.modules ?? []), ...(remote?.modules ?? [])];
     if (!paramValue(splitCmdline(proc), "root") && !rootMount.source.startsWith("/dev/"))
       warnings.push(`the root filesystem (${rootMount.fstype} from ${rootMount.source}) is not on a block device the capture init can find: give it with --append kdump.root=UUID=…`);
     const { bun, kdump } = collectorPaths();
-    for (const [what, p] of [["dump target", target], ["Bun runtime", bun], ["kdump.ts", kdump]] as const)
+    for (const [what, p] of [...(remote ? [] : [["dump target", target]] as const), ["Bun runtime", bun], ["kdump.ts", kdump]] as const)
       if (mountOf(mounts, p)?.mountpoint !== rootMount.mountpoint)
         warnings.push(`the ${what} ${p} is not on the root filesystem, which is all the capture init mounts${what === "dump target" ? "" : ": the capture falls back to a busybox copy"}`);
     if (!initrd) {
-      const idx = moduleIndex(o.modulesDir ?? installedKernel(release).modulesDir);
+      const idx = moduleIndex(modulesDir);
       const wanted = [...deviceModules(rootMount.majmin), rootMount.fstype, ...extra];
       const resolved = resolveModules(wanted.filter((n) => idx.files.has(n.replace(/-/g, "_")) || extra.includes(n)), idx);
       modules = resolved.map((m) => m.name);
@@ -170,7 +182,8 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
         modules: resolved,
         codec: initramfsCodec(config),
         cacheDir: o.cacheDir,
-        init: { ...capture, target, bun, kdump, rootWaitSeconds: 30 },
+        init: { ...capture, target, bun, kdump, rootWaitSeconds: 30, ...(remote ? { remote } : {}) },
+        files: remote?.files,
       });
       initrd = initramfs.path;
     }
@@ -192,7 +205,7 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
     else if (reserved < needBytes && !o.initrd)
       warnings.push(`${mib(reserved)} reserved is below the ~${mib(needBytes)} the Bun collector needs: a capture copies /proc/vmcore whole with busybox dd instead`);
   }
-  return { mode, kernel, image, initrd, initrdBytes, initramfs, modules, cmdline, reserved, loadBytes, needBytes, minBytes, target, config, warnings };
+  return { mode, kernel, image, initrd, initrdBytes, initramfs, modules, cmdline, reserved, loadBytes, needBytes, minBytes, target, config, remote: remotePlan, warnings };
 }
 
 /**
@@ -276,7 +289,7 @@ export function formatPlan(p: LoadPlan): string {
     `mode:        ${p.mode === "crash" ? "capture kernel (loaded into the crashkernel= reservation, started by a panic)" : "kexec (staged for `kdump exec`)"}`,
     `kernel:      ${p.kernel}${p.image ? ` (${p.image.release}, ${mib(p.image.fileBytes)} file, ${mib(p.image.initSize)} in memory)` : " (not a bzImage)"}`,
     `initramfs:   ${p.initrd ? `${p.initrd} (${mib(p.initrdBytes)}${p.initramfs ? `, ${mib(p.initramfs.cpioBytes)} unpacked, ${p.initramfs.codec}, ${p.initramfs.built ? "built" : "cached"}` : ""})` : "none"}`,
-    ...(p.mode === "crash" ? [`modules:     ${p.modules.length ? p.modules.join(" ") : "(none: the target's drivers are built in)"}`, `dump target: ${p.target}`] : []),
+    ...(p.mode === "crash" ? [`modules:     ${p.modules.length ? p.modules.join(" ") : "(none: the target's drivers are built in)"}`, `dump target: ${p.target}`, ...(p.remote ? [`network:     ${p.remote.network.iface} (${p.remote.network.mac}, ${p.remote.network.modules.join(" ") || "built-in driver"}) ${p.remote.network.mode === "static" ? `${p.remote.network.address}/${p.remote.network.prefix}` : "DHCP"} to ${p.remote.network.target}${p.remote.network.gateway ? ` via ${p.remote.network.gateway}` : ""}`] : [])] : []),
     ...(p.config ? [`config:      ${p.config.sources.length ? p.config.sources.join(", ") : "none (defaults)"}; \`kdump config\` shows each setting's file and line`] : []),
     `cmdline:     ${p.cmdline}`,
     ...(p.mode === "crash"

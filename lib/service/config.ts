@@ -6,6 +6,8 @@ import { formatOrigin } from "../config/origin.ts";
 import type { KdumpConfig } from "../config/settings.ts";
 import { checkSupported } from "../config/supported.ts";
 import { captureSettings } from "../config/capture_settings.ts";
+import { formatTarget } from "../config/target.ts";
+import { knownHostsFor } from "../initramfs/ssh_client.ts";
 import { mountOf, parseMountinfo } from "../initramfs/modules.ts";
 import type { ServiceHost } from "./host.ts";
 
@@ -33,8 +35,9 @@ export function serviceConfig(h: ServiceHost): ServiceConfig {
   checkSupported(config, root ? (p) => mountOf(mounts, p)?.mountpoint === root.mountpoint : undefined);
   return {
     config,
-    target: captureSettings(config).target,
-    files: config.sources,
+    target: config.settings.target.kind === "nfs" || config.settings.target.kind === "ssh" ? formatTarget(config.settings.target) : captureSettings(config).target,
+    // an ssh target's key and recorded host keys go into the image: a new `kdump propagate` rebuilds it
+    files: config.settings.target.kind === "ssh" ? [...config.sources, config.settings.sshKey, knownHostsFor(config.settings.sshKey)] : config.sources,
     warnings: config.notes.map((n) => `${formatOrigin(n)}: ${n.text}`),
   };
 }
