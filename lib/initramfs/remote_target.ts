@@ -81,15 +81,20 @@ export function remoteCapture(t: Target, s: Settings, net: NetSys, mountinfo: st
     const at = "/tmp/kdump-nfs";
     const up = `net_up || failed
 mkdir -p /sysroot${at}
-nfs_ok=
-for v in ${nfsVersions(mountinfo, `${t.server}:${t.export}`).join(" ")}; do
-  ${bounded("nfs")}
-  case "$v" in 3*) type=nfs; o="vers=$v,nolock" ;; *) type=nfs4; o="vers=$v" ;; esac
-  log "nfs: step 'mount': ${t.server}:${t.export} as NFS v$v (${source}, $t s left)"
-  if timeout -s KILL $t mount -t $type -o "$o,addr=${ip},${opts}" ${sh(source)} /sysroot${at} 2>/tmp/mount.err; then nfs_ok=1; break; fi
-  log "nfs: mount as NFS v$v failed: $(tail -n 1 /tmp/mount.err)"
+nfs_ok=; tries=0
+# a server that is still booting, or a switch port still learning, answers later: try again until the bound
+while [ -z "$nfs_ok" ] && [ $(net_left) -gt 0 ]; do
+  tries=$((tries+1))
+  for v in ${nfsVersions(mountinfo, `${t.server}:${t.export}`).join(" ")}; do
+    t=$(net_left); [ $t -gt 0 ] || break
+    case "$v" in 3*) type=nfs; o="vers=$v,nolock" ;; *) type=nfs4; o="vers=$v" ;; esac
+    [ $tries -eq 1 ] && log "nfs: step 'mount': ${t.server}:${t.export} as NFS v$v (${source}, $t s left)"
+    if timeout -s KILL $t mount -t $type -o "$o,addr=${ip},${opts}" ${sh(source)} /sysroot${at} 2>/tmp/mount.err; then nfs_ok=1; log "nfs: mounted as NFS v$v"; break; fi
+    [ $tries -eq 1 ] && log "nfs: mount as NFS v$v failed: $(tail -n 1 /tmp/mount.err); trying again until the bound"
+  done
+  [ -n "$nfs_ok" ] || sleep 2
 done
-[ -n "$nfs_ok" ] || { log "nfs: step 'mount' failed: ${t.server}:${t.export} could not be mounted within the $NET_TIMEOUT s bound"; failed; }
+[ -n "$nfs_ok" ] || { log "nfs: step 'mount' failed: ${t.server}:${t.export} could not be mounted within the $NET_TIMEOUT s bound ($tries tries; last: $(tail -n 1 /tmp/mount.err))"; failed; }
 log "nfs: ${t.server}:${t.export} mounted"
 `;
     return { setup, up, save: null, target: `${at}${t.sub === "/" ? "" : t.sub}`, modules: [...network.modules, ...NFS_MODULES], files: base, network };

@@ -24,7 +24,11 @@ const lines = (r: GuestResult, prefix: string) => plain(r.console).split("\n").f
 
 /** The receiver: 10.0.0.1, /srv/crash for ssh, /srv/nfs exported; analyzes what arrived once the crasher is done. */
 const RECEIVER_JOB = `
-IF=; for d in /sys/class/net/*; do [ "$(cat $d/address)" = ${RECEIVER_MAC} ] && IF=\${d##*/}; done
+# udev may load virtio_net after this job starts: wait for the interface
+IF=; i=0; while [ -z "$IF" ] && [ $i -lt 600 ]; do
+  for d in /sys/class/net/*; do [ "$(cat $d/address)" = ${RECEIVER_MAC} ] && IF=\${d##*/}; done
+  [ -n "$IF" ] || { sleep 1; i=$((i+1)); }
+done
 ip addr add 10.0.0.1/24 dev $IF && ip link set $IF up
 mkdir -p /srv/nfs /srv/crash
 echo '/srv/nfs 10.0.0.0/24(rw,sync,no_root_squash,no_subtree_check)' > /etc/exports
