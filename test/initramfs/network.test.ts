@@ -123,6 +123,20 @@ describe("network targets in the capture init", () => {
       rmSync(s, { recursive: true, force: true });
     }
   });
+  test("a DHCP interface: the init asks busybox udhcpc within the bound, with the event script packed (parsed by busybox sh -n)", () => {
+    const s = fakeSysfs();
+    try {
+      const r = remoteCapture({ kind: "nfs", server: "10.0.0.1", export: "/srv/nfs", sub: "/" }, DEFAULT_SETTINGS, net(s, ADDRS.replace("scope global eth0", "scope global dynamic eth0")), "")!;
+      expect(r.network.mode).toBe("dhcp");
+      expect(r.target).toBe("/tmp/kdump-nfs");
+      expect(r.setup).toContain('udhcpc -i "$NET_IF" -n -q -f -t $(( $(net_left) / 3 + 1 )) -T 3 -s /bin/udhcpc.script');
+      const script = r.files.find((f) => f.path === "bin/udhcpc.script")!;
+      expect(script.mode).toBe(0o755);
+      for (const text of [Buffer.from(script.data).toString(), r.setup]) expect(Bun.spawnSync(["busybox", "sh", "-n", "-c", text], { stderr: "pipe" }).stderr.toString()).toBe("");
+    } finally {
+      rmSync(s, { recursive: true, force: true });
+    }
+  });
   test("an ssh target without a key refuses at start and says to run kdump propagate", () => {
     const s = fakeSysfs();
     try {
