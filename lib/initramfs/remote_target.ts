@@ -104,7 +104,7 @@ log "nfs: ${t.server}:${t.export} mounted"
   const ssh = `ssh -F /dev/null -i ${CAPTURE_SSH_KEY} -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=${CAPTURE_KNOWN_HOSTS} -o GlobalKnownHostsFile=/dev/null -o ServerAliveInterval=5 -o ServerAliveCountMax=${Math.max(2, Math.ceil(s.netTimeout / 5))}${t.port ? ` -p ${t.port}` : ""}`;
   const setup2 = `${setup}
 ssh_to() { ${ssh} -o ConnectTimeout=$1 ${sh(t.dest.includes("@") ? `${t.dest.replace(/@.*$/, "")}@${ip}` : ip)} "$2"; }
-ssh_reason() { grep -v '^@\\|^$\\|^Warning: Permanently' /tmp/ssh.err | tr '\\n' ' '; }
+ssh_reason() { grep -v '^@\\|^$\\|^Warning: Permanently' /tmp/ssh.err | tail -n 2 | tr '\\n' ' '; }
 SSH_SAVE=${sh(remoteSaveCommand("@DIR@", "vmcore.flat"))}
 `;
   const up = `net_up || failed
