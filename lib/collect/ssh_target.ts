@@ -15,15 +15,16 @@ function sshCommand(t: Extract<Target, { kind: "ssh" }>, remote: string): string
 }
 
 /**
- * The flattened stream goes to `<dir>/<file>-incomplete` on the remote side, which renames it only when the
- * stream ended with the flattened end marker (a cut connection leaves it incomplete) and never over a dump.
+ * The remote shell command that saves a flattened stream from stdin as `<dir>/<file>`: written as
+ * `<file>-incomplete`, renamed only when the stream ended with the flattened end marker (a cut connection leaves it
+ * incomplete), never over an existing dump. `kdump collect` and the capture init both send it.
+ * @example remoteSaveCommand("/srv/crash/lab-2026-12-01-12:00:00", "vmcore.flat")
  */
-export async function sshOutput(t: Extract<Target, { kind: "ssh" }>, name: string, file: string, sys: TargetSys): Promise<Output> {
-  const dir = `${t.path.replace(/\/+$/, "")}/${name}`;
+export function remoteSaveCommand(dir: string, file: string): string {
   const partial = `${dir}/${file}-incomplete`;
   const final = `${dir}/${file}`;
   const marker = "ff".repeat(16);
-  const remote = [
+  return [
     `umask 077`,
     `mkdir -p ${q(dir)}`,
     `test ! -e ${q(final)}`,
@@ -32,6 +33,14 @@ export async function sshOutput(t: Extract<Target, { kind: "ssh" }>, name: strin
     `sync`,
     `mv ${q(partial)} ${q(final)}`,
   ].join(" && ");
+}
+
+/** Opens an ssh output: the stream through `remoteSaveCommand`, the log and a failure's reason in connections of their own. */
+export async function sshOutput(t: Extract<Target, { kind: "ssh" }>, name: string, file: string, sys: TargetSys): Promise<Output> {
+  const dir = `${t.path.replace(/\/+$/, "")}/${name}`;
+  const partial = `${dir}/${file}-incomplete`;
+  const final = `${dir}/${file}`;
+  const remote = remoteSaveCommand(dir, file);
   const p = sys.spawn(sshCommand(t, remote));
   const sink = new FlatSink(bunSinkStream(p.stdin));
   const sendText = async (path: string, text: string) => {

@@ -1,5 +1,5 @@
 // Opens where `kdump collect` saves (the Target grammar is lib/config/target.ts): a directory (mounted already, or a
-// device by UUID=/LABEL= that it mounts), a raw block device, stdout, or ssh. Directories get kdump-utils' layout,
+// device by UUID=/LABEL= that it mounts, or an NFS export it mounts), a raw block device, stdout, or ssh. Directories get kdump-utils' layout,
 // <path>/<host>-<YYYY-MM-DD-HH:MM:SS>/vmcore with vmcore-dmesg.txt, written under -incomplete names and renamed only
 // once complete and synced.
 import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statfsSync, writeSync, chmodSync, existsSync } from "node:fs";
@@ -11,6 +11,7 @@ import { FlatSink } from "../dump/flat_writer.ts";
 import { libcMount, type MountCalls } from "../sys/mount.ts";
 import { findDevice } from "./blkid.ts";
 import { sshOutput } from "./ssh_target.ts";
+import { mountNfs } from "./nfs_target.ts";
 import { currentBootId, inProgressNote } from "./unfinished.ts";
 
 /** The system calls targets make; tests pass fakes for mount and ssh. */
@@ -72,9 +73,13 @@ export async function openOutput(t: Target, name: { host: string; when: Date; fi
     return streamOutput(t.device, new FlatSink(fdStream(fd)), deviceSize(fd), () => fsyncSync(fd), () => closeSync(fd));
   }
   if (t.kind === "ssh") return sshOutput(t, dumpDirName(name.host, name.when), name.file, sys);
-  if (t.kind === "nfs") throw new UsageError("an nfs target is not supported yet", { hint: "mount the export and give its directory" });
   let root = t.kind === "dir" ? t.path : "";
   let unmount: (() => void) | null = null;
+  if (t.kind === "nfs") {
+    const m = mountNfs(t, sys.mount);
+    root = join(m.at, t.sub);
+    unmount = m.unmount;
+  }
   if (t.kind === "device") {
     const found = sys.findDevice(t.spec);
     if (!found) throw new UsageError(`no block device has ${t.spec}`, { hint: "check the UUID or LABEL with blkid; is the disk's driver in the capture initramfs?" });

@@ -119,6 +119,12 @@ export function readKdumpConf(text: string, file = KDUMP_CONF): FileSettings {
         assignments.push(assign("rebuild", v, at));
         return;
       }
+      case "net_timeout": {
+        const n = Number(need("e.g. net_timeout 90"));
+        if (!Number.isInteger(n) || n < 5 || n > 3600 || args.length !== 1) fail("seconds from 5 to 3600 are expected", "e.g. net_timeout 90");
+        assignments.push(assign("netTimeout", n, at));
+        return;
+      }
       case "auto_reset_crashkernel":
         assignments.push(assign("autoResetCrashkernel", yesNo("auto_reset_crashkernel yes or no"), at));
         return;

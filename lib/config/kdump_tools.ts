@@ -66,6 +66,8 @@ export function readKdumpTools(text: string, file = KDUMP_TOOLS): FileSettings {
   if (key) assignments.push(assign("sshKey", key.value, key.at));
   const timeo = number("NFS_TIMEO", 1e6, 'NFS_TIMEO is in tenths of a second, e.g. NFS_TIMEO="600"');
   if (timeo !== null) assignments.push(assign("nfsTimeo", timeo, v.NFS_TIMEO!.at));
+  const netTimeout = number("KDUMP_NET_TIMEOUT", 3600, 'seconds the capture waits for the network target, e.g. KDUMP_NET_TIMEOUT="90"');
+  if (netTimeout !== null) assignments.push(assign("netTimeout", netTimeout, v.KDUMP_NET_TIMEOUT!.at));
   const retrans = number("NFS_RETRANS", 1000, 'e.g. NFS_RETRANS="3"');
   if (retrans !== null) assignments.push(assign("nfsRetrans", retrans, v.NFS_RETRANS!.at));
   const wait = number("KDUMP_DEVICE_TIMEOUT", 3600, 'seconds the capture waits for its disks, e.g. KDUMP_DEVICE_TIMEOUT="90"');
@@ -105,7 +107,7 @@ export function readKdumpTools(text: string, file = KDUMP_TOOLS): FileSettings {
     assignments.push(assign("hostTag", tag.value, tag.at));
   }
 
-  const known = /^(USE_KDUMP|KDUMP_KERNEL|KDUMP_COREDIR|SSH|SSH_KEY|NFS|NFS_TIMEO|NFS_RETRANS|MAKEDUMP_ARGS|KDUMP_DUMP_DMESG|KDUMP_NUM_DUMPS|KDUMP_FAIL_CMD|KDUMP_CMDLINE|KDUMP_CMDLINE_APPEND|HOSTTAG|FTP|KDUMP_DEVICE_TIMEOUT)$/;
+  const known = /^(USE_KDUMP|KDUMP_KERNEL|KDUMP_COREDIR|SSH|SSH_KEY|NFS|NFS_TIMEO|NFS_RETRANS|MAKEDUMP_ARGS|KDUMP_DUMP_DMESG|KDUMP_NUM_DUMPS|KDUMP_FAIL_CMD|KDUMP_CMDLINE|KDUMP_CMDLINE_APPEND|HOSTTAG|FTP|KDUMP_DEVICE_TIMEOUT|KDUMP_NET_TIMEOUT)$/;
   for (const [name, x] of Object.entries(v))
     if (!x.value || known.test(name)) continue;
     else if (NO_MEANING[name]) notes.push({ ...x.at, text: `${name}: ${NO_MEANING[name]}: ignored` });

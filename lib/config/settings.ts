@@ -72,6 +72,11 @@ export interface Settings {
    * target's disk) before it runs the failure action.
    */
   deviceTimeout: number;
+  /**
+   * net_timeout (kdump.conf) / KDUMP_NET_TIMEOUT (kdump-tools): seconds the capture gives a network target to
+   * appear (interface, link, address, then the NFS mount or the ssh connection) before the failure action.
+   */
+  netTimeout: number;
 }
 
 /** A box with no config file. */
@@ -104,6 +109,7 @@ export const DEFAULT_SETTINGS: Settings = {
   nfsTimeo: null,
   nfsRetrans: null,
   deviceTimeout: 90,
+  netTimeout: 90,
 };
 
 /** A setting's name. */

@@ -8,12 +8,13 @@ import { Cpio } from "./cpio.ts";
 import { captureInit, type CaptureInitConfig } from "./init.ts";
 import { moduleBytes } from "./modinfo.ts";
 import type { ResolvedModule } from "./modules.ts";
+import type { PackedFile } from "./ssh_client.ts";
 
 /** Where built images are kept unless told otherwise. */
 export const DEFAULT_CACHE_DIR = "/var/lib/kdump";
 
 /** The busybox applets the capture init calls (ash's builtins need none). */
-const APPLETS = ["sh", "mount", "umount", "insmod", "mkdir", "sleep", "cat", "sed", "head", "findfs", "chroot", "date", "dd", "mv", "sync", "reboot", "uname", "stat", "timeout", "halt", "poweroff", "find", "sort", "tail", "dmesg", "grep", "cut", "tr"];
+const APPLETS = ["sh", "mount", "umount", "insmod", "mkdir", "sleep", "cat", "sed", "head", "findfs", "chroot", "date", "dd", "mv", "sync", "reboot", "uname", "stat", "timeout", "halt", "poweroff", "find", "sort", "tail", "dmesg", "grep", "ip", "udhcpc", "cut", "tr"];
 
 /** A compression the kernel's initramfs unpacker knows. */
 export type Codec = "zstd" | "gzip" | "none";
@@ -34,6 +35,8 @@ export interface InitramfsOptions {
   busybox?: string;
   /** Cache directory (default /var/lib/kdump). */
   cacheDir?: string;
+  /** More files with their modes (a network target's ssh client, key and known_hosts: remote_target.ts). */
+  packed?: PackedFile[];
 }
 
 /** A built (or reused) image. */
@@ -98,6 +101,7 @@ export function buildInitramfs(o: InitramfsOptions): BuiltInitramfs {
   for (const m of mods) h.update(`${m.file}\0`).update(m.raw);
   const extra = Object.entries(o.files ?? {}).sort(([a], [b]) => (a < b ? -1 : 1)).map(([p, v]) => [p, typeof v === "string" ? readFileSync(v) : v] as const);
   for (const [p, v] of extra) h.update(`${p}\0`).update(v);
+  for (const f of o.packed ?? []) h.update(`${f.path}\0${f.mode}\0`).update(f.data);
   const hash = h.digest("hex").slice(0, 16);
   const dir = o.cacheDir ?? DEFAULT_CACHE_DIR;
   const path = join(dir, `initramfs-${o.release}-${hash}.img`);
@@ -115,6 +119,7 @@ export function buildInitramfs(o: InitramfsOptions): BuiltInitramfs {
   for (const d of ["proc", "sys", "dev", "tmp", "sysroot", "lib/modules"]) c.dir(d);
   for (const m of mods) c.file(`lib/modules/${m.file}`, m.path.endsWith(".ko") ? m.raw : moduleBytes(m.path), 0o644);
   for (const [p, v] of extra) c.file(p, v, /(^|\/)(s?bin)\/|\.so[.\d]*$|ld-linux/.test(p) ? 0o755 : 0o644);
+  for (const f of o.packed ?? []) c.file(f.path, f.data, f.mode);
   c.file("init", init, 0o755);
   const cpio = c.bytes();
   const image = o.codec === "zstd" ? Bun.zstdCompressSync(cpio, { level: 9 }) : o.codec === "gzip" ? Bun.gzipSync(cpio as Uint8Array<ArrayBuffer>, { level: 9 }) : cpio;

@@ -28,21 +28,24 @@ export interface DebianImageOptions {
   files?: Record<string, string | Uint8Array>;
   /** Image size in MiB (sparse). Default 3072. */
   sizeMiB?: number;
+  /** Debian packages on top of DEBIAN_PACKAGES (a base of their own, e.g. openssh-server for a receiver). */
+  packages?: string[];
 }
 
 /**
  * The debootstrapped tree (cached under `.lab/debian/`, built once: ~2-4 minutes and ~60 MB of downloads).
  * @example const root = await debianBase(); existsSync(join(root, "lib/systemd/systemd"))
  */
-export async function debianBase(): Promise<string> {
-  const h = new Bun.CryptoHasher("sha256").update(`${DEBIAN_SUITE}\0${DEBIAN_PACKAGES.join(",")}`).digest("hex").slice(0, 12);
+export async function debianBase(extra: string[] = []): Promise<string> {
+  const packages = [...DEBIAN_PACKAGES, ...extra];
+  const h = new Bun.CryptoHasher("sha256").update(`${DEBIAN_SUITE}\0${packages.join(",")}`).digest("hex").slice(0, 12);
   const dir = join(labDir(), "debian", `${DEBIAN_SUITE}-minbase-${h}`);
   mkdirSync(dirname(dir), { recursive: true, mode: 0o700 });
   const done = () => (existsSync(join(dir, "lib/systemd/systemd")) ? dir : undefined);
   return buildOnce(dir, done, async () => {
     const tmp = `${dir}.tmp`;
     rmSync(tmp, { recursive: true, force: true });
-    const r = await $`debootstrap --variant=minbase --include=${DEBIAN_PACKAGES.join(",")} ${DEBIAN_SUITE} ${tmp} ${MIRROR}`.quiet().nothrow();
+    const r = await $`debootstrap --variant=minbase --include=${packages.join(",")} ${DEBIAN_SUITE} ${tmp} ${MIRROR}`.quiet().nothrow();
     if (r.exitCode !== 0)
       throw new LabError(`debootstrap of ${DEBIAN_SUITE} failed`, { hint: `${r.stdout.toString().trim().split("\n").pop()}; install it with apt-get install debootstrap (see ${tmp}/debootstrap/debootstrap.log)` });
     rmSync(join(tmp, "var/cache/apt/archives"), { recursive: true, force: true });
@@ -57,7 +60,7 @@ export async function debianBase(): Promise<string> {
  * runDebianGuest() boots a copy.
  */
 export async function buildDebianImage(kernel: LabKernel, opts: DebianImageOptions = {}): Promise<string> {
-  const base = await debianBase();
+  const base = await debianBase(opts.packages);
   const h = new Bun.CryptoHasher("sha256");
   h.update(`${base}\0${kernel.release}\0${kernel.vmlinuz}\0${opts.sizeMiB ?? 3072}\0${RUN_JOB}\0${JOB_UNIT}\0`);
   hashToolkit(h);

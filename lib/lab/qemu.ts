@@ -44,6 +44,8 @@ export interface GuestOptions {
   onLine?: (line: string) => void;
   /** The qemu binary (default: the kernel's architecture's, e.g. qemu-system-x86_64, on PATH). */
   qemu?: string;
+  /** More QEMU arguments (a socket network between two guests, a QMP socket). */
+  extraArgs?: string[];
 }
 
 /** What a guest run left. */
@@ -124,6 +126,7 @@ export async function runGuest(o: GuestOptions): Promise<GuestResult> {
     "-display", "none", "-serial", "stdio", "-monitor", "none", "-nodefaults", "-no-user-config", "-nic", "none",
     "-kernel", o.kernel.vmlinuz, "-initrd", initrd, "-append", cmdline,
     ...driveArgs(drives, (p, i) => arch.qemu.diskArgs(p, i)),
+    ...(o.extraArgs ?? []),
   ];
   return watch(args, o, dir, rootImage);
 }

@@ -23,6 +23,9 @@ import { loadConfig } from "../config/load.ts";
 import type { KdumpConfig } from "../config/settings.ts";
 import { checkSupported } from "../config/supported.ts";
 import { formatOrigin } from "../config/origin.ts";
+import { formatTarget } from "../config/target.ts";
+import { realNetSys, type NetSys } from "../initramfs/network.ts";
+import { remoteCapture, type RemoteCapture } from "../initramfs/remote_target.ts";
 
 /** What the user asked for. */
 export interface LoadOptions {
@@ -50,6 +53,8 @@ export interface LoadOptions {
   syscall?: SyscallChoice;
   /** The box's config (default: read from /etc through the host); the options above win over it. */
   config?: KdumpConfig;
+  /** Routes, addresses and sysfs for a network target (default this machine's). */
+  net?: NetSys;
 }
 
 /** What `kdump load` will do (and `--dry-run` prints). */
@@ -86,6 +91,8 @@ export interface LoadPlan {
   config: KdumpConfig | null;
   /** The storage the capture brings up (crash mode, our initramfs), or null. */
   storage: CaptureStorage | null;
+  /** A network target's capture plan (interface, address, driver), or null for a local one. */
+  remote?: RemoteCapture | null;
   /** Things that will not stop the load but may stop a capture. */
   warnings: string[];
 }
@@ -149,6 +156,7 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
   let cmdline: string;
   let target: string | null = null;
   let storage: CaptureStorage | null = null;
+  let remotePlan: RemoteCapture | null = null;
   if (mode === "kexec") {
     initrd ??= [`/boot/initrd.img-${release}`, `/boot/initramfs-${release}.img`].find((p) => existsSync(p)) ?? null;
     cmdline = editCmdline(o.cmdline ?? proc, { remove: o.remove, append: o.append });
@@ -162,21 +170,25 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
     if (!o.target) checkSupported(cfg, (p) => mountOf(mounts, p)?.mountpoint === rootMount.mountpoint || mountStack(p, mountinfo) !== null);
     const capture = captureSettings(cfg);
     if (!cfg.settings.enabled) warnings.push(`${formatOrigin(cfg.origins.enabled ?? null)}: USE_KDUMP=0 says not to arm kdump at boot; loading anyway, as asked`);
-    const extra = [...cfg.settings.extraModules, ...(o.modules ?? [])];
+    const modulesDir = o.modulesDir ?? installedKernel(release).modulesDir;
+    // an NFS or ssh target: the network the capture kernel brings up, and what it packs (--target replaces it)
+    const remote = o.target ? null : remoteCapture(cfg.settings.target, cfg.settings, o.net ?? realNetSys(modulesDir), sys.read("/proc/self/mountinfo") ?? "");
+    remotePlan = remote;
+    const extra = [...cfg.settings.extraModules, ...(o.modules ?? []), ...(remote?.modules ?? [])];
     if (!paramValue(splitCmdline(proc), "root") && !rootMount.source.startsWith("/dev/"))
       warnings.push(`the root filesystem (${rootMount.fstype} from ${rootMount.source}) is not on a block device the capture init can find: give it with --append kdump.root=UUID=…`);
     const { bun, kdump } = collectorPaths();
-    const idx = initrd ? null : moduleIndex(o.modulesDir ?? installedKernel(release).modulesDir);
+    const idx = initrd ? null : moduleIndex(modulesDir);
     // the storage under the root and the dump target: drivers, md arrays, logical volumes, the target's own filesystem
     storage = idx ? captureStorage(o.target ? { kind: "dir", path: o.target } : cfg.settings.target, mountinfo, idx, cfg.settings.deviceTimeout) : null;
-    target = storage?.target ?? o.target ?? capture.target;
+    target = o.target ?? (remote ? formatTarget(cfg.settings.target) : (storage?.target ?? capture.target));
     warnings.push(...(storage?.warnings ?? []));
     const locked = (i: number) => (storage?.stacks[i] ? stackNodes(storage.stacks[i]!.stack).filter((n) => n.kind === "crypt") : []);
     for (const n of storage?.targetMount ? locked(storage.stacks.length - 1) : [])
       throw new UsageError(`the dump target ${target} is on an encrypted device (${n.dmName ?? n.name}, LUKS ${n.luksUuid ?? "?"}), and no key file is configured to unlock it in the capture`, { hint: "dump to an unencrypted disk (path on a plain XFS/ext4 filesystem, or xfs UUID=…)" });
     for (const n of locked(0))
       warnings.push(`the root filesystem is on an encrypted device (${n.dmName ?? n.name}, LUKS ${n.luksUuid ?? "?"}): the capture cannot unlock it, so it cannot run the collector from the root (not supported yet)`);
-    for (const [what, p] of [["dump target", target], ["Bun runtime", bun], ["kdump.ts", kdump]] as const)
+    for (const [what, p] of [...(remote ? [] : [["dump target", target]] as const), ["Bun runtime", bun], ["kdump.ts", kdump]] as const)
       if (!(what === "dump target" && storage?.targetMount) && mountOf(mounts, p)?.mountpoint !== rootMount.mountpoint)
         warnings.push(`the ${what} ${p} is not on the root filesystem, which is all the capture init mounts${what === "dump target" ? "" : ": the capture falls back to a busybox copy"}`);
     if (idx && storage) {
@@ -190,7 +202,8 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
         codec: initramfsCodec(config),
         cacheDir: o.cacheDir,
         files: storage.plan.files,
-        init: { ...capture, target, bun, kdump, rootWaitSeconds: 30, storage: storage.plan.script },
+        packed: remote?.files,
+        init: { ...capture, target, bun, kdump, rootWaitSeconds: 30, storage: storage.plan.script, ...(remote ? { remote } : {}) },
       });
       initrd = initramfs.path;
     }
@@ -215,7 +228,7 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
     else if (reserved < needBytes && !o.initrd)
       warnings.push(`${mib(reserved)} reserved is below the ~${mib(needBytes)} the Bun collector needs: a capture copies /proc/vmcore whole with busybox dd instead`);
   }
-  return { mode, kernel, image, initrd, initrdBytes, initramfs, modules, cmdline, reserved, loadBytes, needBytes, collector, minBytes, target, config, storage, warnings };
+  return { mode, kernel, image, initrd, initrdBytes, initramfs, modules, cmdline, reserved, loadBytes, needBytes, collector, minBytes, target, config, storage, remote: remotePlan, warnings };
 }
 
 /**
@@ -299,7 +312,7 @@ export function formatPlan(p: LoadPlan): string {
     `mode:        ${p.mode === "crash" ? "capture kernel (loaded into the crashkernel= reservation, started by a panic)" : "kexec (staged for `kdump exec`)"}`,
     `kernel:      ${p.kernel}${p.image ? ` (${p.image.release}, ${mib(p.image.fileBytes)} file, ${mib(p.image.initSize)} in memory)` : " (not a bzImage)"}`,
     `initramfs:   ${p.initrd ? `${p.initrd} (${mib(p.initrdBytes)}${p.initramfs ? `, ${mib(p.initramfs.cpioBytes)} unpacked, ${p.initramfs.codec}, ${p.initramfs.built ? "built" : "cached"}` : ""})` : "none"}`,
-    ...(p.mode === "crash" ? [`modules:     ${p.modules.length ? p.modules.join(" ") : "(none: the target's drivers are built in)"}`, `dump target: ${p.target}`] : []),
+    ...(p.mode === "crash" ? [`modules:     ${p.modules.length ? p.modules.join(" ") : "(none: the target's drivers are built in)"}`, `dump target: ${p.target}`, ...(p.remote ? [`network:     ${p.remote.network.iface} (${p.remote.network.mac}, ${p.remote.network.modules.join(" ") || "built-in driver"}) ${p.remote.network.mode === "static" ? `${p.remote.network.address}/${p.remote.network.prefix}` : "DHCP"} to ${p.remote.network.target}${p.remote.network.gateway ? ` via ${p.remote.network.gateway}` : ""}`] : [])] : []),
     ...(p.storage ? p.storage.stacks.flatMap((m, i) => formatStack(m.stack).map((l, j) => `${i === 0 && j === 0 ? "storage:     " : "             "}${j === 0 ? `${m.mount.mountpoint || "(target)"} on ` : ""}${l}`)) : []),
     ...(p.storage?.targetMount ? [`mounts:      ${p.storage.targetMount.spec} (${p.storage.targetMount.fstype}) at ${p.storage.targetMount.dir} for the dump, after the root`] : []),
     ...(p.config ? [`config:      ${p.config.sources.length ? p.config.sources.join(", ") : "none (defaults)"}; \`kdump config\` shows each setting's file and line`] : []),

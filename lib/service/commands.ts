@@ -1,4 +1,4 @@
-// The service verbs of the CLI (start, stop, restart, reload, rebuild, enable, disable, test, hotplug) as yargs
+// The service verbs of the CLI (start, stop, restart, reload, rebuild, enable, disable, test, propagate, hotplug) as yargs
 // command modules; kdump.ts registers them with its own run() and emit().
 import type { Argv, CommandModule } from "yargs";
 import { UsageError } from "../errors.ts";
@@ -103,6 +103,17 @@ export function serviceCommands(k: CliKit): CommandModule<object, Args>[] {
       handler: (a) =>
         k.run(async () => {
           await (await import("./test_crash.ts")).testCrash({ yes: a.yes as boolean }, (id) => console.log(`test ${id}: crashing now; after the reboot \`kdump status\` shows the outcome`));
+        }),
+    },
+    {
+      command: "propagate",
+      describe: "for an ssh target: create the dump key, install it on the target host and record its host key",
+      builder: (y) => json(y).option("target", { type: "string", describe: "ssh://user@host[:port]/path instead of the config's target" }) as unknown as Argv<Args>,
+      handler: (a) =>
+        k.run(async () => {
+          const m = await import("./propagate.ts");
+          const r = m.propagate({ target: a.target as string | undefined });
+          k.emit(a.json, r, () => m.formatPropagate(r));
         }),
     },
     {

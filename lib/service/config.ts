@@ -7,6 +7,8 @@ import type { KdumpConfig } from "../config/settings.ts";
 import { mountStack } from "../collect/devices.ts";
 import { checkSupported } from "../config/supported.ts";
 import { captureSettings } from "../config/capture_settings.ts";
+import { formatTarget } from "../config/target.ts";
+import { knownHostsFor } from "../initramfs/ssh_client.ts";
 import { mountOf, parseMountinfo } from "../initramfs/modules.ts";
 import type { ServiceHost } from "./host.ts";
 
@@ -35,8 +37,9 @@ export function serviceConfig(h: ServiceHost): ServiceConfig {
   checkSupported(config, root ? (p) => mountOf(mounts, p)?.mountpoint === root.mountpoint || mountStack(p, info) !== null : undefined);
   return {
     config,
-    target: captureSettings(config).target,
-    files: config.sources,
+    target: config.settings.target.kind === "nfs" || config.settings.target.kind === "ssh" ? formatTarget(config.settings.target) : captureSettings(config).target,
+    // an ssh target's key and recorded host keys go into the image: a new `kdump propagate` rebuilds it
+    files: config.settings.target.kind === "ssh" ? [...config.sources, config.settings.sshKey, knownHostsFor(config.settings.sshKey)] : config.sources,
     warnings: config.notes.map((n) => `${formatOrigin(n)}: ${n.text}`),
   };
 }

@@ -38,11 +38,11 @@ describe("kdump config", () => {
   });
 
   test("text output: one line per setting with its place; an unsupported target is named with its directive", () => {
-    const r = kdump("config", "--root", tree({ "etc/kdump.conf": "nfs srv:/export\n" }));
+    const r = kdump("config", "--root", tree({ "etc/kdump.conf": "raw /dev/vdb\n" }));
     expect(r.exitCode).toBe(0);
     const out = r.stdout.toString();
-    expect(out).toMatch(/^target +nfs:\/\/srv\/export:\/var\/crash +\/etc\/kdump\.conf:1$/m);
-    expect(out).toContain("not supported yet: /etc/kdump.conf:1: dump target nfs://srv/export:/var/crash (nfs) is not supported yet");
+    expect(out).toMatch(/^target +\/dev\/vdb +\/etc\/kdump\.conf:1$/m);
+    expect(out).toContain("not supported yet: /etc/kdump.conf:1: dump target /dev/vdb (raw) is not supported yet");
   });
 
   test("a bad directive is one line with the file, the line and what to do, and exit 1", () => {
