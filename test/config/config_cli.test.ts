@@ -37,12 +37,13 @@ describe("kdump config", () => {
     expect(j.unsupported).toEqual([]);
   });
 
-  test("text output: one line per setting with its place; an unsupported target is named with its directive", () => {
-    const r = kdump("config", "--root", tree({ "etc/kdump.conf": "raw /dev/vdb\n" }));
+  test("text output: one line per setting with its place; an unsupported setting is named with its directive", () => {
+    const r = kdump("config", "--root", tree({ "etc/kdump.conf": "raw /dev/vdb\n", "etc/default/kdump-tools": "HOSTTAG=ip\n" }));
     expect(r.exitCode).toBe(0);
     const out = r.stdout.toString();
     expect(out).toMatch(/^target +\/dev\/vdb +\/etc\/kdump\.conf:1$/m);
-    expect(out).toContain("not supported yet: /etc/kdump.conf:1: dump target /dev/vdb (raw) is not supported yet");
+    expect(out).toContain("not supported yet: /etc/default/kdump-tools:1: HOSTTAG=ip is not supported yet");
+    expect(out).not.toContain("(raw) is not supported yet");
   });
 
   test("a bad directive is one line with the file, the line and what to do, and exit 1", () => {

@@ -86,9 +86,9 @@ describe("planLoad()", () => {
   });
 
   test("planLoad() refuses a config target the capture cannot write yet, at its directive, and --target overrides it", () => {
-    const files: Record<string, string> = { "/etc/kdump.conf": "path /dumps\nraw /dev/vdb\n" };
+    const files: Record<string, string> = { "/etc/default/kdump-tools": "KDUMP_COREDIR=/dumps\nHOSTTAG=ip\n" };
     const host = { ...fakeHost(guest(256 * MiB)), configFs: { read: (f: string) => files[f] ?? null, list: () => null, mode: () => null } };
-    expect(() => planLoad(opts(), host)).toThrow("/etc/kdump.conf:2: dump target /dev/vdb (raw) is not supported yet");
+    expect(() => planLoad(opts(), host)).toThrow("/etc/default/kdump-tools:2: HOSTTAG=ip is not supported yet");
     expect(planLoad({ ...opts(), target: "/var/crash" }, host).target).toBe("/var/crash");
   });
 

@@ -25,7 +25,7 @@ describe("start() with a bad config", () => {
     ["a missing path", "path\n", "/etc/kdump.conf:1: path: a value is expected: e.g. path /var/crash"],
     ["a relative path", "path var/crash\n", "/etc/kdump.conf:1: path var/crash: an absolute path is expected"],
     ["a bad failure_action", "failure_action explode\n", "/etc/kdump.conf:1: failure_action explode: expected one of reboot, halt, poweroff, shell, dump_to_rootfs"],
-    ["a raw target (not supported yet)", "# dumps\nraw /dev/vdb\n", "/etc/kdump.conf:2: dump target /dev/vdb (raw) is not supported yet"],
+    ["an unknown target type", "# dumps\nftp srv:/x\n", "/etc/kdump.conf:2: ftp srv:/x: unknown directive"],
   ])("start() fails at the file and line of %s, and the loaded image stays loaded", (_what, conf, message) => {
     box = fakeBox({ loaded: true });
     armedNow(box);
