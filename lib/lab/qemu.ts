@@ -41,6 +41,11 @@ export interface GuestOptions {
   onLine?: (line: string) => void;
   /** The qemu binary (default qemu-system-x86_64 on PATH). */
   qemu?: string;
+  /**
+   * `-icount shift=N`: the guest's clock counts the instructions it ran (2^N ns each; all vCPUs share one host
+   * thread) instead of following the host's clock, so uptimes measured in the guest do not depend on the host's load.
+   */
+  icount?: number;
 }
 
 /** What a guest run left. */
@@ -109,6 +114,7 @@ export async function runGuest(o: GuestOptions): Promise<GuestResult> {
     qemu, "-accel", "tcg", "-cpu", o.la57 === false ? "max,la57=off" : "max",
     "-smp", String(o.cpus ?? 2), "-m", String(o.memoryMiB ?? 1024),
     "-display", "none", "-serial", "stdio", "-monitor", "none", "-nodefaults", "-no-user-config", "-nic", "none",
+    ...(o.icount === undefined ? [] : ["-icount", `shift=${o.icount}`]),
     "-kernel", o.kernel.vmlinuz, "-initrd", initrd, "-append", cmdline,
     ...drives.flatMap((p) => ["-drive", `file=${p},format=raw,if=virtio,cache=unsafe`]),
   ];

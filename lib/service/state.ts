@@ -29,6 +29,8 @@ export interface Prepared {
   initrd: string;
   /** When (epoch seconds). */
   at: number;
+  /** Fingerprint of its inputs (lib/service/inputs.ts): `start` loads it as it is while they match. */
+  inputs?: string;
 }
 
 /** The last `kdump test`. */

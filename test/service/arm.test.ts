@@ -65,6 +65,15 @@ describe("start(), stop()", () => {
     expect(thrown(() => start({}, box))).toMatch(/kernel image \/boot\/vmlinuz-\S+ not found|not a bzImage/);
   });
 
+  test("start() with USE_KDUMP=0 in /etc/default/kdump-tools loads and unloads nothing, and says which line said so", () => {
+    box = fakeBox({ loaded: true });
+    box.file("/etc/default/kdump-tools", "# off for now\nUSE_KDUMP=0\n");
+    const r = start({ by: "service" }, box);
+    expect(r.action).toBe("disabled");
+    expect(r.reason).toBe("/etc/default/kdump-tools:2: USE_KDUMP=0 says not to arm kdump (set USE_KDUMP=1 to arm it)");
+    expect(box.sys.loads).toEqual([]);
+  });
+
   test("stop() unloads the capture kernel and forgets who armed it", () => {
     box = fakeBox({ loaded: true });
     armedNow(box);
