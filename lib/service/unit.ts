@@ -32,7 +32,9 @@ export function serviceEntry(c: Command): string {
 /**
  * The systemd unit: arms the box as soon as the local filesystems are mounted, beside (not after) the rest of
  * sysinit.target and basic.target (DefaultDependencies=no: loading a prepared image needs /proc, /sys and the root
- * filesystem, no device, socket or network); stop unloads, and shutdown stops it.
+ * filesystem, no device, socket or network). Before=multi-user.target: DefaultDependencies=no also drops the
+ * ordering a target adds to what it wants, and the box should be armed before it is up (as kdump.service is).
+ * stop unloads, and shutdown stops it.
  */
 export function unitText(c: Command): string {
   const e = serviceEntry(c);
@@ -42,6 +44,7 @@ Description=kdump toolkit: load the capture kernel
 DefaultDependencies=no
 After=local-fs.target
 Wants=local-fs.target
+Before=multi-user.target
 Conflicts=shutdown.target
 Before=shutdown.target
 

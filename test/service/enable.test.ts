@@ -20,6 +20,7 @@ describe("enable()", () => {
     expect(unit).toContain("After=local-fs.target");
     expect(unit).toContain(`ExecStart="${cmd.bun}" "/opt/kdump/lib/service/main.ts" start --by-service`);
     expect(unit).toContain("DefaultDependencies=no");
+    expect(unit).toContain("Before=multi-user.target");
     expect(unit).toContain("WantedBy=multi-user.target");
     expect(statSync(join(box.root, POSTINST_HOOK)).mode & 0o777).toBe(0o755);
     expect(readFileSync(join(box.root, POSTINST_HOOK), "utf8")).toContain(`rebuild --release "$version"`);
