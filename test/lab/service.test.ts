@@ -52,7 +52,8 @@ WantedBy=multi-user.target
  * boot 1: kdump-tools' service enabled: enable refuses, enable --takeover disables it; reboot.
  * boot 2: ready with no command; then, without disturbing the crash that follows: a bad config (start fails at
  * file:line, the image stays loaded, status says config error), USE_KDUMP=0 (start loads nothing and says so), a
- * CPU taken offline and online again (the udev rule runs `kdump hotplug`); then `kdump test`.
+ * CPU taken offline and online again, or a CPU add event on one CPU (the udev rule runs `kdump hotplug`); then
+ * `kdump test`.
  * boot 3: status --json to disk.
  */
 const ENABLE_TEST_JOB = `
@@ -76,8 +77,13 @@ ${KDUMP_TOOLS_UNIT}EOF
    kdump start | sed 's/^/LAB-OFF /'; echo "LAB-OFF-START $? $(cat /sys/kernel/kexec_crash_loaded)"
    rm /etc/default/kdump-tools
    before=$(armed)
-   echo 0 > /sys/devices/system/cpu/cpu1/online; echo 1 > /sys/devices/system/cpu/cpu1/online; udevadm settle
+   # a second CPU offline and online again; with one CPU, the add event of the first (echo add > uevent)
+   if [ -e /sys/devices/system/cpu/cpu1/online ]; then echo 0 > /sys/devices/system/cpu/cpu1/online; echo 1 > /sys/devices/system/cpu/cpu1/online
+   else echo add > /sys/devices/system/cpu/cpu0/uevent; fi
+   udevadm settle
    i=0; while [ "$(armed)" = "$before" ] && [ $i -lt 90 ]; do sleep 1; i=$((i+1)); done
+   # the offline and the online event may each have queued a restart: wait until none is left
+   i=0; while systemctl list-jobs --no-legend | grep -q kdump-toolkit && [ $i -lt 90 ]; do sleep 1; i=$((i+1)); done
    echo "LAB-HOTPLUG $(cat /sys/devices/system/cpu/crash_hotplug 2>/dev/null || echo -) $([ "$(armed)" = "$before" ] && echo same || echo re-armed) $(systemctl is-active kdump-toolkit.service) $(cat /sys/kernel/kexec_crash_loaded)"
    kdump test --yes || exit 20 ;;
 3) ${WAIT_READY}
@@ -98,7 +104,8 @@ function tail(r: GuestResult): string {
 
 async function enableCrashStatus(line: string): Promise<void> {
   const kernel = await fetchKernel(line);
-  const r = await runDebianGuest({ kernel, job: ENABLE_TEST_JOB, cmdline: LAB_CMDLINE, boots: 3, icount: ICOUNT, timeoutSeconds: 2400 });
+  // 6.1 under -icount hangs bringing up the second CPU ("x86: Booting SMP configuration:", its clock stopped): one CPU
+  const r = await runDebianGuest({ kernel, job: ENABLE_TEST_JOB, cmdline: LAB_CMDLINE, boots: 3, icount: ICOUNT, cpus: line === "6.1" ? 1 : 2, timeoutSeconds: 2400 });
   try {
     expect(r.timedOut, tail(r)).toBe(false);
     expect(r.exits, tail(r)).toEqual([{ boot: 1, code: 0 }, { boot: 3, code: 0 }]);
@@ -186,7 +193,7 @@ describe.if(MATRIX)("service re-arms after a kernel install", () => {
   test("dpkg -i of a second kernel prepares its capture image; booted into it, the box is ready within 60 s with no kdump command", async () => {
     const [old, next] = [await fetchKernel("6.1"), await fetchKernel("6.12")];
     const deb = await kernelDeb(next);
-    const first = await runDebianGuest({ kernel: old, job: INSTALL_JOB, cmdline: LAB_CMDLINE, image: { files: { [`/lab/debs/${deb.split("/").pop()}`]: deb } }, icount: ICOUNT, timeoutSeconds: 1200 });
+    const first = await runDebianGuest({ kernel: old, job: INSTALL_JOB, cmdline: LAB_CMDLINE, image: { files: { [`/lab/debs/${deb.split("/").pop()}`]: deb } }, icount: ICOUNT, cpus: 1, timeoutSeconds: 1200 });
     try {
       expect(first.exits, tail(first)).toEqual([{ boot: 1, code: 0 }]);
       expect(field(first, "LAB-DPKG")).toEqual([["0"]]);
