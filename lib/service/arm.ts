@@ -11,7 +11,7 @@ import { readFlag } from "../load/host.ts";
 import { formatOrigin } from "../config/origin.ts";
 import { serviceConfig, type ServiceConfig } from "./config.ts";
 import { realServiceHost, type ServiceHost } from "./host.ts";
-import { captureInputs } from "./inputs.ts";
+import { captureInputs, memoryLayout } from "./inputs.ts";
 import { requirePrerequisites } from "./prerequisites.ts";
 import { bootId, readState, updateState, type ServiceState } from "./state.ts";
 
@@ -86,14 +86,16 @@ function arm(o: ArmOptions, h: ServiceHost, force: boolean, unloadFirst: boolean
   const state = readState(h);
   const boot = bootId(h);
   const loaded = readFlag(h.sys, "/sys/kernel/kexec_crash_loaded") === true;
-  if (!force && loaded && state.armed?.bootId === boot && state.armed.inputs === inputs && existsSync(state.armed.initrd))
-    return { ...base, action: "unchanged", initrd: state.armed.initrd, built: false, warnings: c.warnings };
+  const layout = memoryLayout(h);
+  const same = state.armed?.bootId === boot && state.armed.inputs === inputs && (state.armed.layout ?? layout) === layout;
+  if (!force && loaded && same && existsSync(state.armed!.initrd))
+    return { ...base, action: "unchanged", initrd: state.armed!.initrd, built: false, warnings: c.warnings };
   const ready = recorded(h, state, release, inputs);
   const p = plan(h, c, release, o, ready ?? undefined);
   if (unloadFirst) unload({}, h.sys);
   loadPlan(p, h.sys);
   updateState(h, (s) => {
-    s.armed = { by: o.by ?? "hand", bootId: boot, at: h.now(), release, initrd: p.initrd!, inputs };
+    s.armed = { by: o.by ?? "hand", bootId: boot, at: h.now(), release, initrd: p.initrd!, inputs, layout };
   });
   return { ...base, action: "loaded", initrd: p.initrd!, built: p.initramfs?.built ?? false, reused: ready !== null, warnings: [...c.warnings, ...p.warnings] };
 }
@@ -107,7 +109,10 @@ export function start(o: ArmOptions = {}, h: ServiceHost = realServiceHost): Arm
   return arm(o, h, false, false);
 }
 
-/** `kdump reload`: reads the config again and loads again when an input changed (same as start). */
+/**
+ * `kdump reload`: reads the config again and loads again when an input or the memory and CPU map changed (the
+ * hotplug rule's way to re-arm: the config is checked first and the new load replaces the old, never unloads it).
+ */
 export function reload(o: ArmOptions = {}, h: ServiceHost = realServiceHost): ArmResult {
   return arm(o, h, false, false);
 }

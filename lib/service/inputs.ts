@@ -14,6 +14,18 @@ const HOOK_DIRS = ["/etc/kdump/pre.d", "/etc/kdump/post.d"];
 const BUSYBOX = ["/bin/busybox", "/usr/bin/busybox", "/usr/sbin/busybox"];
 
 /**
+ * The fingerprint (hex) of the memory and CPU map a loaded image's ELF core header describes: the System RAM ranges
+ * of /proc/iomem and the possible CPUs (a note each, online or not). A hotplug that changes it needs a new load, one
+ * that does not (a CPU going offline and online) needs none.
+ * @example memoryLayout(h)  // "5f1c…"
+ */
+export function memoryLayout(h: ServiceHost): string {
+  const ram = (h.sys.read("/proc/iomem") ?? "").split("\n").filter((l) => /^\S.*: System RAM$/.test(l));
+  const cpus = h.sys.read("/sys/devices/system/cpu/possible")?.trim() ?? "";
+  return new Bun.CryptoHasher("sha256").update(`${ram.join("\n")}\0${cpus}`).digest("hex").slice(0, 16);
+}
+
+/**
  * The fingerprint (hex) of the capture image inputs for kernel `release` with config `files` and dump `target`.
  * @example captureInputs(h, "6.1.0-57-cloud-amd64", ["/etc/kdump.conf"], "/var/crash", collectorPaths())
  */

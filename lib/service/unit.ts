@@ -84,12 +84,16 @@ exit 0
 `;
 }
 
-/** udev rule: on CPU or memory hotplug, `kdump hotplug` re-arms unless the kernel updates the image itself. */
+/**
+ * udev rule: on CPU or memory hotplug, `kdump hotplug` re-arms unless the kernel updates the image itself. Not on
+ * "add": the coldplug at every boot (systemd-udev-trigger) sends "add" for each CPU and memory block, which ran
+ * `kdump hotplug` ~10 times beside the unit on a 1 GiB guest; a real hot-add is followed by "online".
+ */
 export function udevRuleText(c: Command): string {
   const run = `RUN+="${c.bun} ${serviceEntry(c)} hotplug"`;
   return `# Installed by \`kdump enable\` (kdump toolkit): the capture kernel's memory map lists CPUs and memory; re-arm when they change.
-SUBSYSTEM=="cpu", ACTION=="add|remove|online|offline", ${run}
-SUBSYSTEM=="memory", ACTION=="add|remove|online|offline", ${run}
+SUBSYSTEM=="cpu", ACTION=="remove|online|offline", ${run}
+SUBSYSTEM=="memory", ACTION=="remove|online|offline", ${run}
 `;
 }
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { collectorPaths } from "../../lib/load/load.ts";
-import { restart, start, stop } from "../../lib/service/arm.ts";
+import { reload, restart, start, stop } from "../../lib/service/arm.ts";
 import { captureInputs } from "../../lib/service/inputs.ts";
 import { readState, updateState } from "../../lib/service/state.ts";
 import { KEXEC_FILE } from "../../lib/sys/kexec.ts";
@@ -63,6 +63,15 @@ describe("start(), stop()", () => {
     armedNow(box);
     box.file("/etc/kdump.conf", "path /var/crash/x\n");
     expect(thrown(() => start({}, box))).toMatch(/kernel image \/boot\/vmlinuz-\S+ not found|not a bzImage/);
+  });
+
+  test("reload() loads again once the memory map changed (a hotplug), and not before", () => {
+    box = fakeBox({ loaded: true });
+    armedNow(box);
+    expect(reload({ by: "service" }, box).action).toBe("unchanged");
+    updateState(box, (s) => void (s.armed!.layout = "memory-before-hotplug"));
+    expect(thrown(() => reload({ by: "service" }, box))).toMatch(/kernel image \/boot\/vmlinuz-\S+ not found|not a bzImage/);
+    expect(box.sys.loads).toEqual([]); // nothing unloaded on the way
   });
 
   test("start() with USE_KDUMP=0 in /etc/default/kdump-tools loads and unloads nothing, and says which line said so", () => {

@@ -54,7 +54,7 @@ describe("installed files", () => {
     expect(unitText(c)).toMatch(/^After=local-fs.target$/m);
     expect(unitText(c)).toMatch(/^Type=oneshot$/m);
     expect(unitText(c)).toMatch(/^RemainAfterExit=yes$/m);
-    expect(udevRuleText(c)).toContain('SUBSYSTEM=="cpu", ACTION=="add|remove|online|offline", RUN+="/usr/local/bin/bun /opt/kdump/lib/service/main.ts hotplug"');
+    expect(udevRuleText(c)).toContain('SUBSYSTEM=="cpu", ACTION=="remove|online|offline", RUN+="/usr/local/bin/bun /opt/kdump/lib/service/main.ts hotplug"');
     expect(udevRuleText(c)).toContain('SUBSYSTEM=="memory"');
   });
 });
