@@ -46,6 +46,11 @@ export interface GuestOptions {
   qemu?: string;
   /** More QEMU arguments (a socket network between two guests, a QMP socket). */
   extraArgs?: string[];
+  /**
+   * `-icount shift=N`: the guest's clock counts the instructions it ran (2^N ns each; all vCPUs share one host
+   * thread) instead of following the host's clock, so uptimes measured in the guest do not depend on the host's load.
+   */
+  icount?: number;
 }
 
 /** What a guest run left. */
@@ -124,6 +129,7 @@ export async function runGuest(o: GuestOptions): Promise<GuestResult> {
     qemu, "-accel", "tcg", ...arch.qemu.machineArgs({ la57: o.la57 }),
     "-smp", String(o.cpus ?? 2), "-m", String(o.memoryMiB ?? 1024),
     "-display", "none", "-serial", "stdio", "-monitor", "none", "-nodefaults", "-no-user-config", "-nic", "none",
+    ...(o.icount === undefined ? [] : ["-icount", `shift=${o.icount}`]),
     "-kernel", o.kernel.vmlinuz, "-initrd", initrd, "-append", cmdline,
     ...driveArgs(drives, (p, i) => arch.qemu.diskArgs(p, i)),
     ...(o.extraArgs ?? []),

@@ -28,9 +28,11 @@ export function serviceCommands(k: CliKit): CommandModule<object, Args>[] {
           [
             ...r.warnings.map((w) => `warning: ${w}`),
             ...(r.rawSaved ? [`saved the dump the last capture left on the raw partition as ${r.rawSaved}`] : []),
-            r.action === "unchanged"
-              ? `armed already: ${r.release} with ${r.initrd} (no input changed)`
-              : `armed: ${r.release} with ${r.initrd} (${r.built ? "built now" : "cached image"}); dumps go to ${r.target}`,
+            r.action === "disabled"
+              ? `not armed: ${r.reason}`
+              : r.action === "unchanged"
+                ? `armed already: ${r.release} with ${r.initrd} (no input changed)`
+                : `armed: ${r.release} with ${r.initrd} (${r.built ? "built now" : r.reused ? "prepared image, inputs unchanged" : "cached image"}); dumps go to ${r.target}`,
           ].join("\n"),
         );
       }),
@@ -74,11 +76,14 @@ export function serviceCommands(k: CliKit): CommandModule<object, Args>[] {
         k.run(async () => {
           const r = (await import("./enable.ts")).enable({ takeover: a.takeover as boolean });
           const started = r.systemd && a.now ? (await import("./arm.ts")).start({ by: "service" }) : null;
-          k.emit(a.json, { ...r, started }, () =>
+          // the image the first boot will load as it is (a boot then only loads: no build on the boot path)
+          const prepared = r.systemd && !started ? (await import("./arm.ts")).prepareRunning() : null;
+          k.emit(a.json, { ...r, started, prepared }, () =>
             r.systemd
               ? [
                   ...r.tookOver.map((s) => `disabled: ${s.unit} (${s.package}); its config stays in use: ${s.config.join(", ")}`),
                   ...r.installed.map((p) => `installed: ${p}`),
+                  ...(prepared ? [`prepared: ${prepared.release}: ${prepared.initrd} (the next boot loads it as it is)`] : []),
                   `enabled: the box arms itself at every boot${started ? `; armed now with ${started.initrd}` : " (start it now with `kdump start`)"}`,
                 ].join("\n")
               : `not enabled: ${r.instructions}`,

@@ -36,12 +36,14 @@ export interface HotplugResult {
 
 /**
  * `kdump hotplug` (run by the udev rule): re-arms through the unit unless nothing is loaded or the kernel keeps the
- * image current itself. Returns at once: systemctl --no-block queues the restart, as udev requires.
+ * image current itself. A reload, not a restart: a restart's stop unloads, and a start that then met a bad config
+ * left the box unarmed (seen on 6.1, where boot-time coldplug events restarted the unit). Reload loads again only
+ * when the memory and CPU map changed. Returns at once: systemctl --no-block queues it, as udev requires.
  */
 export function onHotplug(h: ServiceHost): HotplugResult {
   if (readFlag(h.sys, "/sys/kernel/kexec_crash_loaded") !== true) return { action: "none", reason: "no capture kernel is loaded" };
   const k = hotplugHandling(h);
   if (k.byKernel) return { action: "none", reason: k.detail };
-  const r = h.run(["systemctl", "--no-block", "try-restart", UNIT_NAME]);
-  return { action: "re-arm", reason: r.code === 0 ? `queued a restart of ${UNIT_NAME}` : `systemctl try-restart failed (${r.code}): ${r.output}` };
+  const r = h.run(["systemctl", "--no-block", "reload", UNIT_NAME]);
+  return { action: "re-arm", reason: r.code === 0 ? `queued a reload of ${UNIT_NAME} (loads again if the memory or CPU map changed)` : `systemctl reload failed (${r.code}): ${r.output}` };
 }

@@ -21,6 +21,8 @@ export interface Armed {
   initrd: string;
   /** Fingerprint of the capture image's inputs (lib/service/inputs.ts) at load time. */
   inputs: string;
+  /** Fingerprint of the memory and CPU map at load time (memoryLayout()): a hotplug that changes it re-loads. */
+  layout?: string;
 }
 
 /** A capture image built for an installed kernel by the kernel hooks (or `kdump rebuild --release`). */
@@ -29,6 +31,8 @@ export interface Prepared {
   initrd: string;
   /** When (epoch seconds). */
   at: number;
+  /** Fingerprint of its inputs (lib/service/inputs.ts): `start` loads it as it is while they match. */
+  inputs?: string;
 }
 
 /** The last `kdump test`. */

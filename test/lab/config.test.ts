@@ -4,6 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { closeSync, mkdtempSync, openSync, readSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { $ } from "bun";
 import { join } from "node:path";
 import { fetchKernel } from "../../lib/lab/kernels.ts";
 import { guestCopy, guestFile, guestList, runGuest, type GuestResult } from "../../lib/lab/qemu.ts";
@@ -137,4 +138,29 @@ echo "LAB-ERROR trigger returned"; exit 98
       r.cleanup();
     }
   }, 1_500_000);
+
+  test.skipIf(!MATRIX)("failure_action dump_to_rootfs with an unwritable target: the capture copies the dump to the root filesystem's /var/crash, then the final action", async () => {
+    const kernel = await fetchKernel("6.1");
+    // the target is a file, so neither the collector nor the copy can make a folder in it
+    const files = {
+      "/etc/kdump.conf": text("path /var/crash/blocked\nfailure_action dump_to_rootfs\nfinal_action poweroff\n"),
+      "/var/crash/blocked": text("not a folder\n"),
+    };
+    const r = await runGuest({ kernel, job: crashJob(1), cmdline: "crashkernel=192M", memoryMiB: 640, boots: 1, timeoutSeconds: 1200, rootfs: { files } });
+    try {
+      expect(printed(r, "RC-LOAD")).toEqual(["0"]);
+      expect(r.console).toContain("kdump-capture: saving the dump failed");
+      expect(r.console).toContain("kdump-capture: failure action: dump_to_rootfs");
+      const saved = /kdump-capture: saved (\/var\/crash\/[^/\s]+)\/vmcore by busybox dd/.exec(plain(r.console))?.[1];
+      expect(saved, userLines(r).slice(-30).join("\n")).toBeDefined();
+      expect(r.console).toContain("kdump-capture: powering off");
+      expect(r.kernelBoots).toBe(2);
+      expect(await guestList(r.rootImage, saved!)).toEqual(["vmcore"]);
+      // /proc/vmcore copied whole: most of the 448 MiB of RAM outside the reservation (debugfs stat, no read)
+      const st = (await $`debugfs -R ${`stat ${saved}/vmcore`} ${r.rootImage}`.quiet().nothrow()).stdout.toString();
+      expect(Number(/Size: (\d+)/.exec(st)?.[1])).toBeGreaterThan(400 * 1048576);
+    } finally {
+      r.cleanup();
+    }
+  }, 1_200_000);
 });

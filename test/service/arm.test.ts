@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { collectorPaths } from "../../lib/load/load.ts";
-import { restart, spaceCheck, start, stop } from "../../lib/service/arm.ts";
+import { reload, restart, spaceCheck, start, stop } from "../../lib/service/arm.ts";
 import { captureInputs } from "../../lib/service/inputs.ts";
 import { readState, updateState } from "../../lib/service/state.ts";
 import { KEXEC_FILE } from "../../lib/sys/kexec.ts";
@@ -65,6 +65,24 @@ describe("start(), stop()", () => {
     armedNow(box);
     box.file("/etc/kdump.conf", "path /var/crash/x\n");
     expect(thrown(() => start({}, box))).toMatch(/kernel image \/boot\/vmlinuz-\S+ not found|not a bzImage/);
+  });
+
+  test("reload() loads again once the memory map changed (a hotplug), and not before", () => {
+    box = fakeBox({ loaded: true });
+    armedNow(box);
+    expect(reload({ by: "service" }, box).action).toBe("unchanged");
+    updateState(box, (s) => void (s.armed!.layout = "memory-before-hotplug"));
+    expect(thrown(() => reload({ by: "service" }, box))).toMatch(/kernel image \/boot\/vmlinuz-\S+ not found|not a bzImage/);
+    expect(box.sys.loads).toEqual([]); // nothing unloaded on the way
+  });
+
+  test("start() with USE_KDUMP=0 in /etc/default/kdump-tools loads and unloads nothing, and says which line said so", () => {
+    box = fakeBox({ loaded: true });
+    box.file("/etc/default/kdump-tools", "# off for now\nUSE_KDUMP=0\n");
+    const r = start({ by: "service" }, box);
+    expect(r.action).toBe("disabled");
+    expect(r.reason).toBe("/etc/default/kdump-tools:2: USE_KDUMP=0 says not to arm kdump (set USE_KDUMP=1 to arm it)");
+    expect(box.sys.loads).toEqual([]);
   });
 
   test("stop() unloads the capture kernel and forgets who armed it", () => {

@@ -18,7 +18,9 @@ describe("enable()", () => {
     expect(r.installed).toEqual(expect.arrayContaining([UNIT_PATH, POSTINST_HOOK, POSTRM_HOOK, UDEV_RULE]));
     const unit = readFileSync(join(box.root, UNIT_PATH), "utf8");
     expect(unit).toContain("After=local-fs.target");
-    expect(unit).toContain(`ExecStart="${cmd.bun}" "${cmd.kdump}" start --by-service`);
+    expect(unit).toContain(`ExecStart="${cmd.bun}" "/opt/kdump/lib/service/main.ts" start --by-service`);
+    expect(unit).toContain("DefaultDependencies=no");
+    expect(unit).toContain("Before=multi-user.target");
     expect(unit).toContain("WantedBy=multi-user.target");
     expect(statSync(join(box.root, POSTINST_HOOK)).mode & 0o777).toBe(0o755);
     expect(readFileSync(join(box.root, POSTINST_HOOK), "utf8")).toContain(`rebuild --release "$version"`);
@@ -72,7 +74,7 @@ describe("enable()", () => {
     const r = enable({}, box, cmd);
     expect(r.systemd).toBe(false);
     expect(r.instructions).toContain("does not run systemd");
-    expect(r.instructions).toContain(`"${cmd.bun}" "${cmd.kdump}" start --by-service`);
+    expect(r.instructions).toContain(`"${cmd.bun}" "/opt/kdump/lib/service/main.ts" start --by-service`);
     expect(r.instructions).toContain("/etc/rc.local");
     expect(box.commands).toEqual([]);
   });

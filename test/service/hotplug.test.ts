@@ -16,8 +16,8 @@ describe("hotplug", () => {
   test("onHotplug() re-arms through the unit on a kernel without crash_hotplug (6.1)", () => {
     box = fakeBox({ loaded: true });
     const r = onHotplug(box);
-    expect(r).toEqual({ action: "re-arm", reason: "queued a restart of kdump-toolkit.service" });
-    expect(box.commands).toEqual(["systemctl --no-block try-restart kdump-toolkit.service"]);
+    expect(r).toEqual({ action: "re-arm", reason: "queued a reload of kdump-toolkit.service (loads again if the memory or CPU map changed)" });
+    expect(box.commands).toEqual(["systemctl --no-block reload kdump-toolkit.service"]);
   });
 
   test("onHotplug() re-arms when the kernel has crash_hotplug but does not update this image (0: loaded by kexec_load)", () => {

@@ -26,13 +26,13 @@ describe("installed files", () => {
   test("the postinst.d hook prepares the new kernel's capture image (run-parts passes the version, then the image)", () => {
     const c = fakeBun(0);
     expect(runHook(kernelHookText(c, false), ["6.12.117+deb12-cloud-amd64", "/boot/vmlinuz-6.12.117+deb12-cloud-amd64"]).code).toBe(0);
-    expect(c.calls()).toBe("/opt/kdump/kdump.ts rebuild --release 6.12.117+deb12-cloud-amd64\n");
+    expect(c.calls()).toBe("/opt/kdump/lib/service/main.ts rebuild --release 6.12.117+deb12-cloud-amd64\n");
   });
 
   test("the postrm.d hook forgets a removed kernel's image", () => {
     const c = fakeBun(0);
     runHook(kernelHookText(c, true), ["6.1.0-57-cloud-amd64"]);
-    expect(c.calls()).toBe("/opt/kdump/kdump.ts rebuild --release 6.1.0-57-cloud-amd64 --remove\n");
+    expect(c.calls()).toBe("/opt/kdump/lib/service/main.ts rebuild --release 6.1.0-57-cloud-amd64 --remove\n");
   });
 
   test("a failing rebuild never fails the package installation, and says what to run", () => {
@@ -46,7 +46,7 @@ describe("installed files", () => {
     const c = fakeBun(0);
     runHook(kernelInstallText(c), ["add", "6.12.1", "/boot/efi/x", "/boot/vmlinuz-6.12.1"]);
     runHook(kernelInstallText(c), ["remove", "6.12.1", "/boot/efi/x"]);
-    expect(c.calls()).toBe("/opt/kdump/kdump.ts rebuild --release 6.12.1\n/opt/kdump/kdump.ts rebuild --release 6.12.1 --remove\n");
+    expect(c.calls()).toBe("/opt/kdump/lib/service/main.ts rebuild --release 6.12.1\n/opt/kdump/lib/service/main.ts rebuild --release 6.12.1 --remove\n");
   });
 
   test("the unit orders after local-fs.target and the udev rule watches CPU and memory", () => {
@@ -54,7 +54,7 @@ describe("installed files", () => {
     expect(unitText(c)).toMatch(/^After=local-fs.target$/m);
     expect(unitText(c)).toMatch(/^Type=oneshot$/m);
     expect(unitText(c)).toMatch(/^RemainAfterExit=yes$/m);
-    expect(udevRuleText(c)).toContain('SUBSYSTEM=="cpu", ACTION=="add|remove|online|offline", RUN+="/usr/local/bin/bun /opt/kdump/kdump.ts hotplug"');
+    expect(udevRuleText(c)).toContain('SUBSYSTEM=="cpu", ACTION=="remove|online|offline", RUN+="/usr/local/bin/bun /opt/kdump/lib/service/main.ts hotplug"');
     expect(udevRuleText(c)).toContain('SUBSYSTEM=="memory"');
   });
 });
