@@ -35,6 +35,13 @@ journalctl -b -o cat -u kdump-toolkit.service | grep -E '^(armed|kdump:)' | sed 
 const ICOUNT = 0;
 
 /**
+ * -icount runs both vCPUs on one host thread: the 6.12 case took 2317 s under load against 591 s without it. The
+ * default run boots without it (the guest's clock then follows the host's, so the 60 s bound is printed, not
+ * judged); the matrix judges the bound on the instruction-counted clock.
+ */
+const USE_ICOUNT = MATRIX;
+
+/**
  * Debian's kdump-tools unit, enabled: a unit file with its name and its [Install], not the package, which would pull
  * kexec-tools, makedumpfile and initramfs-tools into the guest and rebuild its initramfs.
  */
@@ -105,7 +112,7 @@ function tail(r: GuestResult): string {
 async function enableCrashStatus(line: string): Promise<void> {
   const kernel = await fetchKernel(line);
   // 6.1 under -icount hangs bringing up the second CPU ("x86: Booting SMP configuration:", its clock stopped): one CPU
-  const r = await runDebianGuest({ kernel, job: ENABLE_TEST_JOB, cmdline: LAB_CMDLINE, boots: 3, icount: ICOUNT, cpus: line === "6.1" ? 1 : 2, timeoutSeconds: 2400 });
+  const r = await runDebianGuest({ kernel, job: ENABLE_TEST_JOB, cmdline: LAB_CMDLINE, boots: 3, icount: USE_ICOUNT ? ICOUNT : undefined, cpus: USE_ICOUNT && line === "6.1" ? 1 : 2, timeoutSeconds: 2400 });
   try {
     expect(r.timedOut, tail(r)).toBe(false);
     expect(r.exits, tail(r)).toEqual([{ boot: 1, code: 0 }, { boot: 3, code: 0 }]);
@@ -125,7 +132,7 @@ async function enableCrashStatus(line: string): Promise<void> {
     expect(armed.length).toBe(2);
     const said = `armed at ${armed.map(([a, u, x]) => `${a.toFixed(1)} s (userspace from ${u.toFixed(1)} s, unit started at ${x.toFixed(1)} s)`).join(", ")} of guest uptime; status ready at ${ready.map(([u]) => u).join(", ")} s`;
     console.log(`service on ${line}: ${said}`);
-    for (const [a] of armed) expect(a, said).toBeLessThan(60);
+    if (USE_ICOUNT) for (const [a] of armed) expect(a, said).toBeLessThan(60);
     // armed by the unit before the job (which starts after multi-user.target) could run any command
     const started = field(r, "LAB-BOOT").slice(1).map(([, , up]) => Number(up));
     armed.forEach(([a], i) => expect(a, said).toBeLessThan(started[i]!));
