@@ -3,9 +3,10 @@
 // or import it as the library (`import { readStatus } from "kdump"`). Importing runs nothing.
 import yargs, { type Argv, type CommandModule } from "yargs";
 import { hideBin } from "yargs/helpers";
+import { emit, run } from "./lib/verb_kit.ts";
 import { resolve } from "node:path";
 import { existsSync } from "node:fs";
-import { errorLine, UsageError } from "./lib/errors.ts";
+import { UsageError } from "./lib/errors.ts";
 import { formatStatus, readStatus } from "./lib/boot/status.ts";
 import { estimate, formatRecommendation, parseSizeOption, printSetup, runPrinted, setup } from "./lib/boot/setup.ts";
 import { shrinkReservation } from "./lib/boot/shrink.ts";
@@ -23,25 +24,7 @@ export * from "./lib/mod.ts";
 /** The toolkit's version, from package.json. */
 export const VERSION: string = pkg.version;
 
-/** Exit status of a verb: 0 done, 1 failed or "not ready", 2 bad usage. */
-type Exit = number | void;
-
-/** Runs a verb body, turning any error into one `kdump: …` line and a non-zero exit. */
-async function run(body: () => Promise<Exit> | Exit): Promise<void> {
-  try {
-    const code = await body();
-    process.exitCode = typeof code === "number" ? code : 0;
-  } catch (e) {
-    if (process.env.KDUMP_DEBUG && e instanceof Error) console.error(e.stack);
-    console.error(`kdump: ${errorLine(e)}`);
-    process.exitCode = e instanceof UsageError ? 2 : 1;
-  }
-}
-
-/** Prints data as JSON or as text. */
-export function emit(json: boolean, data: unknown, text: () => string): void {
-  console.log(json ? JSON.stringify(data, (_k, v) => (typeof v === "bigint" ? "0x" + v.toString(16) : v), 2) : text());
-}
+export { emit };
 
 /** Runs a recipe file the way zx runs a script: $, argv, question, spinner in scope, `kdump` importable. */
 export async function runRecipe(file: string, args: string[]): Promise<void> {

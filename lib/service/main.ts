@@ -4,25 +4,12 @@
 // Usage as kdump.ts's: `bun lib/service/main.ts start --by-service`.
 import yargs, { type CommandModule } from "yargs";
 import { hideBin } from "yargs/helpers";
-import { errorLine, UsageError } from "../errors.ts";
+import { errorLine } from "../errors.ts";
+import { emit, run } from "../verb_kit.ts";
 import { serviceCommands, type CliKit } from "./commands.ts";
 
-/** kdump.ts's run() and emit(), the same one-line errors and exit codes (0 done, 1 failed, 2 bad usage). */
-const kit: CliKit = {
-  async run(body) {
-    try {
-      const code = await body();
-      process.exitCode = typeof code === "number" ? code : 0;
-    } catch (e) {
-      if (process.env.KDUMP_DEBUG && e instanceof Error) console.error(e.stack);
-      console.error(`kdump: ${errorLine(e)}`);
-      process.exitCode = e instanceof UsageError ? 2 : 1;
-    }
-  },
-  emit(json, data, text) {
-    console.log(json ? JSON.stringify(data, (_k, v) => (typeof v === "bigint" ? "0x" + v.toString(16) : v), 2) : text());
-  },
-};
+/** kdump.ts's run() and emit(): the same one-line errors and exit codes (0 done, 1 failed, 2 bad usage). */
+const kit: CliKit = { run, emit };
 
 if (import.meta.main)
   await yargs(hideBin(process.argv))
