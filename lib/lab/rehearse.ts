@@ -108,10 +108,13 @@ export async function rehearse(o: RehearseOptions): Promise<RehearseReport> {
       o.onLine?.(line);
       const m = new RegExp(`^${MARK} (\\w+)`).exec(line);
       if (m) mark(m[1]!);
+      // the capture starts at the first kernel banner after the trigger, the reboot at the first after the capture: a
+      // banner before the job ran (a first kernel that restarted while booting) moves neither
       if (/Linux version \d/.test(line)) {
         kernelBanners++;
-        if (kernelBanners === 2) mark("capture");
-        if (kernelBanners === 3) mark("reboot");
+        const last = marks[marks.length - 1]!.name;
+        if (last === "trigger") mark("capture");
+        else if (last === "capture") mark("reboot");
       }
     },
   });
