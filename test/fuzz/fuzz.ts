@@ -239,20 +239,27 @@ if (import.meta.main) {
     console.log(`bun kdump.ts analyze ${copy} ${COMMANDS[plan.command]!.join(" ")}`);
     process.exit(0);
   }
-  const r = await fuzz({
-    cases: Number(v.cases),
-    seed: Number(v.seed),
-    jobs: v.jobs ? Number(v.jobs) : undefined,
-    work,
-    lab,
-    dumps: v.dump,
-    formats: v.format,
-    allFormats: v["all-formats"],
-    cachedOnly: v["cached-only"],
-    structures: structures as Structure[] | undefined,
-    start: v.start ? Number(v.start) : undefined,
-    log: (s) => console.error(s),
-  });
+  let r: FuzzReport;
+  try {
+    r = await fuzz({
+      cases: Number(v.cases),
+      seed: Number(v.seed),
+      jobs: v.jobs ? Number(v.jobs) : undefined,
+      work,
+      lab,
+      dumps: v.dump,
+      formats: v.format,
+      allFormats: v["all-formats"],
+      cachedOnly: v["cached-only"],
+      structures: structures as Structure[] | undefined,
+      start: v.start ? Number(v.start) : undefined,
+      log: (s) => console.error(s),
+    });
+  } catch (e) {
+    // a missing lab, a base list that changed: one line, as every kdump error
+    console.error(`kdump: fuzz: ${e instanceof Error ? e.message : String(e)}`);
+    process.exit(1);
+  }
   console.log(`fuzz: ${r.results.length} cases, seed ${v.seed}, ${r.bases.length} bases (${r.bases.join(", ")}), ${r.seconds.toFixed(0)} s`);
   console.log(formatTable(r));
   console.log(coverage(r.results));
