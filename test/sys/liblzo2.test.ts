@@ -1,30 +1,12 @@
 // The collector's lzo through the system's liblzo2 (lib/sys/liblzo2.ts): the same bytes as our TypeScript
 // LZO1X-1 on real pages of a lab dump, readable by our decompressor, and the fallback when the library is absent.
 import { describe, expect, test } from "bun:test";
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { dumpPages } from "../dump/_pages.ts";
 import { join } from "node:path";
 import { haveLiblzo2, NativeLzo1xCompressor } from "../../lib/sys/liblzo2.ts";
 import { Lzo1xCompressor } from "../../lib/dump/codecs/lzo_compress.ts";
 import { lzo1xDecompress } from "../../lib/dump/codecs/lzo.ts";
 import { pageCompressor } from "../../lib/dump/codecs/compress.ts";
-import { sysrqDump } from "../dump/_peers.ts";
-
-/** Every `stride`-th page of the 6.1 sysrq dump (kernel text, data, page tables, free memory, zeros). */
-async function dumpPages(stride: number): Promise<Uint8Array[]> {
-  const { vmcore } = await sysrqDump("6.1");
-  const fd = openSync(vmcore, "r");
-  const pages: Uint8Array[] = [];
-  try {
-    for (let off = 4096 * 3; off + 4096 <= fstatSync(fd).size; off += 4096 * stride) {
-      const p = new Uint8Array(4096);
-      readSync(fd, p, 0, 4096, off);
-      pages.push(p);
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return pages;
-}
 
 describe.skipIf(!haveLiblzo2())("NativeLzo1xCompressor (liblzo2.so.2 is installed here)", () => {
   test(

@@ -1,28 +1,10 @@
 // Our LZO1X-1 compressor against liblzo2's lzo1x_1_compress (what makedumpfile -l calls), byte for byte, on
 // real pages of a lab dump and on synthetic inputs of every length class; and back through both decompressors.
 import { describe, expect, test } from "bun:test";
-import { closeSync, openSync, readSync, fstatSync } from "node:fs";
+import { dumpPages } from "../_pages.ts";
 import { Lzo1xCompressor, lzo1xBound } from "../../../lib/dump/codecs/lzo_compress.ts";
 import { lzo1xDecompress } from "../../../lib/dump/codecs/lzo.ts";
 import { lzoCompress } from "../_nativecodecs.ts";
-import { sysrqDump } from "../_peers.ts";
-
-/** Every `stride`-th page of a lab dump (real kernel text, data, page tables, free memory). */
-async function dumpPages(stride: number): Promise<Uint8Array[]> {
-  const { vmcore } = await sysrqDump("6.1");
-  const fd = openSync(vmcore, "r");
-  const pages: Uint8Array[] = [];
-  try {
-    for (let off = 4096 * 3; off + 4096 <= fstatSync(fd).size; off += 4096 * stride) {
-      const p = new Uint8Array(4096);
-      readSync(fd, p, 0, 4096, off);
-      pages.push(p);
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return pages;
-}
 
 /** Deterministic pseudo-random bytes. */
 function noise(n: number, seed: number): Uint8Array {
