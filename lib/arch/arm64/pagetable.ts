@@ -3,6 +3,7 @@
 // 52-bit VA, Linux 6.9+). Everything comes from VMCOREINFO: VA_BITS, TCR_EL1_T1SZ (5.13+), kimage_voffset.
 import { FaultError } from "../../errors.ts";
 import type { Dump } from "../../dump/dump.ts";
+import { tableEntry } from "../table_entry.ts";
 import { Lru } from "../../dump/source.ts";
 
 /** How to translate: the values VMCOREINFO supplies. */
@@ -99,12 +100,6 @@ export class Arm64PageTable {
   }
 
   private entry(paddr: bigint, vaddr: bigint): bigint {
-    try {
-      const b = this.dump.readPhys(paddr, 8);
-      return new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0, true);
-    } catch (e) {
-      if (e instanceof FaultError) throw new FaultError("page table of this address is not in the dump", vaddr);
-      throw e;
-    }
+    return tableEntry(this.dump, paddr, vaddr);
   }
 }

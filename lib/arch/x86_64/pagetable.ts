@@ -2,6 +2,7 @@
 // else (direct map, vmalloc, vmemmap, modules) by walking init_top_pgt, 4- or 5-level, with 1 GiB and 2 MiB pages.
 import { FaultError } from "../../errors.ts";
 import type { Dump } from "../../dump/dump.ts";
+import { tableEntry } from "../table_entry.ts";
 import { Lru } from "../../dump/source.ts";
 
 /** __START_KERNEL_map: where the kernel image is mapped (before the KASLR slide). */
@@ -68,13 +69,7 @@ export class PageTable {
   }
 
   private entry(paddr: bigint, vaddr: bigint): bigint {
-    try {
-      const b = this.dump.readPhys(paddr, 8);
-      return new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0, true);
-    } catch (e) {
-      if (e instanceof FaultError) throw new FaultError("page table of this address is not in the dump", vaddr);
-      throw e;
-    }
+    return tableEntry(this.dump, paddr, vaddr);
   }
 }
 
