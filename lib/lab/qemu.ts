@@ -61,7 +61,7 @@ export interface GuestResult {
   exitCode: number | null;
   /** Each finished job: the boot it ran in and its exit code. */
   exits: { boot: number; code: number }[];
-  /** How many times the kernel banner appeared (boots including capture kernels). */
+  /** Kernel boots, capture kernels included; a restart before init is not one (countKernelBoots). */
   kernelBoots: number;
   /** True when the run hit its time limit and QEMU was killed. */
   timedOut: boolean;
@@ -225,13 +225,26 @@ async function watchGuest(args: string[], o: GuestOptions, dir: string, rootImag
     console: text,
     exitCode: exits.length ? exits[exits.length - 1]!.code : null,
     exits,
-    kernelBoots: (text.match(/Linux version \d/g) ?? []).length,
+    kernelBoots: countKernelBoots(text),
     timedOut,
     seconds: (performance.now() - start) / 1000,
     rootImage,
     dir,
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/**
+ * The kernel boots in a console: its banners, less each one followed by another banner before that kernel reached
+ * init (no "Freeing unused kernel …" nor "Run … as init process" between them). A TCG guest on a loaded host has
+ * been seen to restart once while booting, before any job ran; such a restart is the lab's, not a boot of the run.
+ *
+ * @example countKernelBoots("Linux version 6.1\nLinux version 6.1\nRun /init as init process\n") // 1
+ */
+export function countKernelBoots(text: string): number {
+  const parts = text.split(/Linux version \d/).slice(1);
+  const reachedInit = (s: string) => /Freeing unused kernel|Run \S+ as init process/.test(s);
+  return parts.filter((s, i) => i === parts.length - 1 || reachedInit(s)).length;
 }
 
 /** A file from a guest's ext4 root image (read with debugfs, nothing mounted), or null when absent. */

@@ -30,6 +30,18 @@ describe("dump fuzzer, seed 1", () => {
     expect(report.table.all!.changed).toBeGreaterThan(0);
     expect(formatTable(report)).toContain("structure  cases  outcome-changing  ok  clean error");
   });
+
+  test("a case is measured by its own memory, not by the fuzzer's: run from a process that peaked over 500 MB, no case is over", async () => {
+    // Linux carries the spawning process's high-water mark into a child's ru_maxrss: a fresh CI run, whose fuzzer
+    // had just built its bases, once counted all 16 cases over 500 MB
+    const ballast = new Uint8Array(600 * 2 ** 20).fill(1);
+    const dump = basename(dirname((await sysrqDump("6.1")).vmcore));
+    const work = process.env.KDUMP_FUZZ_DIR ?? join(labDir(), "fuzz");
+    const again = await fuzz({ cases: 4, seed: 1, jobs: 2, work, lab: labDir(), dumps: [dump], formats: ["elf", "kdump-zstd", "mdf-lzo", "flat-zstd"] });
+    expect(ballast[ballast.length - 1]).toBe(1);
+    expect(again.results.map((r) => r.outcome).filter((o) => o === "memory > 500 MB")).toEqual([]);
+    expect(again.results.every((r) => r.maxRssMB > 10 && r.maxRssMB < 500)).toBe(true);
+  }, LAB);
 });
 
 describe("classifyError()", () => {

@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { LabError } from "../../lib/errors.ts";
 import { fetchKernel } from "../../lib/lab/kernels.ts";
-import { driveArgs, runGuest } from "../../lib/lab/qemu.ts";
+import { countKernelBoots, driveArgs, runGuest } from "../../lib/lab/qemu.ts";
 import { buildRootfs } from "../../lib/lab/rootfs.ts";
 
 describe("runGuest()", () => {
@@ -51,4 +51,19 @@ test("driveArgs() attaches disks on virtio-blk, NVMe (with a serial) and virtio-
     "-drive", "file=/c,format=raw,if=none,id=disk2,cache=unsafe", "-device", "scsi-hd,drive=disk2,bus=scsi0.0",
     "-drive", "file=/d,format=raw,if=none,id=disk3,cache=unsafe", "-device", "scsi-hd,drive=disk3,bus=scsi0.0",
   ]);
+});
+
+describe("countKernelBoots()", () => {
+  const boot = (v: string, rest = "Freeing unused kernel image (initmem) memory: 2048K\nRun /init as init process\nLAB-BOOT 1\n") =>
+    `[    0.000000] Linux version ${v} (debian-kernel@lists.debian.org)\n[    0.1] Command line: console=ttyS0\n${rest}`;
+
+  test("counts the crashed kernel, the capture kernel and the next boot", () => {
+    expect(countKernelBoots(boot("6.12.1") + "Kernel panic\n" + boot("6.12.1") + "reboot: Restarting system\n" + boot("6.12.1"))).toBe(3);
+  });
+
+  test("a kernel that restarted before reaching init is not a boot; the last banner is one however far it got", () => {
+    // seen once in CI: a TCG guest under load restarted while booting, before its job, and a test counted 3 boots
+    expect(countKernelBoots(boot("6.12.1", "[    2.1] tsc: Marking TSC unstable\n") + boot("6.12.1") + boot("6.12.1", ""))).toBe(2);
+    expect(countKernelBoots("SeaBIOS\n")).toBe(0);
+  });
 });
