@@ -3,7 +3,9 @@
 // its startup included, as a user pays it, on a sample of the commands) and drgn for the commands drgn has a helper
 // for. Peers: Debian 12's crash 8.0.2 (KDUMP_PEER_CRASH; reads 6.1 only) and drgn 0.0.22 by default; with --sid,
 // crash 9.0.2 and drgn 0.3.0 run in the lab's sid root (chroot + bind mounts: a few ms of their time is that).
-// Each of ours is run 3 times, the median kept. Run: bun bench/commands.ts [6.1|6.12] [--no-peers] [--sid]
+// Each of ours is run 3 times, the median kept. With --compiled, ours is the single binary `npm run build` makes
+// (dist/kdump, built here when missing), as a user installs it. Run: bun bench/commands.ts [6.1|6.12] [--no-peers]
+// [--sid] [--compiled]
 import { basename, dirname, join } from "node:path";
 import { sidRoot } from "../lib/lab/sid_root.ts";
 import { sysrqDump } from "../test/dump/_peers.ts";
@@ -29,6 +31,9 @@ const sid = process.argv.includes("--sid");
 const vmcore = (await sysrqDump(line)).vmcore;
 for await (const _ of Bun.file(vmcore).stream());
 const kdump = join(import.meta.dir, "..", "kdump.ts");
+const compiled = join(import.meta.dir, "..", "dist", "kdump");
+if (process.argv.includes("--compiled") && !(await Bun.file(compiled).exists())) await Bun.$`npm run build`.cwd(join(import.meta.dir, "..")).quiet();
+const oursArgv = process.argv.includes("--compiled") ? [compiled] : [process.execPath, kdump];
 const ps = JSON.parse(await new Response(Bun.spawn([process.execPath, kdump, "analyze", vmcore, "ps", "--json"]).stdout).text()) as { tasks: { pid: number; task: string }[] };
 const init = ps.tasks.find((t) => t.pid === 1)!.task.slice(2);
 
@@ -77,6 +82,7 @@ const dbg = peers ? await debugKernel(line) : undefined;
 const [crashLabel, drgnLabel] = sid ? ["crash 9.0.2", "drgn 0.3.0"] : ["crash 8.0.2", "drgn 0.0.22"];
 const crashReads = sid || PEER_CRASH_LINES.includes(line);
 if (dbg) for await (const _ of Bun.file(dbg.vmlinux).stream());
+console.log(`ours: ${oursArgv.join(" ")}`);
 console.log(`data commands on ${vmcore} (${(Bun.file(vmcore).size / 1e6).toFixed(0)} MB), cold start each; peers ${dbg ? `${crashLabel} and ${drgnLabel} with ${dbg.vmlinux}` : "(none)"}`);
 console.log(`load average ${(await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ")} on ${navigator.hardwareConcurrency} CPUs`);
 console.log(`${"command".padEnd(40)} ${"ours".padStart(8)} ${"(cpu)".padStart(8)} ${"crash".padStart(8)} ${"drgn".padStart(8)}  ratios (wall)`);
@@ -86,7 +92,7 @@ for (const [cmd, drgnExpr] of COMMANDS) {
   const ours: number[] = [];
   const cpus: number[] = [];
   for (let i = 0; i < 3; i++) {
-    ours.push(await seconds([process.execPath, kdump, "analyze", vmcore, ...cmd.split(" ")]));
+    ours.push(await seconds([...oursArgv, "analyze", vmcore, ...cmd.split(" ")]));
     cpus.push(lastCpu);
   }
   const mine = median(ours);
@@ -103,4 +109,4 @@ for (const [cmd, drgnExpr] of COMMANDS) {
   console.log(`${cmd.padEnd(40)} ${f(mine)} ${f(cpu)} ${f(crash)} ${f(drgn)}  ${ratio}`);
   worstCpu = Math.max(worstCpu, cpu);
 }
-console.log(`target: every command under 0.3 s from a cold start: ${worst < 0.3 ? "met" : `NOT met (slowest ${worst.toFixed(3)} s wall, ${worstCpu.toFixed(3)} s CPU)`}`);
+console.log(`target: every command under 0.3 s from a cold start: ${worst < 0.3 ? "met" : `NOT met in wall time (slowest ${worst.toFixed(3)} s)`}; in CPU time (what a loaded machine does not inflate): ${worstCpu < 0.3 ? "met" : "NOT met"} (slowest ${worstCpu.toFixed(3)} s)`);

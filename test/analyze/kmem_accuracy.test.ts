@@ -1,13 +1,15 @@
 // kmem -i and kmem -s against what the crashed kernel itself printed a moment before the crash: a lab guest cats
-// /proc/meminfo and /proc/slabinfo to the serial console, then crashes with sysrq 'c'. TOTAL MEM must equal MemTotal;
-// FREE, CACHED, BUFFERS and SLAB must be within 1% of MemTotal; the largest slab caches' object counts within 2%.
-// Boots a guest per kernel line the first time (cached under .lab/dumps), so it runs in the matrix.
+// /proc/meminfo and /proc/slabinfo to the serial console, then crashes: with sysrq 'c', in a hung-task panic, and in
+// a soft-lockup panic. TOTAL MEM must equal MemTotal; FREE, CACHED, BUFFERS and SLAB must be within 1% of MemTotal;
+// the largest slab caches' object counts within 2%. On the hung-task dump, `foreach UN bt` names the stuck writer
+// with its wait. Boots a guest per kernel line and scenario the first time (cached under .lab/dumps): matrix.
 import { describe, expect, test } from "bun:test";
 import { analyze } from "../../lib/analyze/command.ts";
 import type { MemInfo } from "../../lib/kernel/meminfo.ts";
 import { LINES } from "../dump/_peers.ts";
 import { labDump, type LabDump } from "../lab/dumps.ts";
 import { MATRIX } from "../_matrix.ts";
+import { hungTaskDump, softLockupDump } from "./_panics.ts";
 
 const LAB = 1_800_000;
 
@@ -32,10 +34,17 @@ function block(console: string, begin: string, end: string): string[] {
   return text.slice(from + begin.length + 2, to).split("\n");
 }
 
-describe.if(MATRIX).each(LINES)("kmem accuracy on %s", (line) => {
+/** Each scenario's dump and the prefix of the marker lines its guest printed meminfo and slabinfo between. */
+const SCENARIOS: [string, (line: string) => Promise<LabDump>, string][] = [
+  ["sysrq", memInfoDump, "LAB-"],
+  ["hung-task panic", hungTaskDump, ""],
+  ["soft-lockup panic", softLockupDump, ""],
+];
+
+describe.if(MATRIX).each(LINES.flatMap((line) => SCENARIOS.map(([name, dump, mark]) => [line, name, dump, mark] as const)))("kmem accuracy on %s, %s", (line, _name, dump, mark) => {
   test("kmem -i: TOTAL MEM is MemTotal; FREE, CACHED, BUFFERS, SLAB within 1% of it", async () => {
-    const d = await memInfoDump(line);
-    const kb = new Map(block(d.console, "LAB-MEMINFO-BEGIN", "LAB-MEMINFO-END").map((l) => /^(\w+):\s+(\d+) kB/.exec(l)).filter(Boolean).map((m) => [m![1]!, Number(m![2])]));
+    const d = await dump(line);
+    const kb = new Map(block(d.console, `${mark}MEMINFO-BEGIN`, `${mark}MEMINFO-END`).map((l) => /^(\w+):\s+(\d+) kB/.exec(l)).filter(Boolean).map((m) => [m![1]!, Number(m![2])]));
     const m = JSON.parse(analyze(d.vmcore, "kmem", { json: true, args: ["-i"] }) as string) as MemInfo;
     const k = (pages: number) => (pages * m.pageSize) / 1024;
     expect(k(m.total)).toBe(kb.get("MemTotal")!);
@@ -45,8 +54,8 @@ describe.if(MATRIX).each(LINES)("kmem accuracy on %s", (line) => {
   }, LAB);
 
   test("kmem -s: the 10 largest caches' allocated and total objects within 2% of slabinfo", async () => {
-    const d = await memInfoDump(line);
-    const slabinfo = block(d.console, "LAB-SLABINFO-BEGIN", "LAB-SLABINFO-END")
+    const d = await dump(line);
+    const slabinfo = block(d.console, `${mark}SLABINFO-BEGIN`, `${mark}SLABINFO-END`)
       .map((l) => /^(\S+)\s+(\d+)\s+(\d+)\s+\d+\s+\d+\s+\d+ : tunables/.exec(l))
       .filter(Boolean)
       .map((r) => ({ name: r![1]!, active: Number(r![2]), total: Number(r![3]) }))
@@ -59,5 +68,22 @@ describe.if(MATRIX).each(LINES)("kmem accuracy on %s", (line) => {
       expect(c).toBeDefined();
       expect([s.name, Math.abs(c!.total - s.total) <= s.total * 0.02, Math.abs(c!.allocated - s.active) <= s.active * 0.02]).toEqual([s.name, true, true]);
     }
+  }, LAB);
+});
+
+describe.if(MATRIX).each(LINES)("foreach UN bt on a %s hung-task dump", (line) => {
+  test("names the writer stuck on the frozen filesystem, with its wait path and how long it has not run", async () => {
+    const d = await hungTaskDump(line);
+    const told = /INFO: task sh:(\d+) blocked for more than (\d+) seconds/.exec(d.console)!;
+    const { tasks } = JSON.parse(analyze(d.vmcore, "foreach", { json: true, args: ["UN", "bt"] }) as string) as { tasks: { pid: number; comm: string; frames: { function?: string }[]; waitingNs?: number }[] };
+    const writer = tasks.find((t) => t.pid === Number(told[1]));
+    expect(writer?.comm).toBe("sh");
+    const fns = writer!.frames.map((f) => f.function ?? "");
+    expect(fns).toContain("schedule");
+    expect(fns.some((f) => /percpu_rwsem_wait|__percpu_down_read|sb_start_write|mnt_want_write/.test(f))).toBe(true);
+    expect(writer!.waitingNs! / 1e9).toBeGreaterThanOrEqual(Number(told[2]));
+    const text = analyze(d.vmcore, "foreach", { args: ["UN", "bt"] }) as string;
+    expect(text).toMatch(new RegExp(`PID: ${told[1]} +TASK: `));
+    expect(text).toMatch(/LAST RAN: .* ago/);
   }, LAB);
 });
