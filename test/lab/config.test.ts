@@ -1,4 +1,4 @@
-// The config honoured by a real capture, in QEMU guests of Debian 6.1 (busybox userland): kdump load reads
+// The config honoured by a real capture, in QEMU guests of Debian 6.1 and 6.12 (busybox userland): kdump load reads
 // /etc/kdump.conf or /etc/default/kdump-tools, a sysrq crash boots our capture init, and what it does is what the
 // file says: target path, codec, level, final action, hooks, dumps kept, failure action, and its own log.
 import { describe, expect, test } from "bun:test";
@@ -47,9 +47,10 @@ function pageFlags(path: string): Set<number> {
   }
 }
 
-describe("the capture applies the config (Debian 6.1)", () => {
+// 6.1 in the default run; 6.12 too in the matrix
+describe.each(MATRIX ? ["6.1", "6.12"] : ["6.1"])("the capture applies the config (Debian %s)", (line) => {
   test("kdump.conf path, core_collector -c -d 1 and final_action poweroff: a zlib level-1 dump there, a post hook's marker with status 0, kexec-dmesg.log beside it, and QEMU powers off", async () => {
-    const kernel = await fetchKernel("6.1");
+    const kernel = await fetchKernel(line);
     const files = {
       "/etc/kdump.conf": text("path /var/crash/x\ncore_collector makedumpfile -c -d 1\nkdump_post /usr/local/sbin/post\nfinal_action poweroff\n"),
       "/usr/local/sbin/post": exe('echo "post $1" > /var/crash/post-marker; sync'),
@@ -86,7 +87,7 @@ describe("the capture applies the config (Debian 6.1)", () => {
   }, 900_000);
 
   test.skipIf(!MATRIX)("kdump-tools KDUMP_NUM_DUMPS=2 and three crashes: the two newest dump folders remain, none incomplete", async () => {
-    const kernel = await fetchKernel("6.1");
+    const kernel = await fetchKernel(line);
     const files = { "/etc/default/kdump-tools": text('USE_KDUMP=1\nKDUMP_COREDIR="/var/crash"\nKDUMP_NUM_DUMPS=2\n') };
     const after = `for d in /var/crash/*/; do echo "DUMP=$(basename $d) $(ls $d | tr '\\n' ' ')"; done`;
     const r = await runGuest({ kernel, job: crashJob(3, after), cmdline: "crashkernel=256M", boots: 4, timeoutSeconds: 2400, rootfs: { files } });
@@ -105,7 +106,7 @@ describe("the capture applies the config (Debian 6.1)", () => {
   }, 2_400_000);
 
   test.skipIf(!MATRIX)("a pre hook exiting 1 skips the dump and runs the final action; then failure_action shell with an unwritable target gives a shell prompt", async () => {
-    const kernel = await fetchKernel("6.1");
+    const kernel = await fetchKernel(line);
     const files = {
       "/etc/kdump.conf": text("path /var/crash\nkdump_pre /usr/local/sbin/pre\nfinal_action reboot\n"),
       "/usr/local/sbin/pre": exe("echo pre says no; exit 1"),
@@ -140,7 +141,7 @@ echo "LAB-ERROR trigger returned"; exit 98
   }, 1_500_000);
 
   test.skipIf(!MATRIX)("failure_action dump_to_rootfs with an unwritable target: the capture copies the dump to the root filesystem's /var/crash, then the final action", async () => {
-    const kernel = await fetchKernel("6.1");
+    const kernel = await fetchKernel(line);
     // the target is a file, so neither the collector nor the copy can make a folder in it
     const files = {
       "/etc/kdump.conf": text("path /var/crash/blocked\nfailure_action dump_to_rootfs\nfinal_action poweroff\n"),
