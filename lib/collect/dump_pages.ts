@@ -163,8 +163,13 @@ export function checkSpace(out: Output, f: PageFilter, kept: number, codec: Comp
   const page = new Uint8Array(ps);
   const step = Math.max(1, Math.floor(kept / 200));
   let i = 0;
-  for (const [pfn] of keptRuns(f, 1)) {
-    if (i++ % step) continue;
+  // every step-th kept frame, found bit by bit: no object per kept frame (292865 of them at 64 GiB)
+  for (let pfn = 0; pfn < f.maxMapnr; pfn++) {
+    if (!f.dumpable[pfn >>> 3] && !(pfn & 7)) {
+      pfn += 7;
+      continue;
+    }
+    if (!testBit(f.dumpable, pfn) || i++ % step) continue;
     reader.read(pfn, 1, page);
     sampled++;
     stored += isZeroPage(page) && f.level & 1 ? 0 : Math.min(ps, c.compress(page).length);
