@@ -27,6 +27,8 @@ export class CompressPool {
   private readonly waiting = new Map<number, { resolve: (b: CompressedBatch) => void; reject: (e: Error) => void }>();
   private readonly busy: number[] = [];
   private nextId = 0;
+  /** Inline, the buffers every batch is compressed into: an answer is valid until the next submit. */
+  private scratch?: CompressedBatch;
 
   constructor(
     /** Worker threads; 0 compresses on the calling thread. */
@@ -50,14 +52,17 @@ export class CompressPool {
   }
 
   /**
-   * Compresses `count` pages in `pages`; the buffer is handed to a worker (do not reuse it).
+   * Compresses `count` pages in `pages`; with workers the buffer is handed to one (do not reuse it). Inline (0
+   * threads) the answer's buffers are reused by the next submit: write it out first (depth is then 1).
    * @example const b = await pool.submit(buf, 256)
    */
   submit(pages: Uint8Array, count: number): Promise<CompressedBatch> {
     const job: BatchJob = { pages, count, pageSize: this.pageSize, codec: this.codec, detectZero: this.detectZero };
     if (!this.threads) {
       try {
-        return Promise.resolve(compressBatch(job));
+        if (!this.scratch || this.scratch.sizes.length < count || this.scratch.data.length < pages.length)
+          this.scratch = { count: 0, sizes: new Uint32Array(count), flags: new Uint32Array(count), data: new Uint8Array(pages.length) };
+        return Promise.resolve(compressBatch(job, this.scratch));
       } catch (e) {
         return Promise.reject(e);
       }

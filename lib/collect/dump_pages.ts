@@ -9,7 +9,7 @@ import type { Dump } from "../dump/dump.ts";
 import { ElfDump } from "../dump/elf.ts";
 import { ElfWriter, type LoadSegment } from "../dump/elf_writer.ts";
 import { clearBit, countBits, testBit } from "../dump/bitmap.ts";
-import type { PageFilter } from "./filter.ts";
+import type { PageFilter, PfnRun } from "./filter.ts";
 import { KdumpWriter } from "../dump/kdump_writer.ts";
 import type { Utsname } from "../dump/kdump_compressed.ts";
 import type { PageReader } from "../dump/page_reader.ts";
@@ -20,28 +20,42 @@ import { CompressPool } from "./compress_pool.ts";
 import type { Output } from "./target.ts";
 
 const BATCH_PAGES = 256; // 1 MiB of input per batch
+const GC_BATCHES = 8; // batches (8 MiB of input) between two garbage collections
 
 /**
- * Runs [pfn, count] of consecutive frames set in `bitmap` (default: the kept ones) and in none of `minus`, at most
- * `max` each, in order. `minus` saves a bitmap per difference: the collector's memory grows by maxMapnr/8 bytes
- * for each bitmap it holds (2 MiB at 64 GiB of RAM), see collector_memory.ts.
+ * Runs [pfn, count] of consecutive kept frames, at most `max` each, in frame order: within the frames of `within`
+ * (sorted, disjoint [start, end) runs; default all), and in none of `minus` (each sorted and disjoint). Frame sets
+ * are runs, not bitmaps, so the kept bitmap is the only per-frame memory the collector holds (collector_memory.ts).
  */
-function* keptRuns(f: PageFilter, max: number, bitmap = f.dumpable, minus: Uint8Array[] = []): Generator<[number, number]> {
-  const kept = (pfn: number) => testBit(bitmap, pfn) && !minus.some((m) => testBit(m, pfn));
-  for (let pfn = 0; pfn < f.maxMapnr; ) {
-    if (!bitmap[pfn >>> 3]) {
-      pfn = (pfn | 7) + 1;
-      continue;
-    }
-    if (!kept(pfn)) {
+function* keptRuns(f: PageFilter, max: number, within: PfnRun[] = [[0, f.maxMapnr]], minus: PfnRun[][] = []): Generator<[number, number]> {
+  const cursors = minus.map(() => 0);
+  const excluded = (pfn: number) =>
+    minus.some((runs, i) => {
+      while (cursors[i]! < runs.length && runs[cursors[i]!]![1] <= pfn) cursors[i]!++;
+      return cursors[i]! < runs.length && runs[cursors[i]!]![0] <= pfn;
+    });
+  const kept = (pfn: number) => testBit(f.dumpable, pfn) && !excluded(pfn);
+  let run: [number, number] | null = null;
+  for (const [start, end] of within) {
+    for (let pfn = start; pfn < Math.min(end, f.maxMapnr); ) {
+      if (!f.dumpable[pfn >>> 3] && !(pfn & 7)) {
+        pfn += 8;
+        continue;
+      }
+      if (!kept(pfn)) {
+        pfn++;
+        continue;
+      }
+      // a run goes on across the end of one `within` run into the next when the frames are consecutive
+      if (run && run[0] + run[1] === pfn && run[1] < max) run[1]++;
+      else {
+        if (run) yield run;
+        run = [pfn, 1];
+      }
       pfn++;
-      continue;
     }
-    let n = 1;
-    while (n < max && pfn + n < f.maxMapnr && kept(pfn + n)) n++;
-    yield [pfn, n];
-    pfn += n;
   }
+  if (run) yield run;
 }
 
 /** Index of each kept frame among the kept frames (its page_desc slot), by a count per 4096 frames. */
@@ -58,15 +72,12 @@ function rankIndex(f: PageFilter): (pfn: number) => number {
 /**
  * Frames to write before the rest, in this order, so a dump cut short (a full disk, a capture that dies) still
  * holds them: the log ring (wherever it lives: log_buf_len= moves it out of the image), then the kernel image
- * (its globals: tasks, modules, the page tables' top). Each bitmap holds only kept frames not in an earlier one.
+ * (its globals: tasks, modules, the page tables' top). As sorted [start, end) runs; the image's leave out the log's.
  */
-function firstFrames(f: PageFilter, dump: Dump, k: KernelView | null): Uint8Array[] {
-  const log = new Uint8Array(f.dumpable.length);
-  const image = new Uint8Array(f.dumpable.length);
-  const mark = (to: Uint8Array, paddr: number, len: number) => {
-    for (let pfn = Math.floor(paddr / f.pageSize); pfn < Math.ceil((paddr + len) / f.pageSize) && pfn < f.maxMapnr; pfn++)
-      if (testBit(f.dumpable, pfn) && !testBit(log, pfn)) to[pfn >>> 3]! |= 1 << (pfn & 7);
-  };
+function firstFrames(f: PageFilter, dump: Dump, k: KernelView | null): PfnRun[][] {
+  const log: PfnRun[] = [];
+  const image: PfnRun[] = [];
+  const pfnsOf = (paddr: number, len: number): PfnRun => [Math.floor(paddr / f.pageSize), Math.min(Math.ceil((paddr + len) / f.pageSize), f.maxMapnr)];
   if (k) {
     try {
       const i = k.info;
@@ -81,13 +92,40 @@ function firstFrames(f: PageFilter, dump: Dump, k: KernelView | null): Uint8Arra
         [prb, i.size("printk_ringbuffer")],
       ];
       const ps = BigInt(f.pageSize);
-      for (const [va, len] of areas) for (let a = va & ~(ps - 1n); a < va + BigInt(len); a += ps) mark(log, Number(k.translate(a)), 1);
+      for (const [va, len] of areas) for (let a = va & ~(ps - 1n); a < va + BigInt(len); a += ps) log.push(pfnsOf(Number(k.translate(a)), 1));
     } catch {
       // a kernel before 5.10 (log_buf) or a damaged ring: its pages go with the image or in frame order
     }
   }
-  if (dump instanceof ElfDump) for (const s of dump.segments) if (s.vaddr >= START_KERNEL_MAP && s.vaddr < KERNEL_IMAGE_END) mark(image, s.paddr, s.memsz);
-  return [log, image];
+  if (dump instanceof ElfDump) for (const s of dump.segments) if (s.vaddr >= START_KERNEL_MAP && s.vaddr < KERNEL_IMAGE_END) image.push(pfnsOf(s.paddr, s.memsz));
+  const logRuns = mergeRuns(log);
+  return [logRuns, subtractRuns(mergeRuns(image), logRuns)];
+}
+
+/** Sorted, disjoint runs covering the same frames as `runs` (adjacent ones joined). */
+function mergeRuns(runs: PfnRun[]): PfnRun[] {
+  const out: PfnRun[] = [];
+  for (const [start, end] of [...runs].filter(([a, b]) => b > a).sort((a, b) => a[0] - b[0])) {
+    const last = out[out.length - 1];
+    if (last && start <= last[1]) last[1] = Math.max(last[1], end);
+    else out.push([start, end]);
+  }
+  return out;
+}
+
+/** The frames of `runs` not in `minus` (both sorted and disjoint). */
+function subtractRuns(runs: PfnRun[], minus: PfnRun[]): PfnRun[] {
+  const out: PfnRun[] = [];
+  for (const [start, end] of runs) {
+    let from = start;
+    for (const [a, b] of minus) {
+      if (b <= from || a >= end) continue;
+      if (a > from) out.push([from, a]);
+      from = Math.max(from, b);
+    }
+    if (from < end) out.push([from, end]);
+  }
+  return out;
 }
 
 /**
@@ -125,8 +163,13 @@ export function checkSpace(out: Output, f: PageFilter, kept: number, codec: Comp
   const page = new Uint8Array(ps);
   const step = Math.max(1, Math.floor(kept / 200));
   let i = 0;
-  for (const [pfn] of keptRuns(f, 1)) {
-    if (i++ % step) continue;
+  // every step-th kept frame, found bit by bit: no object per kept frame (292865 of them at 64 GiB)
+  for (let pfn = 0; pfn < f.maxMapnr; pfn++) {
+    if (!f.dumpable[pfn >>> 3] && !(pfn & 7)) {
+      pfn += 7;
+      continue;
+    }
+    if (!testBit(f.dumpable, pfn) || i++ % step) continue;
     reader.read(pfn, 1, page);
     sampled++;
     stored += isZeroPage(page) && f.level & 1 ? 0 : Math.min(ps, c.compress(page).length);
@@ -197,8 +240,9 @@ export async function writeKdump(
       await w.writeBatch(b, q.segments);
       done += b.count;
       progress.update(done, reader.bytesRead);
-      // batches are garbage once written: collecting every 8 MiB keeps the heap near its working set
-      if (++batches % 8 === 0) Bun.gc(false);
+      // each page's compressed copy is garbage once written: a synchronous collection every GC_BATCHES keeps the
+      // heap at its working set (a requested one lets garbage grow with the pages written, +20 MiB at 16 GiB)
+      if (++batches % GC_BATCHES === 0) Bun.gc(true);
     };
     let buf = new Uint8Array(BATCH_PAGES * ps);
     let fill = 0;
@@ -206,17 +250,17 @@ export async function writeKdump(
     const flush = async () => {
       if (!fill) return;
       queue.push({ batch: pool.submit(buf.subarray(0, fill * ps), fill), segments });
-      buf = new Uint8Array(BATCH_PAGES * ps);
+      if (pool.threads) buf = new Uint8Array(BATCH_PAGES * ps); // handed to a worker; inline, it is free again
       fill = 0;
       segments = [];
       if (queue.length >= pool.depth) await drainOne();
     };
     const rank = rankIndex(f);
     const first = firstFrames(f, dump, k);
-    // the log's frames, the image's, then the other kept ones: each bitmap holds none of an earlier one's frames
-    const passes: [Uint8Array, Uint8Array[]][] = [...first.map((b): [Uint8Array, Uint8Array[]] => [b, []]), [f.dumpable, first]];
-    for (const [bitmap, minus] of passes) {
-      for (let [pfn, n] of keptRuns(f, BATCH_PAGES, bitmap, minus)) {
+    // the log's frames, the image's, then the other kept ones: each set holds none of an earlier one's frames
+    const passes: [PfnRun[] | undefined, PfnRun[][]][] = [...first.map((runs): [PfnRun[], PfnRun[][]] => [runs, []]), [undefined, first]];
+    for (const [within, minus] of passes) {
+      for (let [pfn, n] of keptRuns(f, BATCH_PAGES, within, minus)) {
         let r = rank(pfn);
         while (n > 0) {
           const take = Math.min(n, BATCH_PAGES - fill);

@@ -6,7 +6,7 @@ import { memMapSections, pageLayout, type PageLayout } from "../kernel/memmap.ts
 import type { KernelView } from "../kernel/view.ts";
 import type { Dump } from "../dump/dump.ts";
 import type { PageReader } from "../dump/page_reader.ts";
-import { clearBit, testBit } from "../dump/bitmap.ts";
+import { clearBit } from "../dump/bitmap.ts";
 
 /** Dump level bits (makedumpfile's DL_EXCLUDE_*). */
 export const DL = { ZERO: 1, CACHE: 2, CACHE_PRIVATE: 4, USER: 8, FREE: 16 } as const;
@@ -29,7 +29,13 @@ export interface ExcludedCounts {
   offline: number;
 }
 
-/** The result of filtering: bitmaps over page frames 0 … maxMapnr-1 (bit n%8 of byte n/8, as on disk). */
+/** Page frames [start, end). */
+export type PfnRun = [start: number, end: number];
+
+/**
+ * The result of filtering: the kept frames as a bitmap over page frames 0 … maxMapnr-1 (bit n%8 of byte n/8, as on
+ * disk), the only memory of the collector that grows with RAM (maxMapnr/8 bytes: 2 MiB at 64 GiB).
+ */
 export interface PageFilter {
   /** The -d level applied. */
   level: number;
@@ -37,8 +43,11 @@ export interface PageFilter {
   pageSize: number;
   /** Frames the bitmaps describe: one past the highest frame of the dump. */
   maxMapnr: number;
-  /** Frames the dump holds (the first bitmap of the kdump format). */
-  present: Uint8Array;
+  /**
+   * Frames the dump holds, as sorted, disjoint [start, end) runs of frames: the first bitmap of the kdump format,
+   * written from them (a run per RAM range, so it costs nothing per frame).
+   */
+  present: PfnRun[];
   /** Frames kept (the second bitmap); zero pages are cleared from it only when the writer finds them. */
   dumpable: Uint8Array;
   /** Frames in the dump. */
@@ -60,19 +69,21 @@ export function filterPages(dump: Dump, level: number, kernel: KernelView | null
   const ps = dump.pageSize;
   const ranges = dump.ranges;
   const maxMapnr = ranges.length ? Number(ranges[ranges.length - 1]!.end / BigInt(ps)) : 0;
-  const present = new Uint8Array(Math.ceil(maxMapnr / 8));
   let presentPages = 0;
-  for (const r of ranges) {
-    const end = Number(r.end / BigInt(ps));
-    for (let pfn = Number(r.start / BigInt(ps)); pfn < end; pfn++) present[pfn >>> 3]! |= 1 << (pfn & 7);
-    presentPages += end - Number(r.start / BigInt(ps));
+  const present: PfnRun[] = [];
+  for (const r of [...ranges].sort((a, b) => (a.start < b.start ? -1 : 1))) {
+    const [start, end] = [Number(r.start / BigInt(ps)), Number(r.end / BigInt(ps))];
+    presentPages += end - start;
+    const last = present[present.length - 1];
+    if (last && start <= last[1]) last[1] = Math.max(last[1], end);
+    else if (end > start) present.push([start, end]);
   }
   const f: PageFilter = {
     level,
     pageSize: ps,
     maxMapnr,
     present,
-    dumpable: present.slice(),
+    dumpable: runsBitmap(present, maxMapnr),
     presentPages,
     excluded: { zero: 0, cache: 0, cachePrivate: 0, user: 0, free: 0, hwpoison: 0, offline: 0 },
     memMapSkipped: null,
@@ -82,7 +93,7 @@ export function filterPages(dump: Dump, level: number, kernel: KernelView | null
     try {
       excludeByMemMap(f, kernel, pageLayout(kernel.info), reader);
     } catch (e) {
-      f.dumpable = present.slice();
+      f.dumpable = runsBitmap(present, maxMapnr);
       f.excluded = { zero: 0, cache: 0, cachePrivate: 0, user: 0, free: 0, hwpoison: 0, offline: 0 };
       f.memMapSkipped = e instanceof Error ? e.message : String(e);
     }
@@ -92,21 +103,30 @@ export function filterPages(dump: Dump, level: number, kernel: KernelView | null
 
 type Reason = Exclude<keyof ExcludedCounts, "zero">;
 
+/** mem_map chunks (8192 frames each) between two garbage collections. */
+const GC_CHUNKS = 8;
+
 /** Walks mem_map section by section, as makedumpfile's __exclude_unnecessary_pages does. */
 function excludeByMemMap(f: PageFilter, k: KernelView, L: PageLayout, reader: PageReader | null): void {
   const CHUNK = 8192; // struct pages read at once (512 KiB)
   const ps = f.pageSize;
+  let chunks = 0;
   const buf = new Uint8Array(Math.ceil(((CHUNK + 1) * L.size) / ps) * ps + ps);
   for (const sec of memMapSections(k, f.maxMapnr)) {
     for (let base = sec.startPfn; base < sec.endPfn; base += CHUNK) {
       const n = Math.min(CHUNK, sec.endPfn - base);
-      if (!anyBit(f.present, base, n)) continue;
+      let run = firstRunEnding(f.present, base);
+      if (run >= f.present.length || f.present[run]![0] >= base + n) continue;
       // one struct page more, when the section has it, so a head at the chunk's end can see page[1]
       const extra = base + n < sec.endPfn ? 1 : 0;
+      // the walk's garbage (translations, verdicts) grows with RAM: a synchronous collection every GC_CHUNKS chunks
+      // (256 MiB of RAM) bounds it; left to the engine it grew by ~11 MiB over 16 GiB of frames
+      if (++chunks % GC_CHUNKS === 0) Bun.gc(true);
       const v = readStructPages(k, reader, sec.vaddr + BigInt((base - sec.startPfn) * L.size), (n + extra) * L.size, buf);
       for (let i = 0; i < n; i++) {
         const pfn = base + i;
-        if (!testBit(f.present, pfn)) continue;
+        while (run < f.present.length && f.present[run]![1] <= pfn) run++;
+        if (run >= f.present.length || f.present[run]![0] > pfn) continue;
         const r = classify(v, i * L.size, i + 1 < n + extra ? (i + 1) * L.size : -1, pfn, L, f.level);
         if (!r) continue;
         for (let p = pfn; p < pfn + r.pages && p < f.maxMapnr; p++) if (clearBit(f.dumpable, p)) f.excluded[r.reason]++;
@@ -186,12 +206,27 @@ export function classify(v: DataView, at: number, next: number, pfn: number, L: 
   return null;
 }
 
-function anyBit(bitmap: Uint8Array, start: number, n: number): boolean {
-  for (let pfn = start; pfn < start + n; pfn++) {
-    if ((pfn & 7) === 0 && pfn + 8 <= start + n) {
-      if (bitmap[pfn >>> 3]) return true;
-      pfn += 7;
-    } else if (testBit(bitmap, pfn)) return true;
+/** A bitmap of maxMapnr frames with the frames of `runs` set. */
+function runsBitmap(runs: PfnRun[], maxMapnr: number): Uint8Array {
+  const b = new Uint8Array(Math.ceil(maxMapnr / 8));
+  for (const [start, end] of runs) {
+    let pfn = start;
+    for (; pfn < end && pfn & 7; pfn++) b[pfn >>> 3]! |= 1 << (pfn & 7);
+    const whole = (end - pfn) >>> 3;
+    b.fill(0xff, pfn >>> 3, (pfn >>> 3) + whole);
+    for (pfn += whole * 8; pfn < end; pfn++) b[pfn >>> 3]! |= 1 << (pfn & 7);
   }
-  return false;
+  return b;
+}
+
+/** Index of the first of the sorted `runs` that ends after `pfn` (runs.length when none does). */
+export function firstRunEnding(runs: PfnRun[], pfn: number): number {
+  let lo = 0;
+  let hi = runs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (runs[mid]![1] <= pfn) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

@@ -16,8 +16,8 @@ export interface KdumpWriterInput {
   pageSize: number;
   /** Page frames the bitmaps describe. */
   maxMapnr: number;
-  /** First bitmap: frames in the dump (bit n%8 of byte n/8). */
-  present: Uint8Array;
+  /** First bitmap: frames in the dump, as sorted, disjoint [start, end) runs of frames (written as bits). */
+  present: [start: number, end: number][];
   /** Second bitmap: frames written, each with a page_desc. */
   dumpable: Uint8Array;
   /** Set bits of `dumpable`. */
@@ -36,6 +36,25 @@ export interface KdumpWriterInput {
   physBase: bigint;
   /** The notes (NT_PRSTATUS per CPU, VMCOREINFO), written into the sub header. */
   notes: DumpNote[];
+}
+
+/** Bytes of the first bitmap made and written at once. */
+const BITMAP_PIECE = 64 * 1024;
+
+/** Bytes [at, at + length) of the bitmap whose set frames are `runs` (sorted [start, end) runs). */
+export function runsPiece(runs: [number, number][], at: number, length: number): Uint8Array {
+  const b = new Uint8Array(length);
+  const [lo, hi] = [at * 8, (at + length) * 8];
+  for (const [start, end] of runs) {
+    if (end <= lo || start >= hi) continue;
+    for (let pfn = Math.max(start, lo); pfn < Math.min(end, hi); pfn++) {
+      if ((pfn & 7) === 0 && pfn + 8 <= Math.min(end, hi)) {
+        b[(pfn - lo) >>> 3] = 0xff;
+        pfn += 7;
+      } else b[(pfn - lo) >>> 3]! |= 1 << (pfn & 7);
+    }
+  }
+  return b;
 }
 
 /** Offsets of the parts of a kdump-compressed file. */
@@ -141,12 +160,11 @@ export class KdumpWriter {
     await this.sink.write(0, this.header(this.input.codecFlag | (this.sink.stream ? 0 : DUMP_DH_COMPRESSED_INCOMPLETE)));
     await this.sink.write(bs, this.subHeader);
     const half = (bitmapBlocks * bs) / 2;
-    for (const [i, bitmap] of [this.input.present, this.input.dumpable].entries()) {
-      // written as it is, then zeros up to the block: no padded copy (maxMapnr/8 bytes each, 2 MiB at 64 GiB)
-      const body = bitmap.subarray(0, half);
-      await this.sink.write(bitmapAt + i * half, body);
-      if (body.length < half) await this.sink.write(bitmapAt + i * half + body.length, new Uint8Array(half - body.length));
-    }
+    // the first bitmap is made from the runs a piece at a time, the second written as it is: no whole copy of either
+    for (let at = 0; at < half; at += BITMAP_PIECE) await this.sink.write(bitmapAt + at, runsPiece(this.input.present, at, Math.min(BITMAP_PIECE, half - at)));
+    const body = this.input.dumpable.subarray(0, half);
+    await this.sink.write(bitmapAt + half, body);
+    if (body.length < half) await this.sink.write(bitmapAt + half + body.length, new Uint8Array(half - body.length));
     if (zeroAt >= 0) await this.sink.write(zeroAt, new Uint8Array(bs));
   }
 

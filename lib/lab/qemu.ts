@@ -127,7 +127,7 @@ export async function runGuest(o: GuestOptions): Promise<GuestResult> {
   const cmdline = forArch([LAB_CMDLINE, o.cmdline ?? ""].join(" ").trim(), o.kernel);
   const args = [
     qemu, "-accel", "tcg", ...arch.qemu.machineArgs({ la57: o.la57 }),
-    "-smp", String(o.cpus ?? 2), "-m", String(o.memoryMiB ?? 1024),
+    "-smp", String(o.cpus ?? 2), ...memoryArgs(o.memoryMiB ?? 1024),
     "-display", "none", "-serial", "stdio", "-monitor", "none", "-nodefaults", "-no-user-config", "-nic", "none",
     ...(o.icount === undefined ? [] : ["-icount", `shift=${o.icount}`]),
     "-kernel", o.kernel.vmlinuz, "-initrd", initrd, "-append", cmdline,
@@ -135,6 +135,17 @@ export async function runGuest(o: GuestOptions): Promise<GuestResult> {
     ...(o.extraArgs ?? []),
   ];
   return watch(args, o, dir, rootImage);
+}
+
+/**
+ * QEMU arguments for `mib` of guest RAM. Up to 16 GiB a plain `-m`; above it a RAM backend with reserve=off, since
+ * this host (no overcommit, no swap) refuses a plain `-m 64G` ("cannot set up guest memory") although TCG touches
+ * only the pages the guest uses.
+ * @example memoryArgs(65536) // ["-m", "65536", "-object", "memory-backend-ram,id=ram0,size=65536M,reserve=off", "-machine", "memory-backend=ram0"]
+ */
+export function memoryArgs(mib: number): string[] {
+  if (mib <= 16384) return ["-m", String(mib)];
+  return ["-m", String(mib), "-object", `memory-backend-ram,id=ram0,size=${mib}M,reserve=off`, "-machine", "memory-backend=ram0"];
 }
 
 /** How a disk is attached: virtio-blk (/dev/vdX), NVMe (/dev/nvmeNn1), or a SCSI disk on virtio-scsi (/dev/sdX). */

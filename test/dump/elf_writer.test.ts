@@ -25,7 +25,7 @@ describe("collect() ELF output", () => {
       let kept = 0;
       let excluded = 0;
       for (let pfn = 0; pfn < f.maxMapnr; pfn++) {
-        if (!testBit(f.present, pfn)) continue;
+        if (!f.present.some(([start, end]) => pfn >= start && pfn < end)) continue;
         const a = BigInt(pfn) * 4096n;
         if (testBit(f.dumpable, pfn)) {
           kept++;

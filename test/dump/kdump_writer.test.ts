@@ -131,12 +131,12 @@ describe("KdumpWriter", () => {
     try {
       const ranges = src.ranges;
       const maxMapnr = Number(ranges[ranges.length - 1]!.end / 4096n);
-      const present = new Uint8Array(Math.ceil(maxMapnr / 8));
+      const dumpable = new Uint8Array(Math.ceil(maxMapnr / 8));
       const first = Number(ranges[0]!.start / 4096n);
-      for (let p = first; p < first + 64; p++) present[p >>> 3]! |= 1 << (p & 7);
+      for (let p = first; p < first + 64; p++) dumpable[p >>> 3]! |= 1 << (p & 7);
       const path = join(tmp, "vmcore-incomplete");
       const w = new KdumpWriter(new FileSink(openSync(path, "wx", 0o600), path), {
-        pageSize: 4096, maxMapnr, present, dumpable: present, numDumpable: 64, level: 31, codecFlag: 0x20,
+        pageSize: 4096, maxMapnr, present: [[first, first + 64]], dumpable, numDumpable: 64, level: 31, codecFlag: 0x20,
         utsname: { sysname: "Linux", nodename: "t", release: "r", version: "v", machine: "x86_64", domainname: "" },
         timestamp: 0, nrCpus: 1, physBase: 0n, notes: src.notes,
       });

@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { LabError } from "../../lib/errors.ts";
 import { fetchKernel } from "../../lib/lab/kernels.ts";
-import { countKernelBoots, driveArgs, runGuest } from "../../lib/lab/qemu.ts";
+import { countKernelBoots, driveArgs, memoryArgs, runGuest } from "../../lib/lab/qemu.ts";
 import { buildRootfs } from "../../lib/lab/rootfs.ts";
 
 describe("runGuest()", () => {
@@ -52,6 +52,19 @@ test("driveArgs() attaches disks on virtio-blk, NVMe (with a serial) and virtio-
     "-drive", "file=/d,format=raw,if=none,id=disk3,cache=unsafe", "-device", "scsi-hd,drive=disk3,bus=scsi0.0",
   ]);
 });
+
+test("memoryArgs() lets QEMU start a 64 GiB guest (a plain -m 64G is refused on a host without overcommit)", async () => {
+  // a paused guest that is still running after 3 s was accepted; a refused one exits at once
+  const starts = async (args: string[]) => {
+    const p = Bun.spawn(["qemu-system-x86_64", "-accel", "tcg", ...args, "-S", "-display", "none", "-nodefaults", "-no-user-config", "-monitor", "none", "-serial", "none"], { stderr: "pipe" });
+    const exited = await Promise.race([p.exited.then(() => true), Bun.sleep(3000).then(() => false)]);
+    p.kill();
+    await p.exited;
+    return !exited;
+  };
+  expect(memoryArgs(1024)).toEqual(["-m", "1024"]);
+  expect(await starts(memoryArgs(65536))).toBe(true);
+}, 20_000);
 
 describe("countKernelBoots()", () => {
   const boot = (v: string, rest = "Freeing unused kernel image (initmem) memory: 2048K\nRun /init as init process\nLAB-BOOT 1\n") =>

@@ -43,16 +43,18 @@ export function isZeroPage(page: Uint8Array): boolean {
 const cache = new Map<CompressName, PageCompressor>();
 
 /**
- * Compresses every page of `job` with its codec (one compressor per codec and thread, reused).
+ * Compresses every page of `job` with its codec (one compressor per codec and thread, reused). With `scratch` (a
+ * batch as large), the result lives in its buffers, valid until they are used again: no garbage per batch.
  * @example compressBatch({ pages, count: 256, pageSize: 4096, codec: "zstd", detectZero: true })
  */
-export function compressBatch(job: BatchJob): CompressedBatch {
+export function compressBatch(job: BatchJob, scratch?: CompressedBatch): CompressedBatch {
   let c = cache.get(job.codec);
   if (!c) cache.set(job.codec, (c = pageCompressor(job.codec)));
   const ps = job.pageSize;
-  const sizes = new Uint32Array(job.count);
-  const flags = new Uint32Array(job.count);
-  const out = new Uint8Array(job.count * ps);
+  const fits = scratch && scratch.sizes.length >= job.count && scratch.data.length >= job.count * ps;
+  const sizes = fits ? scratch.sizes.subarray(0, job.count).fill(0) : new Uint32Array(job.count);
+  const flags = fits ? scratch.flags.subarray(0, job.count).fill(0) : new Uint32Array(job.count);
+  const out = fits ? scratch.data : new Uint8Array(job.count * ps);
   let pos = 0;
   for (let i = 0; i < job.count; i++) {
     const page = job.pages.subarray(i * ps, (i + 1) * ps);
