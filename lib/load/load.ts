@@ -67,6 +67,8 @@ export interface LoadPlan {
   kernel: string;
   /** Its setup header, or null when the file is not a bzImage (the kernel will refuse it with ENOEXEC). */
   image: BzImage | null;
+  /** Where the architecture loads a bare image (arm64 Image): the memory it takes running; absent otherwise. */
+  bare?: { memBytes: number } | null;
   /** Initramfs path, or null for none. */
   initrd: string | null;
   /** Its size in bytes (0 for none). */
@@ -239,7 +241,7 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
     else if (reserved < needBytes && !o.initrd)
       warnings.push(`${mib(reserved)} reserved is below the ~${mib(needBytes)} the Bun collector needs: a capture copies /proc/vmcore whole with busybox dd instead`);
   }
-  return { mode, kernel, image, initrd, initrdBytes, initramfs, modules, cmdline, reserved, loadBytes, needBytes, collector, minBytes, target, config, storage, remote: remotePlan, warnings };
+  return { mode, kernel, image, bare: bareBytes === undefined ? null : { memBytes: bareBytes }, initrd, initrdBytes, initramfs, modules, cmdline, reserved, loadBytes, needBytes, collector, minBytes, target, config, storage, remote: remotePlan, warnings };
 }
 
 /**
@@ -321,7 +323,7 @@ function mib(n: number): string {
 export function formatPlan(p: LoadPlan): string {
   const lines = [
     `mode:        ${p.mode === "crash" ? "capture kernel (loaded into the crashkernel= reservation, started by a panic)" : "kexec (staged for `kdump exec`)"}`,
-    `kernel:      ${p.kernel}${p.image ? ` (${p.image.release}, ${mib(p.image.fileBytes)} file, ${mib(p.image.initSize)} in memory)` : " (not a bzImage)"}`,
+    `kernel:      ${p.kernel}${p.image ? ` (${p.image.release}, ${mib(p.image.fileBytes)} file, ${mib(p.image.initSize)} in memory)` : p.bare ? ` (Image, ${mib(p.bare.memBytes)} in memory)` : " (not a bzImage)"}`,
     `initramfs:   ${p.initrd ? `${p.initrd} (${mib(p.initrdBytes)}${p.initramfs ? `, ${mib(p.initramfs.cpioBytes)} unpacked, ${p.initramfs.codec}, ${p.initramfs.built ? "built" : "cached"}` : ""})` : "none"}`,
     ...(p.mode === "crash" ? [`modules:     ${p.modules.length ? p.modules.join(" ") : "(none: the target's drivers are built in)"}`, `dump target: ${p.target}`, ...(p.remote ? [`network:     ${p.remote.network.iface} (${p.remote.network.mac}, ${p.remote.network.modules.join(" ") || "built-in driver"}) ${p.remote.network.mode === "static" ? `${p.remote.network.address}/${p.remote.network.prefix}` : "DHCP"} to ${p.remote.network.target}${p.remote.network.gateway ? ` via ${p.remote.network.gateway}` : ""}`] : [])] : []),
     ...(p.storage ? p.storage.stacks.flatMap((m, i) => formatStack(m.stack).map((l, j) => `${i === 0 && j === 0 ? "storage:     " : "             "}${j === 0 ? `${m.mount.mountpoint || "(target)"} on ` : ""}${l}`)) : []),
