@@ -24,6 +24,8 @@ export interface QemuMachine {
   console: string;
   /** A virtio disk for `file` as drive number `i` (PCI on both machines). */
   diskArgs(file: string, i: number): string[];
+  /** Environment the lab's guest jobs run with, when the guest needs one. */
+  guestEnv?: Record<string, string>;
 }
 
 /** Kernel virtual → physical for one dump. */

@@ -1,5 +1,5 @@
-// Our own pipeline inside an arm64 guest (qemu-system-aarch64 -machine virt -cpu max, TCG, 512 MiB, Debian's arm64
-// cloud kernels, which have no KEXEC_FILE): Bun's arm64 build runs recipes/load.ts, whose kexec_file_load fails
+// Our own pipeline inside an arm64 guest (qemu-system-aarch64 -machine virt -cpu max, TCG, Debian's arm64
+// cloud kernels, which have no KEXEC_FILE; 1 GiB): Bun's arm64 build runs recipes/load.ts, whose kexec_file_load fails
 // with ENOSYS and falls back (KEXEC_ARGS="--kexec-syscall-auto") to our arm64 kexec_load layout (Image, initrd,
 // elfcorehdr, DTB with a capture /chosen, purgatory); recipes/trigger.ts --yes crashes it; the capture kernel boots
 // our initramfs, whose collector saves the dump; the next boot analyzes it. And a box booted without crashkernel=.
@@ -30,11 +30,11 @@ describe.if(MATRIX).each(["newest", "6.12"])("our pipeline in an arm64 %s guest 
       const kernel = await fetchKernel(line, "arm64");
       const said: string[] = []; // the guest's own lines (not the kernel's), for the failure message
       const r = await rehearse({
-        onLine: (l) => void (l.startsWith("[") || said.push(l)),
+        onLine: (l) => void ((!l.startsWith("[") || /bun|segfault|unhandled|Out of memory|oom/i.test(l)) && said.push(l)),
         kernel,
         crashkernel: "256M",
         cpus: 2,
-        memoryMiB: 512,
+        memoryMiB: 1024, // at 512 MiB (256 MiB left beside the reservation) the analysis's Bun died in the guest
         files: { "/etc/sysconfig/kdump": new TextEncoder().encode('KEXEC_ARGS="--kexec-syscall-auto"\n') },
         timeoutSeconds: 2400,
       });
@@ -62,6 +62,7 @@ echo "STEP AUTO"; kdump load --syscall auto; echo "RC-AUTO=$?"
 echo "STEP TRIGGER"; kdump trigger --yes; echo "RC-TRIGGER=$?"
 `;
       const r = await runGuest({ kernel: await fetchKernel("newest", "arm64"), job, memoryMiB: 512, timeoutSeconds: 900 });
+      console.log(`arm64 newest without crashkernel=: guest ran ${r.seconds.toFixed(0)} s`);
       try {
         expect(printed(r, "RC-FILE"), r.console.slice(-3000)).toBe("1");
         expect(between(r, "FILE")).toEqual([expect.stringMatching(/^kdump: kexec_file_load failed with ENOSYS \(38\): this kernel has no kexec_file_load \(CONFIG_KEXEC_FILE is off\): use the kexec_load path/)]);
