@@ -42,9 +42,10 @@ export const ARM64: Arch = {
     // virt's GIC and a CPU with every feature TCG has (LPA2, PAC, BTI, MTE off: the kernel's choice)
     machineArgs: () => ["-machine", "virt", "-cpu", "max"],
     console: "ttyAMA0",
-    // Bun 1.4.5's aarch64 build crashed under TCG with its JIT on (a segfault in `kdump load`, a JSC abort in DFG→FTL
-    // tier-up in `kdump analyze bt`: 3 of 8 runs); the interpreter alone is what the lab's jobs use
-    guestEnv: { BUN_JSC_useJIT: "0" },
+    // Bun 1.4.5's aarch64 build crashed under TCG with its optimizing JIT on (a segfault in `kdump load`, a JSC abort in
+    // DFG→FTL tier-up in `kdump analyze bt`: one Bun process died in 3 of 4 pipeline runs). The lab's jobs keep the
+    // baseline JIT only, compiled on the main thread (bun:ffi needs a JIT: useJIT=0 refuses it)
+    guestEnv: { BUN_JSC_useDFGJIT: "0", BUN_JSC_useConcurrentJIT: "0" },
     diskArgs: (file, i) => ["-drive", `file=${file},format=raw,if=none,id=d${i},cache=unsafe`, "-device", `virtio-blk-pci,drive=d${i}`],
   },
 };

@@ -4,6 +4,7 @@
 // elfcorehdr, DTB with a capture /chosen, purgatory); recipes/trigger.ts --yes crashes it; the capture kernel boots
 // our initramfs, whose collector saves the dump; the next boot analyzes it. And a box booted without crashkernel=.
 import { describe, expect, test } from "bun:test";
+import { ARM64 } from "../../../lib/arch/arm64/arch.ts";
 import { fetchKernel } from "../../../lib/lab/kernels.ts";
 import { runGuest, type GuestResult } from "../../../lib/lab/qemu.ts";
 import { rehearse, type RehearseReport } from "../../../lib/lab/rehearse.ts";
@@ -35,7 +36,9 @@ describe.if(MATRIX).each(["newest", "6.12"])("our pipeline in an arm64 %s guest 
         crashkernel: "256M",
         cpus: 2,
         memoryMiB: 1024, // at 512 MiB (256 MiB left beside the reservation) the analysis's Bun died in the guest
-        files: { "/etc/sysconfig/kdump": new TextEncoder().encode('KEXEC_ARGS="--kexec-syscall-auto"\n') },
+        // the capture kernel hands KEY=value parameters to its init as environment: the collector's Bun then runs with
+        // the JIT settings the lab's jobs use (lib/arch/arm64/arch.ts guestEnv)
+        files: { "/etc/sysconfig/kdump": new TextEncoder().encode(`KEXEC_ARGS="--kexec-syscall-auto"\nKDUMP_COMMANDLINE_APPEND="${Object.entries(ARM64.qemu.guestEnv!).map(([k, v]) => `${k}=${v}`).join(" ")}"\n`) },
         timeoutSeconds: 2400,
       });
       console.log(`arm64 ${line}: ${r.phases.map((p) => `${p.name} ${p.seconds}s`).join(", ")}; saved by ${r.savedBy}, ${r.dumpBytes} bytes`);
