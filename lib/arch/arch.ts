@@ -5,6 +5,7 @@ import { UnsupportedMachineError } from "../errors.ts";
 import type { Dump } from "../dump/dump.ts";
 import type { Vmcoreinfo } from "../kernel/vmcoreinfo.ts";
 import type { SyscallTable } from "../sys/syscall_table.ts";
+import type { CrashImage, CrashImageInput } from "./x86_64/crash_image.ts";
 import { ARM64 } from "./arm64/arch.ts";
 import { X86_64 } from "./x86_64/arch.ts";
 
@@ -23,6 +24,8 @@ export interface QemuMachine {
   console: string;
   /** A virtio disk for `file` as drive number `i` (PCI on both machines). */
   diskArgs(file: string, i: number): string[];
+  /** Environment the lab's guest jobs run with, when the guest needs one. */
+  guestEnv?: Record<string, string>;
 }
 
 /** Kernel virtual → physical for one dump. */
@@ -57,6 +60,16 @@ export interface Arch {
   pageTable(dump: Dump, info: Vmcoreinfo): Translator;
   /** The kdump-compressed sub-header's phys_base, as makedumpfile fills it (x86_64 phys_base, arm64 PHYS_OFFSET). */
   kdumpPhysBase(info: Vmcoreinfo): bigint;
+  /** The lowest virtual address of the kernel image mapping: /proc/kcore's text segment lies above, the direct map below. */
+  kimageStart: bigint;
+  /**
+   * Where kexec_file_load takes a bare image only (arm64): the image inside a kernel file (itself when it is one) and
+   * the bytes it occupies running; RangeError when the file is not a kernel of this architecture. Absent: the file
+   * is loaded as it is (x86_64's bzImage).
+   */
+  kexecFileImage?(file: Uint8Array): { image: Uint8Array; memBytes: number };
+  /** kexec_load's layout of a capture kernel (segments, entry) from the kernel file and the running machine. */
+  planCrashImage(i: CrashImageInput): CrashImage;
   /** The lab's QEMU machine. */
   qemu: QemuMachine;
 }

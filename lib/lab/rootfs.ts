@@ -9,6 +9,9 @@ import { labDir } from "./labdir.ts";
 import { buildOnce } from "./lock.ts";
 import { busyboxPath, ddCaptureInitramfs, guestBusybox } from "./bootinitrd.ts";
 import { arm64Peers, kexecTools } from "./peers.ts";
+import { archNamed, type Arch } from "../arch/arch.ts";
+import { hostMachine } from "../sys/syscall_table.ts";
+import { guestBun } from "./guest_bun.ts";
 
 /** The checkout this toolkit runs from. */
 export const TOOLKIT = join(import.meta.dir, "..", "..");
@@ -124,7 +127,7 @@ async function stageTree(root: string, kernel: LabKernel, opts: RootfsOptions): 
     mkdirSync(dirname(p), { recursive: true });
     symlinkSync(relative(dirname(p), join(root, "bin/busybox")), p);
   }
-  if (kernel.arch !== "arm64") await stageToolkit(root); // Bun for arm64 guests: issue 15, not yet
+  await stageToolkit(root, archNamed(kernel.arch ?? "x86_64"));
   // the kernel, as its distro installs it: /boot/vmlinuz-R, or /usr/lib/modules/R/vmlinuz (kernel-install's layout,
   // with /lib/modules a link to it as on a merged-/usr system and nothing in /boot)
   if (kernel.layout === "usr") {
@@ -144,7 +147,8 @@ async function stageTree(root: string, kernel: LabKernel, opts: RootfsOptions): 
   writeFileSync(join(root, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n");
   writeFileSync(join(root, "etc/group"), "root:x:0:\n");
   writeFileSync(join(root, "etc/fstab"), "LABEL=labroot / ext4 defaults 0 1\n");
-  writeFileSync(join(root, "lab/init"), LAB_INIT, { mode: 0o755 });
+  const env = Object.entries(archNamed(kernel.arch ?? "x86_64").qemu.guestEnv ?? {}).map(([k, v]) => `export ${k}=${v}\n`).join("");
+  writeFileSync(join(root, "lab/init"), LAB_INIT.replace("export LAB_BOOT=$n\n", `export LAB_BOOT=$n\n${env}`), { mode: 0o755 });
   // lab-only: kexec-tools as an independent loader and oracle (off PATH), and a busybox capture that dd's
   // /proc/vmcore to /dev/vdb, so fixtures do not depend on the code under test
   if (kernel.arch === "arm64") await stageArm64Peers(root);
@@ -184,19 +188,33 @@ async function stageArm64Peers(root: string): Promise<void> {
     writeFileSync(join(root, "opt/peer", name), `#!/bin/sh\nexec /opt/peer-root/usr/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1 --library-path ${libs} /opt/peer-root/usr/sbin/${name} "$@"\n`, { mode: 0o755 });
 }
 
+/** sid's arm64 glibc (from the arm64 peers' tree) at /usr/lib/aarch64-linux-gnu, linked from /lib as on Debian. */
+async function stageArm64Libc(root: string): Promise<void> {
+  const peer = await arm64Peers();
+  const multiarch = "usr/lib/aarch64-linux-gnu";
+  cpSync(join(peer.root, multiarch), join(root, multiarch), { recursive: true, verbatimSymlinks: true });
+  mkdirSync(join(root, "lib"), { recursive: true });
+  symlinkSync(`../${multiarch}`, join(root, "lib/aarch64-linux-gnu"));
+  symlinkSync(`../${multiarch}/ld-linux-aarch64.so.1`, join(root, "lib/ld-linux-aarch64.so.1"));
+}
+
 /**
- * Puts Bun at /usr/local/bin/bun (with the libraries it links that `root` lacks), this toolkit at /opt/kdump and a
- * `kdump` command at /usr/local/bin/kdump into the tree at `root`.
+ * Puts Bun for `arch` at /usr/local/bin/bun (with the libraries it links that `root` lacks), this toolkit at
+ * /opt/kdump and a `kdump` command at /usr/local/bin/kdump into the tree at `root`. An arm64 Bun (npm's build) gets
+ * sid's arm64 glibc at its multiarch paths, the interpreter at /lib/ld-linux-aarch64.so.1.
  */
-export async function stageToolkit(root: string): Promise<void> {
+export async function stageToolkit(root: string, arch: Arch = archNamed(hostMachine())): Promise<void> {
   mkdirSync(join(root, "usr/local/bin"), { recursive: true });
-  cpSync(bunPath(), join(root, "usr/local/bin/bun"));
+  const bun = await guestBun(arch);
+  cpSync(bun, join(root, "usr/local/bin/bun"));
   symlinkSync("bun", join(root, "usr/local/bin/bunx"));
-  for (const lib of await sharedLibraries(bunPath())) {
-    if (existsSync(join(root, lib))) continue;
-    mkdirSync(join(root, dirname(lib)), { recursive: true });
-    cpSync(lib, join(root, lib), { dereference: true });
-  }
+  if (bun === bunPath())
+    for (const lib of await sharedLibraries(bunPath())) {
+      if (existsSync(join(root, lib))) continue;
+      mkdirSync(join(root, dirname(lib)), { recursive: true });
+      cpSync(lib, join(root, lib), { dereference: true });
+    }
+  else await stageArm64Libc(root);
   const opt = join(root, "opt/kdump");
   for (const part of TOOLKIT_PARTS) if (existsSync(join(TOOLKIT, part))) cpSync(join(TOOLKIT, part), join(opt, part), { recursive: true });
   const nm = join(TOOLKIT, "node_modules");

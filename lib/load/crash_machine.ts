@@ -1,6 +1,7 @@
-// What a kexec_load crash loader must know about the running machine (x86_64, Linux 4.x+): the physical memory map
+// What a kexec_load crash loader must know about the running machine (x86_64 and arm64, Linux 4.x+): the physical memory map
 // (/proc/iomem), the crash reservation, each CPU's crash_notes, VMCOREINFO, the kernel text and direct map (the
-// headers of /proc/kcore) and the running boot_params (/sys/kernel/boot_params/data). Needs root; reads only.
+// headers of /proc/kcore), the running boot_params (/sys/kernel/boot_params/data, x86_64) and DTB (/sys/firmware/fdt,
+// arm64). Needs root; reads only.
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync } from "node:fs";
 import { MissingDataError } from "../errors.ts";
 
@@ -40,6 +41,8 @@ export interface CrashMachine {
   pageOffset: bigint;
   /** The running kernel's boot_params (4096 bytes) or null when /sys/kernel/boot_params/data is absent. */
   bootParams: Uint8Array | null;
+  /** The running system's device tree blob (/sys/firmware/fdt, arm64), or null when absent. */
+  dtb?: Uint8Array | null;
 }
 
 /**
@@ -58,17 +61,16 @@ export function parseIomem(text: string): IomemRange[] {
 
 /**
  * The kernel text mapping and the direct map base from /proc/kcore's program headers: the segment whose virtual
- * address is in the kernel image area (≥ __START_KERNEL_map, 0xffffffff80000000) is _text.._end (KCORE_TEXT);
- * a RAM segment below it gives page_offset_base = vaddr - paddr. kcore gives p_paddr for both since Linux 4.x.
+ * address is in the kernel image area (≥ `kimageStart`, the Arch's: x86_64's __START_KERNEL_map by default) is _text.._end (KCORE_TEXT); a RAM segment below it gives
+ * the direct map's vaddr - paddr (page_offset_base on x86_64). kcore gives p_paddr for both since Linux 4.x.
  */
-export function kcoreLayout(headers: Uint8Array): { kernelText: CrashMachine["kernelText"]; pageOffset: bigint } {
+export function kcoreLayout(headers: Uint8Array, kimageStart = 0xffffffff80000000n): { kernelText: CrashMachine["kernelText"]; pageOffset: bigint } {
   const v = new DataView(headers.buffer, headers.byteOffset, headers.byteLength);
   const LE = true;
   if (v.getUint32(0, false) !== 0x7f454c46) throw new MissingDataError("/proc/kcore: no ELF header", { hint: "is /proc/kcore enabled (CONFIG_PROC_KCORE)?" });
   const phoff = Number(v.getBigUint64(0x20, LE)); // e_phoff (8)
   const phentsize = v.getUint16(0x36, LE); // e_phentsize (2)
   const phnum = v.getUint16(0x38, LE); // e_phnum (2)
-  const START_KERNEL_MAP = 0xffffffff80000000n;
   let kernelText: CrashMachine["kernelText"] | undefined;
   let pageOffset: bigint | undefined;
   for (let i = 0; i < phnum && phoff + (i + 1) * phentsize <= headers.length; i++) {
@@ -78,7 +80,7 @@ export function kcoreLayout(headers: Uint8Array): { kernelText: CrashMachine["ke
     const paddr = v.getBigUint64(p + 0x18, LE); // p_paddr (8)
     const memsz = v.getBigUint64(p + 0x28, LE); // p_memsz (8)
     if (paddr === 0xffff_ffff_ffff_ffffn) continue; // vmalloc, modules, vmemmap: no physical address
-    if (vaddr >= START_KERNEL_MAP) kernelText ??= { virt: vaddr, phys: paddr, size: Number(memsz) };
+    if (vaddr >= kimageStart) kernelText ??= { virt: vaddr, phys: paddr, size: Number(memsz) };
     else pageOffset ??= vaddr - paddr;
   }
   if (!kernelText || pageOffset === undefined)
@@ -107,7 +109,7 @@ function readHead(path: string, bytes: number): Uint8Array {
  * when there is no reservation or a file the loader needs is missing.
  * @example readCrashMachine().crash // { start: 0x2f000000n, end: 0x3effffffn }
  */
-export function readCrashMachine(root = ""): CrashMachine {
+export function readCrashMachine(root = "", kimageStart = 0xffffffff80000000n): CrashMachine {
   const iomem = parseIomem(readFileSync(`${root}/proc/iomem`, "utf8"));
   const crash = iomem.find((r) => r.name === "Crash kernel" && r.end > r.start);
   if (!crash) throw new MissingDataError("no crash kernel reservation in /proc/iomem", { hint: "boot with crashkernel= (e.g. crashkernel=256M) and run as root" });
@@ -123,7 +125,7 @@ export function readCrashMachine(root = ""): CrashMachine {
   }
   if (!cpuNotes.length) throw new MissingDataError("no /sys/devices/system/cpu/cpu*/crash_notes", { hint: "the kernel needs CONFIG_CRASH_DUMP" });
   const [viAddr, viSize] = hexWords(readFileSync(`${root}/sys/kernel/vmcoreinfo`, "utf8"));
-  const { kernelText, pageOffset } = kcoreLayout(readHead(`${root}/proc/kcore`, 65536));
+  const { kernelText, pageOffset } = kcoreLayout(readHead(`${root}/proc/kcore`, 65536), kimageStart);
   const bp = `${root}/sys/kernel/boot_params/data`;
   return {
     iomem,
@@ -133,5 +135,6 @@ export function readCrashMachine(root = ""): CrashMachine {
     kernelText,
     pageOffset,
     bootParams: existsSync(bp) ? new Uint8Array(readFileSync(bp)) : null,
+    dtb: existsSync(`${root}/sys/firmware/fdt`) ? new Uint8Array(readFileSync(`${root}/sys/firmware/fdt`)) : null,
   };
 }

@@ -1,4 +1,4 @@
-// The ELF64 core header a capture kernel turns into /proc/vmcore (x86_64, Linux 5.13+ layout): a PT_NOTE per CPU's
+// The ELF64 core header a capture kernel turns into /proc/vmcore (x86_64 Linux 5.13+ layout; arm64 the same): a PT_NOTE per CPU's
 // crash_notes, one for VMCOREINFO, a PT_LOAD for the kernel text and one per System RAM range above 1 MiB outside the
 // crash reservation. Same program headers as the kernel's own (arch/x86/kernel/crash.c prepare_elf64_headers).
 import type { CrashMachine } from "./crash_machine.ts";
@@ -66,10 +66,10 @@ export function corePhdrs(m: CrashMachine): CorePhdr[] {
 
 /**
  * Serialises program headers into an ELF64 little-endian ET_CORE header (Elf64_Ehdr then Elf64_Phdr[]), zero-padded
- * to a 1 KiB multiple of at least 16 KiB.
+ * to a 1 KiB multiple of at least 16 KiB. `machine` is the ELF machine of the crashed kernel.
  * @example buildElfcorehdr(corePhdrs(m)).length // 16384
  */
-export function buildElfcorehdr(phdrs: CorePhdr[]): Uint8Array {
+export function buildElfcorehdr(phdrs: CorePhdr[], machine = 62): Uint8Array {
   const EHDR = 64;
   const PHDR = 56;
   const used = EHDR + PHDR * phdrs.length;
@@ -78,7 +78,7 @@ export function buildElfcorehdr(phdrs: CorePhdr[]): Uint8Array {
   const LE = true;
   buf.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0], 0); // e_ident: ELFMAG, ELFCLASS64, ELFDATA2LSB, EV_CURRENT, ELFOSABI_NONE
   v.setUint16(16, 4, LE); // e_type (2): ET_CORE
-  v.setUint16(18, 62, LE); // e_machine (2): EM_X86_64
+  v.setUint16(18, machine, LE); // e_machine (2): EM_X86_64 (62), EM_AARCH64 (183)
   v.setUint32(20, 1, LE); // e_version (4): EV_CURRENT
   v.setBigUint64(32, BigInt(EHDR), LE); // e_phoff (8)
   v.setUint16(52, EHDR, LE); // e_ehsize (2)

@@ -1,13 +1,15 @@
 // `kdump load`: plan what goes into the crash reservation (kernel, our capture initramfs, command line, memory
 // needed against reserved), then load it with kexec_file_load; or stage a kernel for `kdump exec` (--kexec). x86_64.
 import { installedKernel, kernelFileCandidates } from "../boot/kernel_files.ts";
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { UsageError } from "../errors.ts";
 import { KexecError, kexecFileLoad, kexecFileUnload } from "../sys/kexec.ts";
 import { kexecLoadUnload } from "../sys/kexec_load.ts";
 import { loadPlanWithKexecLoad, loadWithChoice, type SyscallChoice } from "./load_segments.ts";
 import { readBzImage, type BzImage } from "../arch/x86_64/bzimage.ts";
+import { archNamed } from "../arch/arch.ts";
+import { withFileLoadImage } from "./file_image.ts";
 import { captureCmdline, editCmdline, paramValue, splitCmdline } from "./cmdline.ts";
 import { readFlag, realHost, requireSyscalls, type HostSys } from "./host.ts";
 import { COLLECTOR_MIN_KIB } from "../initramfs/init.ts";
@@ -65,6 +67,8 @@ export interface LoadPlan {
   kernel: string;
   /** Its setup header, or null when the file is not a bzImage (the kernel will refuse it with ENOEXEC). */
   image: BzImage | null;
+  /** Where the architecture loads a bare image (arm64 Image): the memory it takes running; absent otherwise. */
+  bare?: { memBytes: number } | null;
   /** Initramfs path, or null for none. */
   initrd: string | null;
   /** Its size in bytes (0 for none). */
@@ -146,7 +150,16 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
   const release = image?.release || running;
   const proc = sys.read("/proc/cmdline")?.trim() ?? "";
   const warnings: string[] = [];
-  if (!image) warnings.push(`${kernel} is not a bzImage: kexec_file_load will refuse it`);
+  // arm64: the bare Image inside (gzip, EFI zboot) and the memory it takes running
+  const arch = archNamed(sys.machine());
+  let bareBytes: number | undefined;
+  if (!image && arch.kexecFileImage) {
+    try {
+      bareBytes = arch.kexecFileImage(new Uint8Array(readFileSync(kernel))).memBytes;
+    } catch (e) {
+      warnings.push(`${kernel}: ${(e as Error).message}: the load will fail`);
+    }
+  } else if (!image) warnings.push(`${kernel} is not a bzImage: kexec_file_load will refuse it`);
   else if (!image.kernel64) warnings.push(`${kernel} has no 64-bit entry point: kexec_file_load will refuse it`);
   const sizeText = sys.read("/sys/kernel/kexec_crash_size");
   const reserved = sizeText === null ? null : Number(sizeText.trim());
@@ -213,7 +226,7 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
     cmdline = o.cmdline ?? captureCmdline(cfg.settings.cmdline ?? proc, { remove, append, root, bootCpuApicId: bootCpuApicId(sys.read("/proc/cpuinfo")) });
   }
   const initrdBytes = initrd ? statSync(initrd).size : 0;
-  const loadBytes = (image?.initSize ?? statSync(kernel).size) + initrdBytes;
+  const loadBytes = (image?.initSize ?? bareBytes ?? statSync(kernel).size) + initrdBytes;
   const unpacked = initramfs?.cpioBytes ?? initrdBytes * 3;
   // the collector's bitmaps grow with this box's RAM; its workers with the capture kernel's CPUs (nr_cpus=, default 1)
   const ram = systemRam(sys.read("/proc/iomem") ?? "") || 1 << 30;
@@ -228,18 +241,18 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
     else if (reserved < needBytes && !o.initrd)
       warnings.push(`${mib(reserved)} reserved is below the ~${mib(needBytes)} the Bun collector needs: a capture copies /proc/vmcore whole with busybox dd instead`);
   }
-  return { mode, kernel, image, initrd, initrdBytes, initramfs, modules, cmdline, reserved, loadBytes, needBytes, collector, minBytes, target, config, storage, remote: remotePlan, warnings };
+  return { mode, kernel, image, bare: bareBytes === undefined ? null : { memBytes: bareBytes }, initrd, initrdBytes, initramfs, modules, cmdline, reserved, loadBytes, needBytes, collector, minBytes, target, config, storage, remote: remotePlan, warnings };
 }
 
 /**
  * Loads a plan with kexec_file_load; for a crash kernel also sets kernel.panic_on_oops=1 (as Debian's kdump-tools
  * does) so an oops is captured too. Throws KexecError with the errno explained.
  */
-export function loadPlan(p: LoadPlan, sys: HostSys = realHost, syscall: SyscallChoice = "file"): { seconds: number } {
+export function loadPlan(p: LoadPlan, sys: HostSys = realHost, syscall: SyscallChoice = p.config?.settings.syscall ?? "file"): { seconds: number } {
   requireSyscalls(sys);
   const start = performance.now();
-  loadWithChoice(syscall, () => kexecFileLoad(
-    { kernel: p.kernel, initrd: p.initrd, cmdline: p.cmdline, crash: p.mode === "crash" },
+  loadWithChoice(syscall, () => withFileLoadImage(p.kernel, archNamed(sys.machine()), (kernel) => kexecFileLoad(
+    { kernel, initrd: p.initrd, cmdline: p.cmdline, crash: p.mode === "crash" },
     {
       kernelBytes: p.image?.initSize,
       initrdBytes: p.initrdBytes,
@@ -251,7 +264,7 @@ export function loadPlan(p: LoadPlan, sys: HostSys = realHost, syscall: SyscallC
       lockdown: /\[(\w+)\]/.exec(sys.read("/sys/kernel/security/lockdown") ?? "")?.[1] ?? null,
     },
     sys.kexec,
-  ), () => void loadPlanWithKexecLoad(p, sys.kexecLoad));
+  )), () => void loadPlanWithKexecLoad(p, sys.kexecLoad));
   if (p.mode === "crash") sys.write("/proc/sys/kernel/panic_on_oops", "1");
   return { seconds: (performance.now() - start) / 1000 };
 }
@@ -310,7 +323,7 @@ function mib(n: number): string {
 export function formatPlan(p: LoadPlan): string {
   const lines = [
     `mode:        ${p.mode === "crash" ? "capture kernel (loaded into the crashkernel= reservation, started by a panic)" : "kexec (staged for `kdump exec`)"}`,
-    `kernel:      ${p.kernel}${p.image ? ` (${p.image.release}, ${mib(p.image.fileBytes)} file, ${mib(p.image.initSize)} in memory)` : " (not a bzImage)"}`,
+    `kernel:      ${p.kernel}${p.image ? ` (${p.image.release}, ${mib(p.image.fileBytes)} file, ${mib(p.image.initSize)} in memory)` : p.bare ? ` (Image, ${mib(p.bare.memBytes)} in memory)` : " (not a bzImage)"}`,
     `initramfs:   ${p.initrd ? `${p.initrd} (${mib(p.initrdBytes)}${p.initramfs ? `, ${mib(p.initramfs.cpioBytes)} unpacked, ${p.initramfs.codec}, ${p.initramfs.built ? "built" : "cached"}` : ""})` : "none"}`,
     ...(p.mode === "crash" ? [`modules:     ${p.modules.length ? p.modules.join(" ") : "(none: the target's drivers are built in)"}`, `dump target: ${p.target}`, ...(p.remote ? [`network:     ${p.remote.network.iface} (${p.remote.network.mac}, ${p.remote.network.modules.join(" ") || "built-in driver"}) ${p.remote.network.mode === "static" ? `${p.remote.network.address}/${p.remote.network.prefix}` : "DHCP"} to ${p.remote.network.target}${p.remote.network.gateway ? ` via ${p.remote.network.gateway}` : ""}`] : [])] : []),
     ...(p.storage ? p.storage.stacks.flatMap((m, i) => formatStack(m.stack).map((l, j) => `${i === 0 && j === 0 ? "storage:     " : "             "}${j === 0 ? `${m.mount.mountpoint || "(target)"} on ` : ""}${l}`)) : []),

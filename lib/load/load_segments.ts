@@ -1,10 +1,13 @@
 // Loading a capture kernel through kexec_load (our own segments, elfcorehdr and purgatory) and the choice between
-// it and kexec_file_load for `kdump load --syscall file|load|auto`. x86_64; kexec_load needs no CONFIG_KEXEC_FILE.
+// it and kexec_file_load for `kdump load --syscall file|load|auto`. x86_64 and arm64 (each lib/arch folder lays its
+// image out); kexec_load needs no CONFIG_KEXEC_FILE, which Debian's arm64 kernels lack.
 import { readFileSync } from "node:fs";
 import { UsageError } from "../errors.ts";
 import { KexecError } from "../sys/kexec.ts";
 import { kexecLoad, type KexecLoadCalls, type KexecLoadContext, libcKexecLoad } from "../sys/kexec_load.ts";
-import { type CrashImage, planCrashImage } from "../arch/x86_64/crash_image.ts";
+import { archNamed, type Arch } from "../arch/arch.ts";
+import type { CrashImage } from "../arch/x86_64/crash_image.ts";
+import { hostMachine } from "../sys/syscall_table.ts";
 import { readCrashMachine } from "./crash_machine.ts";
 
 /** Which system call `kdump load` uses. */
@@ -14,8 +17,8 @@ export type SyscallChoice = "file" | "load" | "auto";
 export const FALLBACK_ERRNOS = ["ENOSYS", "ENOEXEC"];
 
 /**
- * Loads a planned capture image with kexec_load (KEXEC_ON_CRASH | KEXEC_ARCH_X86_64). Throws KexecError.
- * @example loadWithKexecLoad(planCrashImage({ kernel, initrd, cmdline, machine }))
+ * Loads a planned capture image with kexec_load (KEXEC_ON_CRASH | this machine's KEXEC_ARCH_*). Throws KexecError.
+ * @example loadWithKexecLoad(X86_64.planCrashImage({ kernel, initrd, cmdline, machine }))
  */
 export function loadWithKexecLoad(plan: CrashImage, sys: KexecLoadCalls = libcKexecLoad, context: KexecLoadContext = {}): void {
   kexecLoad(plan.entry, plan.segments, true, context, sys);
@@ -23,7 +26,7 @@ export function loadWithKexecLoad(plan: CrashImage, sys: KexecLoadCalls = libcKe
 
 /** Where a capture kernel comes from. */
 export interface CaptureFiles {
-  /** The bzImage path. */
+  /** The kernel image path (bzImage, arm64 Image or zboot). */
   kernel: string;
   /** The initramfs path, or null. */
   initrd: string | null;
@@ -32,12 +35,13 @@ export interface CaptureFiles {
 }
 
 /**
- * Reads the machine and the files, lays the image out and loads it with kexec_load. Returns the plan.
+ * Reads the machine and the files, lays the image out as `arch` does (this machine's by default) and loads it with
+ * kexec_load. Returns the plan.
  * @example loadCaptureWithKexecLoad({ kernel: "/boot/vmlinuz-6.1.0-56-cloud-amd64", initrd: img, cmdline })
  */
-export function loadCaptureWithKexecLoad(f: CaptureFiles, root = "", sys: KexecLoadCalls = libcKexecLoad): CrashImage {
-  const machine = readCrashMachine(root);
-  const plan = planCrashImage({
+export function loadCaptureWithKexecLoad(f: CaptureFiles, root = "", sys: KexecLoadCalls = libcKexecLoad, arch: Arch = archNamed(hostMachine())): CrashImage {
+  const machine = readCrashMachine(root, arch.kimageStart);
+  const plan = arch.planCrashImage({
     kernel: new Uint8Array(readFileSync(f.kernel)),
     initrd: f.initrd ? new Uint8Array(readFileSync(f.initrd)) : null,
     cmdline: f.cmdline,

@@ -1,6 +1,8 @@
 // arm64 (AArch64): the values the rest of the toolkit asks lib/arch for. Its page tables, registers and
-// frame-pointer unwinder live beside this file.
+// frame-pointer unwinder, Image reading and kexec_load layout live beside this file.
 import type { Arch } from "../arch.ts";
+import { planArm64CrashImage } from "./crash_image.ts";
+import { arm64Image, parseArm64Image } from "./image.ts";
 import { Arm64PageTable } from "./pagetable.ts";
 
 /** The 31 general registers x0–x30, then sp, pc and pstate: struct user_pt_regs (arch/arm64/include/uapi/asm/ptrace.h). */
@@ -28,12 +30,22 @@ export const ARM64: Arch = {
     return new Arm64PageTable(dump, { pgd, vaBits, pageSize: info.pageSize });
   },
   kdumpPhysBase: (info) => info.numbers.get("PHYS_OFFSET") ?? 0n,
+  kimageStart: 0xffff800000000000n, // _PAGE_END(48): modules, vmalloc and the kernel image above; the linear map below
+  planCrashImage: planArm64CrashImage,
+  kexecFileImage(file) {
+    const image = arm64Image(file);
+    return { image, memBytes: Math.max(Number(parseArm64Image(image)!.imageSize), image.length) };
+  },
   qemu: {
     binary: "qemu-system-aarch64",
     package: "qemu-system-arm",
     // virt's GIC and a CPU with every feature TCG has (LPA2, PAC, BTI, MTE off: the kernel's choice)
     machineArgs: () => ["-machine", "virt", "-cpu", "max"],
     console: "ttyAMA0",
+    // Bun 1.4.5's aarch64 build crashed under TCG with its optimizing JIT on (a segfault in `kdump load`, a JSC abort in
+    // DFG→FTL tier-up in `kdump analyze bt`: one Bun process died in 3 of 4 pipeline runs). The lab's jobs keep the
+    // baseline JIT only, compiled on the main thread (bun:ffi needs a JIT: useJIT=0 refuses it)
+    guestEnv: { BUN_JSC_useDFGJIT: "0", BUN_JSC_useConcurrentJIT: "0" },
     diskArgs: (file, i) => ["-drive", `file=${file},format=raw,if=none,id=d${i},cache=unsafe`, "-device", `virtio-blk-pci,drive=d${i}`],
   },
 };

@@ -65,13 +65,19 @@ export function parseZboot(file: Uint8Array): ZbootHeader | null {
 
 /**
  * The arm64 Image in `file`: the file itself when it is an Image, the decompressed payload of a gzip or zstd zboot
- * image; throws a RangeError naming the format otherwise.
+ * image or of a gzip'd Image (Image.gz, as some distributions install vmlinuz); throws a RangeError naming the
+ * format otherwise.
  * @example parseArm64Image(arm64Image(readFileSync("/boot/vmlinuz-6.12.0-55.el10.aarch64")))
  */
 export function arm64Image(file: Uint8Array): Uint8Array {
   if (parseArm64Image(file)) return file;
+  if (file[0] === 0x1f && file[1] === 0x8b) {
+    const out = Bun.gunzipSync(file as Uint8Array<ArrayBuffer>);
+    if (!parseArm64Image(out)) throw new RangeError("a gzip file that does not hold an arm64 Image");
+    return out;
+  }
   const z = parseZboot(file);
-  if (!z) throw new RangeError("not an arm64 Image (no ARM\\x64 magic at 0x38) nor an EFI zboot image (no MZ…zimg)");
+  if (!z) throw new RangeError("not an arm64 Image (no ARM\\x64 magic at 0x38), gzip'd Image nor EFI zboot image (no MZ…zimg)");
   const payload = file.subarray(z.payloadOffset, z.payloadOffset + z.payloadSize);
   let out: Uint8Array;
   if (z.compression === "gzip") out = Bun.gunzipSync(payload as Uint8Array<ArrayBuffer>);

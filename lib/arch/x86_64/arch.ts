@@ -2,6 +2,7 @@
 // loading and purgatory live beside this file.
 import { MissingDataError } from "../../errors.ts";
 import type { Arch } from "../arch.ts";
+import { planCrashImage } from "./crash_image.ts";
 import { PageTable, START_KERNEL_MAP } from "./pagetable.ts";
 
 /** x86_64 (Debian amd64). */
@@ -27,6 +28,8 @@ export const X86_64: Arch = {
     return new PageTable(dump, { physBase, pgd: pgd - START_KERNEL_MAP + physBase, levels: info.numbers.get("pgtable_l5_enabled") === 1n ? 5 : 4 });
   },
   kdumpPhysBase: (info) => info.numbers.get("phys_base") ?? 0n,
+  kimageStart: START_KERNEL_MAP,
+  planCrashImage,
   qemu: {
     binary: "qemu-system-x86_64",
     package: "qemu-system-x86",

@@ -28,8 +28,8 @@ export interface CrashImage {
   segments: CrashSegment[];
   /** The command line the capture kernel gets (with elfcorehdr= in front). */
   cmdline: string;
-  /** The kernel's setup header. */
-  header: SetupHeader;
+  /** The kernel's setup header (x86_64 only). */
+  header?: SetupHeader;
   /** Physical address of the elfcorehdr. */
   elfcorehdr: bigint;
 }
