@@ -192,7 +192,7 @@ export function cli(argv: string[]): Argv {
           .option("modules", { type: "string", array: true, describe: "more modules for the capture initramfs" })
           .option("modules-dir", { type: "string", describe: "/lib/modules/RELEASE of the kernel to load" })
           .option("cache-dir", { type: "string", describe: "where built initramfs images are kept (default /var/lib/kdump)" })
-          .option("syscall", { choices: ["file", "load", "auto"] as const, describe: "kexec_file_load (default, or KEXEC_ARGS of /etc/sysconfig/kdump), our kexec_load (segments, elfcorehdr, purgatory; x86_64), or file then load on ENOSYS/ENOEXEC" }),
+          .option("syscall", { choices: ["file", "load", "auto"] as const, describe: "kexec_file_load (the default on x86_64; KEXEC_ARGS of /etc/sysconfig/kdump may say), our kexec_load (segments, elfcorehdr, purgatory; x86_64 and arm64), or file then load on ENOSYS/ENOEXEC (the default on arm64)" }),
       (a) =>
         run(async () => {
           const { load, formatLoad } = await import("./lib/load/load.ts");

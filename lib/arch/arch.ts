@@ -68,6 +68,11 @@ export interface Arch {
    * is loaded as it is (x86_64's bzImage).
    */
   kexecFileImage?(file: Uint8Array): { image: Uint8Array; memBytes: number };
+  /**
+   * The load syscall when neither `--syscall` nor KEXEC_ARGS says: "file" (x86_64), or "auto" where the distro's
+   * kernels often lack CONFIG_KEXEC_FILE (arm64: Debian's 6.1, 6.12 and 7.x), so kexec_load follows ENOSYS.
+   */
+  defaultSyscall: "file" | "auto";
   /** kexec_load's layout of a capture kernel (segments, entry) from the kernel file and the running machine. */
   planCrashImage(i: CrashImageInput): CrashImage;
   /** The lab's QEMU machine. */

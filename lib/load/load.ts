@@ -51,7 +51,7 @@ export interface LoadOptions {
   modulesDir?: string;
   /** Where built initramfs images are cached (default /var/lib/kdump). */
   cacheDir?: string;
-  /** kexec_file_load ("file", the default), our kexec_load path ("load"), or file falling back to load on ENOSYS/ENOEXEC ("auto"). */
+  /** kexec_file_load ("file"), our kexec_load path ("load"), or file falling back to load on ENOSYS/ENOEXEC ("auto"); the default is the architecture's (file on x86_64, auto on arm64). */
   syscall?: SyscallChoice;
   /** The box's config (default: read from /etc through the host); the options above win over it. */
   config?: KdumpConfig;
@@ -248,7 +248,7 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
  * Loads a plan with kexec_file_load; for a crash kernel also sets kernel.panic_on_oops=1 (as Debian's kdump-tools
  * does) so an oops is captured too. Throws KexecError with the errno explained.
  */
-export function loadPlan(p: LoadPlan, sys: HostSys = realHost, syscall: SyscallChoice = p.config?.settings.syscall ?? "file"): { seconds: number } {
+export function loadPlan(p: LoadPlan, sys: HostSys = realHost, syscall: SyscallChoice = p.config?.settings.syscall ?? archNamed(sys.machine()).defaultSyscall): { seconds: number } {
   requireSyscalls(sys);
   const start = performance.now();
   loadWithChoice(syscall, () => withFileLoadImage(p.kernel, archNamed(sys.machine()), (kernel) => kexecFileLoad(
@@ -287,7 +287,7 @@ export function load(o: LoadOptions & { dryRun?: boolean } = {}, sys: HostSys = 
   if (!o.dryRun) requireSyscalls(sys); // before building anything: the load itself could not be made here
   const plan = planLoad(o, sys);
   if (o.dryRun) return { plan, loaded: false, loadSeconds: 0 };
-  return { plan, loaded: true, loadSeconds: loadPlan(plan, sys, o.syscall ?? plan.config?.settings.syscall ?? "file").seconds };
+  return { plan, loaded: true, loadSeconds: loadPlan(plan, sys, o.syscall ?? plan.config?.settings.syscall ?? archNamed(sys.machine()).defaultSyscall).seconds };
 }
 
 /** The result as a person reads it. */

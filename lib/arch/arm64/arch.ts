@@ -32,6 +32,7 @@ export const ARM64: Arch = {
   kdumpPhysBase: (info) => info.numbers.get("PHYS_OFFSET") ?? 0n,
   kimageStart: 0xffff800000000000n, // _PAGE_END(48): modules, vmalloc and the kernel image above; the linear map below
   planCrashImage: planArm64CrashImage,
+  defaultSyscall: "auto", // Debian's arm64 kernels are built without CONFIG_KEXEC_FILE
   kexecFileImage(file) {
     const image = arm64Image(file);
     return { image, memBytes: Math.max(Number(parseArm64Image(image)!.imageSize), image.length) };

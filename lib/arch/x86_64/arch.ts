@@ -29,6 +29,7 @@ export const X86_64: Arch = {
   },
   kdumpPhysBase: (info) => info.numbers.get("phys_base") ?? 0n,
   kimageStart: START_KERNEL_MAP,
+  defaultSyscall: "file",
   planCrashImage,
   qemu: {
     binary: "qemu-system-x86_64",
