@@ -144,7 +144,7 @@ mkfs.ext4 -q /dev/md0 && mkdir -p /mnt/new && mount /dev/md0 /mnt/new || exit 1`
     const kernel = await fetchKernel(line);
     const job = `if [ "$LAB_BOOT" = 1 ]; then
   printf 'xfs UUID=0badc0de-0000-4000-8000-000000000000\\n' > /etc/kdump.conf
-  echo 'KDUMP_DEVICE_TIMEOUT=20' > /etc/default/kdump-tools
+  mkdir -p /etc/default && echo 'KDUMP_DEVICE_TIMEOUT=20' > /etc/default/kdump-tools
   kdump load 2>&1 | sed 's/^/LOAD /'
   sync; kdump trigger --yes
 fi
