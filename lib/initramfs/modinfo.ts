@@ -11,19 +11,36 @@ export function moduleBytes(path: string): Uint8Array {
   if (path.endsWith(".zst")) return Bun.zstdDecompressSync(raw);
   if (path.endsWith(".gz")) return Bun.gunzipSync(raw);
   if (path.endsWith(".xz")) {
-    if (haveLiblzma()) return xzDecompress(raw);
-    // Last resort without liblzma: an xz binary. spawnSync throws when the program does not exist.
-    for (const cmd of [["xz", "-dc"], ["busybox", "xz", "-dc"]]) {
-      try {
-        const r = Bun.spawnSync([...cmd, path], { stdout: "pipe", stderr: "pipe" });
-        if (r.exitCode === 0 && r.success) return r.stdout;
-      } catch {
-        continue;
-      }
-    }
+    const out = haveLiblzma() ? xzDecompress(raw) : xzByProgram(raw);
+    if (out) return out;
     throw new MissingDataError(`cannot decompress ${path}`, { hint: "install liblzma5 (apt-get install liblzma5) to read .ko.xz modules" });
   }
   throw new BadDataError(`${path} is not a kernel module file`, { hint: "expected .ko, .ko.xz, .ko.zst or .ko.gz" });
+}
+
+/** The last resort without liblzma: an xz binary, else busybox's xz applet; null when neither decompresses `raw`. */
+function xzByProgram(raw: Uint8Array): Uint8Array | null {
+  for (const cmd of [["xz", "-dc"], ["busybox", "xz", "-dc"]]) {
+    try {
+      const r = Bun.spawnSync(cmd, { stdin: raw, stdout: "pipe", stderr: "pipe" });
+      if (r.exitCode === 0 && r.success) return r.stdout;
+    } catch {
+      continue; // spawnSync throws when the program does not exist
+    }
+  }
+  return null;
+}
+
+/** An xz stream of no data (`printf '' | xz`), to ask whether a fallback decompresses at all. */
+const EMPTY_XZ = Uint8Array.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 0x00, 0x04, 0xe6, 0xd6, 0xb4, 0x46, 0x00, 0x00, 0x00, 0x00, 0x1c, 0xdf, 0x44, 0x21, 0x1f, 0xb6, 0xf3, 0x7d, 0x01, 0x00, 0x00, 0x00, 0x00, 0x04, 0x59, 0x5a]);
+
+/**
+ * How this machine reads .ko.xz modules, as moduleBytes() would: "liblzma", "program" (xz or busybox xz), or null.
+ * @example xzSupport() // "liblzma" on any box with dpkg or rpm
+ */
+export function xzSupport(): "liblzma" | "program" | null {
+  if (haveLiblzma()) return "liblzma";
+  return xzByProgram(EMPTY_XZ) ? "program" : null;
 }
 
 /**

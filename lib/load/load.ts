@@ -202,7 +202,8 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
     for (const n of locked(0))
       warnings.push(`the root filesystem is on an encrypted device (${n.dmName ?? n.name}, LUKS ${n.luksUuid ?? "?"}): the capture cannot unlock it, so it cannot run the collector from the root (not supported yet)`);
     for (const [what, p] of [...(remote ? [] : [["dump target", target]] as const), ["Bun runtime", bun], ["kdump.ts", kdump]] as const)
-      if (!(what === "dump target" && storage?.targetMount) && mountOf(mounts, p)?.mountpoint !== rootMount.mountpoint)
+      // a dump target on its own filesystem is mounted by target_up; a raw device is written through the root's /dev
+      if (!(what === "dump target" && (storage?.targetMount || (!o.target && cfg.settings.target.kind === "raw"))) && mountOf(mounts, p)?.mountpoint !== rootMount.mountpoint)
         warnings.push(`the ${what} ${p} is not on the root filesystem, which is all the capture init mounts${what === "dump target" ? "" : ": the capture falls back to a busybox copy"}`);
     if (idx && storage) {
       const wanted = [...storage.plan.modules, ...deviceModules(rootMount.majmin), rootMount.fstype, ...extra];

@@ -1,10 +1,10 @@
 // Everything a box needs before the service can arm it, checked all at once before `enable` or `start` act: root,
-// kexec in the kernel, reserved memory, a static busybox, the kernel image and modules, liblzma for .ko.xz modules.
+// kexec in the kernel, reserved memory, a static busybox, the kernel image and modules, liblzma (or an xz program) for .ko.xz modules.
 // Each missing one is named with the one command that installs it (apt-get on Debian/Ubuntu, dnf on Fedora/RHEL).
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { KdumpError } from "../errors.ts";
-import { haveLiblzma } from "../sys/liblzma.ts";
+import { xzSupport } from "../initramfs/modinfo.ts";
 import type { ServiceHost } from "./host.ts";
 
 /** One prerequisite and whether the box has it. */
@@ -79,7 +79,11 @@ export function checkPrerequisites(h: ServiceHost, release?: string): Prerequisi
   out.push({ name: "kernel image", ok: existsSync(at(image)), detail: image, package: pkg });
   const mods = `/lib/modules/${rel}`;
   out.push({ name: "kernel modules", ok: existsSync(at(mods)), detail: mods, package: pkg });
-  if (existsSync(at(mods)) && hasXzModules(at(mods))) out.push({ name: "liblzma (for .ko.xz modules)", ok: haveLiblzma(), detail: "liblzma.so.5", package: "liblzma5" });
+  if (existsSync(at(mods)) && hasXzModules(at(mods))) {
+    // liblzma, or else the xz or busybox xz that moduleBytes() falls back to
+    const xz = xzSupport();
+    out.push({ name: "liblzma (for .ko.xz modules)", ok: xz !== null, detail: xz === "program" ? "no liblzma.so.5; xz decompresses them" : "liblzma.so.5", package: "liblzma5" });
+  }
   return out;
 }
 

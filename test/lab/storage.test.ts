@@ -140,11 +140,33 @@ mkfs.ext4 -q /dev/md0 && mkdir -p /mnt/new && mount /dev/md0 /mnt/new || exit 1`
     }
   }, 3_600_000);
 
+  test("a raw partition target: the capture writes the flattened stream onto /dev/vdb1, the next boot's `kdump start` saves it to /var/crash and marks the partition consumed", async () => {
+    const disk = join(scratch, `raw-${line}.img`);
+    // one primary partition over the whole disk (busybox fdisk), then kdump.conf `raw /dev/vdb1`
+    const prepare = "printf 'n\\np\\n1\\n\\n\\nw\\n' | busybox fdisk /dev/vdb >/dev/null; [ -b /dev/vdb1 ] && printf 'raw /dev/vdb1\\n' > /etc/kdump.conf || exit 1";
+    // twice: the second start finds the partition consumed and saves nothing again
+    const after = "mkdir -p /var/crash; for i in 1 2; do kdump start 2>&1 | sed \"s/^/START$i /\"; done";
+    const r = await crashWithDisks(line, prepare, after, [{ path: disk, sizeMiB: 512 }], [], []);
+    try {
+      expectCaptured(r, "kdump-capture: saved by the collector");
+      const text = plain(r.console);
+      expect(text).toMatch(/^PLAN dump target: \/dev\/vdb1$/m);
+      expect(text).not.toContain("the dump target /dev/vdb1 is not on the root filesystem"); // the capture writes it through the root's /dev
+      expect(text).toMatch(/^START1 saved the dump the last capture left on the raw partition as \/var\/crash\/\S+\/vmcore$/m);
+      expect(text).toMatch(/^START2 armed/m);
+      expect(text).not.toMatch(/^START2 saved the dump/m);
+      expect(plain(r.console).split("\n").filter((l) => l.startsWith("SEEN=")).length).toBe(1);
+    } finally {
+      r.cleanup();
+      rmSync(disk, { force: true });
+    }
+  }, 3_600_000);
+
   test("a target UUID no disk has: load warns, the capture runs the failure action within KDUMP_DEVICE_TIMEOUT and says which step failed", async () => {
     const kernel = await fetchKernel(line);
     const job = `if [ "$LAB_BOOT" = 1 ]; then
   printf 'xfs UUID=0badc0de-0000-4000-8000-000000000000\\n' > /etc/kdump.conf
-  echo 'KDUMP_DEVICE_TIMEOUT=20' > /etc/default/kdump-tools
+  mkdir -p /etc/default && echo 'KDUMP_DEVICE_TIMEOUT=20' > /etc/default/kdump-tools
   kdump load 2>&1 | sed 's/^/LOAD /'
   sync; kdump trigger --yes
 fi
