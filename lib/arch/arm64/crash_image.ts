@@ -5,15 +5,13 @@
 import { UsageError } from "../../errors.ts";
 import type { CrashMachine } from "../../load/crash_machine.ts";
 import { buildElfcorehdr, corePhdrs } from "../../load/elfcorehdr.ts";
-import type { CrashImage, CrashImageInput, CrashSegment } from "../x86_64/crash_image.ts";
+import type { CrashImage, CrashImageInput } from "../x86_64/crash_image.ts";
 import { buildFdt, parseFdt, withCaptureChosen } from "./fdt.ts";
 import { arm64Image, parseArm64Image } from "./image.ts";
 import { arm64Purgatory } from "./purgatory.ts";
+import { alignUp, pages, segmentPlacer } from "../../load/segment_placer.ts";
 
-const PAGE = 4096n;
 const MiB2 = 2n << 20n;
-const alignUp = (x: bigint, a: bigint) => ((x + a - 1n) / a) * a;
-const pages = (n: number) => Number(alignUp(BigInt(n), PAGE));
 const EM_AARCH64 = 183;
 /** The DTB's room: the capture /chosen grows it by a few hundred bytes; booting.rst caps a DTB at 2 MiB. */
 const DTB_SLACK = 4096;
@@ -34,21 +32,11 @@ export function planArm64CrashImage(i: CrashImageInput & { machine: CrashMachine
   const header = parseArm64Image(image)!;
   if (header.bigEndian) throw new UsageError(`${i.kernelName ?? "the kernel"} is a big-endian arm64 kernel`, { hint: "kdump loads little-endian kernels only" });
   if (!i.machine.dtb) throw new UsageError("this machine has no /sys/firmware/fdt to give the capture kernel", { hint: "arm64 ACPI-only boots need kexec_file_load (--syscall file) on a kernel with CONFIG_KEXEC_FILE" });
-  const { start, end } = i.machine.crash;
-  const segments: CrashSegment[] = [];
-  let next = start;
-  const place = (name: string, data: Uint8Array, memsz: number, align = PAGE): bigint => {
-    const mem = alignUp(next, align);
-    next = mem + BigInt(memsz);
-    if (next - 1n > end)
-      throw new UsageError(`the capture image does not fit the reservation: ${name} would end at 0x${(next - 1n).toString(16)}, the reservation ends at 0x${end.toString(16)} (${Number(end - start + 1n) / 1048576} MiB)`, {
-        hint: "raise crashkernel= or use a smaller initramfs",
-      });
-    segments.push({ name, data, mem, memsz });
-    return mem;
-  };
+  const placer = segmentPlacer(i.machine.crash);
+  const { segments } = placer;
+  const place = placer.place;
   // booting.rst: the Image sits text_offset above a 2 MiB aligned base and needs image_size bytes from there
-  next = alignUp(next, MiB2) + header.textOffset;
+  placer.next = alignUp(placer.next, MiB2) + header.textOffset;
   const kernelAddr = place("kernel", image, pages(Math.max(Number(header.imageSize), image.length)));
   const initrdAddr = i.initrd ? place("initrd", i.initrd, pages(i.initrd.length)) : null;
   // the elfcorehdr goes before the DTB, whose /chosen names it
@@ -57,7 +45,7 @@ export function planArm64CrashImage(i: CrashImageInput & { machine: CrashMachine
   const dtb = buildFdt(
     withCaptureChosen(parseFdt(i.machine.dtb), {
       elfcorehdr: [elfcorehdr, BigInt(pages(hdr.length))],
-      usableMemory: [start, end - start + 1n],
+      usableMemory: [i.machine.crash.start, i.machine.crash.end - i.machine.crash.start + 1n],
       bootargs: i.cmdline,
       ...(initrdAddr === null ? {} : { initrd: [initrdAddr, initrdAddr + BigInt(i.initrd!.length)] as [bigint, bigint] }),
     }),

@@ -5,6 +5,7 @@ import { UsageError } from "../../errors.ts";
 import { buildBootParams, captureE820 } from "./bootparams.ts";
 import type { CrashMachine } from "../../load/crash_machine.ts";
 import { buildElfcorehdr, corePhdrs } from "../../load/elfcorehdr.ts";
+import { alignUp, PAGE, pages, segmentPlacer } from "../../load/segment_placer.ts";
 import { patchPurgatory, purgatoryImage } from "./purgatory.ts";
 import { parseSetupHeader, type SetupHeader } from "./setup_header.ts";
 
@@ -48,10 +49,6 @@ export interface CrashImageInput {
   kernelName?: string;
 }
 
-const PAGE = 4096n;
-const alignUp = (x: bigint, a: bigint) => ((x + a - 1n) / a) * a;
-const pages = (n: number) => Number(alignUp(BigInt(n), PAGE));
-const MiB = (n: bigint) => `${Number(n) / 1048576} MiB`;
 
 /**
  * Places everything in the crash reservation, bottom up: kernel (at its alignment, init_size bytes), initrd,
@@ -61,22 +58,12 @@ const MiB = (n: bigint) => `${Number(n) / 1048576} MiB`;
 export function planCrashImage(i: CrashImageInput): CrashImage {
   const header = parseSetupHeader(i.kernel, i.kernelName);
   if (!header.relocatable) throw new UsageError(`${i.kernelName ?? "the kernel"} is not relocatable`, { hint: "a capture kernel must be built with CONFIG_RELOCATABLE" });
-  const { start, end } = i.machine.crash;
-  const segments: CrashSegment[] = [];
-  let next = start;
-  const place = (name: string, data: Uint8Array, memsz: number, align = PAGE): bigint => {
-    const mem = alignUp(next, align);
-    next = mem + BigInt(memsz);
-    if (next - 1n > end)
-      throw new UsageError(`the capture image does not fit the reservation: ${name} would end at 0x${(next - 1n).toString(16)}, the reservation ends at 0x${end.toString(16)} (${MiB(end - start + 1n)})`, {
-        hint: "raise crashkernel= or use a smaller initramfs",
-      });
-    segments.push({ name, data, mem, memsz });
-    return mem;
-  };
+  const placer = segmentPlacer(i.machine.crash);
+  const { segments } = placer;
+  const place = placer.place;
   // The decompressor runs in place and needs init_size bytes from the load address; below pref_address it would
   // move itself to pref_address, outside the reservation.
-  next = next < header.prefAddress && header.prefAddress <= end ? header.prefAddress : next;
+  if (placer.next < header.prefAddress && header.prefAddress <= i.machine.crash.end) placer.next = header.prefAddress;
   const kernelData = i.kernel.subarray(header.kernelOffset);
   const kernelAddr = place("kernel", kernelData, pages(Math.max(header.initSize, kernelData.length)), BigInt(header.kernelAlignment));
   const initrdAddr = i.initrd ? place("initrd", i.initrd, pages(i.initrd.length)) : null;
@@ -86,7 +73,7 @@ export function planCrashImage(i: CrashImageInput): CrashImage {
   if (cmdline.length > header.cmdlineSize)
     throw new UsageError(`the capture command line is ${cmdline.length} bytes; the kernel accepts ${header.cmdlineSize}`, { hint: "shorten it" });
   const paramsSize = 4096 + cmdline.length + 1;
-  const paramsAddr = alignUp(next, PAGE);
+  const paramsAddr = alignUp(placer.next, PAGE);
   const bootParams = new Uint8Array(paramsSize);
   place("boot_params", bootParams, pages(paramsSize));
   bootParams.set(
