@@ -8,20 +8,8 @@ import { join } from "node:path";
 import { bootInitramfs } from "../../lib/lab/bootinitrd.ts";
 import { analyze } from "../../lib/analyze/command.ts";
 import { fetchKernel } from "../../lib/lab/kernels.ts";
-import { guestCopy, runGuest, type GuestResult } from "../../lib/lab/qemu.ts";
-
-const plain = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "");
-/** Lines of the console that are not kernel messages. */
-const userLines = (r: GuestResult) => plain(r.console).split("\n").filter((l) => !l.startsWith("["));
-/** The value printed by the job as `KEY=value` (last one). */
-const printed = (r: GuestResult, key: string) => userLines(r).filter((l) => l.startsWith(`${key}=`)).pop()?.slice(key.length + 1);
-/** The `kdump: …` error lines printed just before `RC-<step>=`. */
-function errorBefore(r: GuestResult, step: string): string[] {
-  const lines = userLines(r);
-  const end = lines.findIndex((l) => l.startsWith(`RC-${step}=`));
-  const start = lines.slice(0, end).findLastIndex((l) => l.startsWith("STEP "));
-  return lines.slice(start + 1, end).filter((l) => l.trim() !== "");
-}
+import { guestCopy, runGuest } from "../../lib/lab/qemu.ts";
+import { errorBefore, printed } from "./_console.ts";
 
 describe.each(["6.1", "6.12"])("load and trigger on Debian %s", (line) => {
   test("recipes/load.ts loads, recipes/trigger.ts --yes crashes, our initramfs saves a complete dump the next boot sees", async () => {

@@ -6,22 +6,14 @@
 import { describe, expect, test } from "bun:test";
 import { ARM64 } from "../../../lib/arch/arm64/arch.ts";
 import { fetchKernel } from "../../../lib/lab/kernels.ts";
-import { runGuest, type GuestResult } from "../../../lib/lab/qemu.ts";
+import { runGuest } from "../../../lib/lab/qemu.ts";
+import { errorBefore, printed } from "../../lab/_console.ts";
 import { rehearse, type RehearseReport } from "../../../lib/lab/rehearse.ts";
 import { MATRIX } from "../../_matrix.ts";
 
 /** Function names of a crash-style bt ("#3 [sp] name at addr"), in order. */
 const frames = (r: RehearseReport) => r.bt.map((l) => /#\d+ \[[0-9a-f]+\] (\S+) at/.exec(l)?.[1]).filter((f): f is string => !!f);
 const explain = (r: RehearseReport) => `${r.reason ?? "passed"}\n${r.phases.map((p) => `${p.name} ${p.seconds}s`).join(", ")}\n${r.bt.join("\n")}`;
-const userLines = (r: GuestResult) => r.console.replace(/\x1b\[[0-9;]*m/g, "").split("\n").filter((l) => !l.startsWith("["));
-const printed = (r: GuestResult, key: string) => userLines(r).filter((l) => l.startsWith(`${key}=`)).pop()?.slice(key.length + 1);
-/** The non-empty lines between `STEP <step>` and `RC-<step>=`. */
-function between(r: GuestResult, step: string): string[] {
-  const lines = userLines(r);
-  const end = lines.findIndex((l) => l.startsWith(`RC-${step}=`));
-  const start = lines.slice(0, end).findLastIndex((l) => l === `STEP ${step}`);
-  return lines.slice(start + 1, end).filter((l) => l.trim() !== "");
-}
 
 /** Each arm64 boot of our pipeline takes several minutes under TCG: the matrix runs them. */
 describe.if(MATRIX).each(["newest", "6.12"])("our pipeline in an arm64 %s guest (matrix)", (line) => {
@@ -68,11 +60,11 @@ echo "STEP TRIGGER"; kdump trigger --yes; echo "RC-TRIGGER=$?"
       console.log(`arm64 newest without crashkernel=: guest ran ${r.seconds.toFixed(0)} s`);
       try {
         expect(printed(r, "RC-FILE"), r.console.slice(-3000)).toBe("1");
-        expect(between(r, "FILE")).toEqual([expect.stringMatching(/^kdump: kexec_file_load failed with ENOSYS \(38\): this kernel has no kexec_file_load \(CONFIG_KEXEC_FILE is off\): use the kexec_load path/)]);
+        expect(errorBefore(r, "FILE")).toEqual([expect.stringMatching(/^kdump: kexec_file_load failed with ENOSYS \(38\): this kernel has no kexec_file_load \(CONFIG_KEXEC_FILE is off\): use the kexec_load path/)]);
         expect(printed(r, "RC-AUTO")).toBe("1");
-        expect(between(r, "AUTO")).toEqual([expect.stringMatching(/^kdump: no crash kernel reservation in \/proc\/iomem.*boot with crashkernel=/)]);
+        expect(errorBefore(r, "AUTO")).toEqual([expect.stringMatching(/^kdump: no crash kernel reservation in \/proc\/iomem.*boot with crashkernel=/)]);
         expect(printed(r, "RC-TRIGGER")).toBe("1");
-        expect(between(r, "TRIGGER")).toEqual([expect.stringMatching(/^kdump: refusing to crash: no capture kernel is loaded/)]);
+        expect(errorBefore(r, "TRIGGER")).toEqual([expect.stringMatching(/^kdump: refusing to crash: no capture kernel is loaded/)]);
         expect(r.console).not.toContain("sysrq triggered crash");
         expect(r.kernelBoots).toBe(1);
       } finally {

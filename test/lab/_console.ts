@@ -1,0 +1,17 @@
+// What a lab job printed on the serial console: its own lines (not the kernel's), `KEY=value` values, and the lines
+// a step printed between its `STEP …` and `RC-<step>=` markers.
+import type { GuestResult } from "../../lib/lab/qemu.ts";
+
+/** Lines of the console that are not kernel messages (colour codes dropped). */
+export const userLines = (r: GuestResult) => r.console.replace(/\x1b\[[0-9;]*m/g, "").split("\n").filter((l) => !l.startsWith("["));
+
+/** The value printed by the job as `KEY=value` (last one). */
+export const printed = (r: GuestResult, key: string) => userLines(r).filter((l) => l.startsWith(`${key}=`)).pop()?.slice(key.length + 1);
+
+/** The non-empty lines (e.g. a `kdump: …` error) printed after the last `STEP …` line before `RC-<step>=`. */
+export function errorBefore(r: GuestResult, step: string): string[] {
+  const lines = userLines(r);
+  const end = lines.findIndex((l) => l.startsWith(`RC-${step}=`));
+  const start = lines.slice(0, end).findLastIndex((l) => l.startsWith("STEP "));
+  return lines.slice(start + 1, end).filter((l) => l.trim() !== "");
+}
