@@ -1,5 +1,6 @@
 // What a lab job printed on the serial console: its own lines (not the kernel's), `KEY=value` values, and the lines
 // a step printed between its `STEP …` and `RC-<step>=` markers.
+import { expect } from "bun:test";
 import type { GuestResult } from "../../lib/lab/qemu.ts";
 
 /** Lines of the console that are not kernel messages (colour codes dropped). */
@@ -14,4 +15,12 @@ export function errorBefore(r: GuestResult, step: string): string[] {
   const end = lines.findIndex((l) => l.startsWith(`RC-${step}=`));
   const start = lines.slice(0, end).findLastIndex((l) => l.startsWith("STEP "));
   return lines.slice(start + 1, end).filter((l) => l.trim() !== "");
+}
+
+/** The job's `STEP TRIGGER` with nothing loaded: `kdump trigger --yes` refused in one line, and the guest never crashed. */
+export function expectTriggerRefused(r: GuestResult): void {
+  expect(printed(r, "RC-TRIGGER")).toBe("1");
+  expect(errorBefore(r, "TRIGGER")).toEqual([expect.stringMatching(/^kdump: refusing to crash: no capture kernel is loaded/)]);
+  expect(r.console).not.toContain("sysrq triggered crash");
+  expect(r.kernelBoots).toBe(1);
 }

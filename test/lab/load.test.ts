@@ -9,7 +9,7 @@ import { bootInitramfs } from "../../lib/lab/bootinitrd.ts";
 import { analyze } from "../../lib/analyze/command.ts";
 import { fetchKernel } from "../../lib/lab/kernels.ts";
 import { guestCopy, runGuest } from "../../lib/lab/qemu.ts";
-import { errorBefore, printed } from "./_console.ts";
+import { errorBefore, expectTriggerRefused, printed } from "./_console.ts";
 
 describe.each(["6.1", "6.12"])("load and trigger on Debian %s", (line) => {
   test("recipes/load.ts loads, recipes/trigger.ts --yes crashes, our initramfs saves a complete dump the next boot sees", async () => {
@@ -98,10 +98,7 @@ echo "STEP trigger"; kdump trigger --yes; echo "RC-TRIGGER=$?"
     try {
       expect(printed(r, "RC-LOAD")).toBe("1");
       expect(errorBefore(r, "LOAD")).toEqual([expect.stringMatching(/^kdump: kexec_file_load failed with EADDRNOTAVAIL \(99\): no memory is reserved for a capture kernel: boot with crashkernel=/)]);
-      expect(printed(r, "RC-TRIGGER")).toBe("1");
-      expect(errorBefore(r, "TRIGGER")).toEqual([expect.stringMatching(/^kdump: refusing to crash: no capture kernel is loaded/)]);
-      expect(r.console).not.toContain("sysrq triggered crash");
-      expect(r.kernelBoots).toBe(1);
+      expectTriggerRefused(r);
     } finally {
       r.cleanup();
     }
