@@ -3,7 +3,7 @@
 // or import it as the library (`import { readStatus } from "kdump"`). Importing runs nothing.
 import yargs, { type Argv, type CommandModule } from "yargs";
 import { hideBin } from "yargs/helpers";
-import { emit, run } from "./lib/verb_kit.ts";
+import { emit, json, run } from "./lib/verb_kit.ts";
 import { resolve } from "node:path";
 import { existsSync } from "node:fs";
 import { UsageError } from "./lib/errors.ts";
@@ -13,9 +13,7 @@ import { shrinkReservation } from "./lib/boot/shrink.ts";
 import { SIZE_TABLES } from "./lib/boot/sizing.ts";
 import { analyze, analyzeCommands, printOutput } from "./lib/analyze/command.ts";
 import { runSession } from "./lib/analyze/session.ts";
-import { FORMATS, formatCollect } from "./lib/collect/collect.ts";
-import { COMPRESS_NAMES } from "./lib/dump/codecs/compress.ts";
-import { COLLECT_FAILURE_ACTIONS } from "./lib/collect/failure.ts";
+import { COLLECT_DESCRIBE, collectOptions, collectVerb } from "./lib/collect/collect_verb.ts";
 import { serviceCommands } from "./lib/service/commands.ts";
 import pkg from "./package.json" with { type: "json" };
 
@@ -38,7 +36,6 @@ export async function runRecipe(file: string, args: string[]): Promise<void> {
   await import(path);
 }
 
-const json = (y: Argv) => y.option("json", { type: "boolean", default: false, describe: "print data as JSON" });
 
 /**
  * yargs renders the whole help text each time a verb starts, in case the verb fails later (~40 ms of every run,
@@ -238,35 +235,7 @@ export function cli(argv: string[]): Argv {
           emit(a.json, r, () => formatConfigReport(r));
         }),
     )
-    .command(
-      "collect",
-      "save a dump filtered (-d level) and compressed: kdump-compressed (crash, makedumpfile read it), ELF, or flattened",
-      (y) =>
-        json(y)
-          .option("from", { type: "string", default: "/proc/vmcore", describe: "the dump to read: /proc/vmcore in the capture kernel, or a dump file" })
-          .option("out", { type: "string", requiresArg: true, default: "/var/crash", describe: "DIR, UUID=…[:/dir], LABEL=…[:/dir], /dev/… (raw), ssh://[user@]host[:port]/dir, or - (stdout)" })
-          .option("level", { type: "number", default: 31, describe: "dump level: 1 zero, 2 cache, 4 private cache, 8 user, 16 free pages (makedumpfile -d)" })
-          .option("compress", {
-            type: "string",
-            choices: COMPRESS_NAMES,
-            describe: "page compression (default zstd; crash 8.0.2 and makedumpfile 1.7.8 read it, Debian 12's makedumpfile 1.7.2 cannot: use zlib or lzo for it). Not with --format elf",
-          })
-          .option("format", { type: "string", choices: [...FORMATS], describe: "kdump (default), elf, or flat (default for -, raw devices and ssh)" })
-          .option("failure-action", { type: "string", choices: [...COLLECT_FAILURE_ACTIONS], default: "none", describe: "what to do when saving fails" })
-          .option("threads", { type: "number", describe: "compression threads (default: one per CPU; 0 on one CPU)" })
-          .option("host", { type: "string", describe: "host name for the folder (default: the crashed kernel's)" })
-          .option("dmesg", { type: "boolean", default: true, describe: "save the kernel log beside the dump (--no-dmesg: do not)" })
-          .option("keep", { type: "number", default: 0, describe: "dumps to keep in the target directory, this one included; older complete ones are deleted (0: all)" })
-          .option("yes", { type: "boolean", default: false, describe: "allow a reboot/halt/poweroff failure action outside a capture kernel" }),
-      (a) =>
-        run(async () => {
-          const { collect } = await import("./lib/collect/collect.ts");
-          const r = await collect({ ...a, failureAction: a.failureAction });
-          // with --out - the dump is stdout: the summary goes to stderr
-          if (a.out === "-") console.error(a.json ? JSON.stringify(r) : formatCollect(r));
-          else emit(a.json, r, () => formatCollect(r));
-        }),
-    )
+    .command("collect", COLLECT_DESCRIBE, (y) => collectOptions(y), (a) => collectVerb({ run, emit }, a))
     .command(serviceCommands({ run, emit }) as unknown as CommandModule[])
     .demandCommand(1, "name a verb or a recipe file; see --help")
     .recommendCommands()

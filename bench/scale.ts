@@ -1,104 +1,305 @@
-// How the capture grows with the guest's RAM: a lab rehearsal (load → crash → capture → reboot → analyze) of a 6.1
-// guest of each size, whose crash leaves memory in use (anonymous memory held by a process, page cache, dentries),
-// captured by our collector at its defaults (-d 31, zstd, in the capture kernel). One table: the collector's wall
-// time, its peak anonymous and resident memory (the collector's own "peak memory" report), the dump's size, and the
-// in-guest analyze phase. Rows are cached in .lab/scale-rows.json with the date they were measured (a 16 GiB
-// rehearsal takes many minutes under TCG); --fresh measures again.
-// Run: bun bench/scale.ts [MiB…] [--fresh]   (default 1024 16384 65536; above 16 GiB QEMU gets a reserve=off RAM backend)
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+// How the capture grows with the guest's RAM, against makedumpfile 1.7.8: a lab rehearsal (load → crash → capture →
+// reboot → analyze) of a 6.1 guest of each size, whose crash leaves memory in use (anonymous memory held by a
+// process, page cache, dentries). In the one capture kernel, a pre hook (/etc/kdump/pre.d) first runs sid's
+// makedumpfile 1.7.8 at -d 31 for each codec (and our collector for codecs other than zstd), each alone, timed from
+// /proc/uptime around the process, its RssAnon and VmHWM sampled every 1 s from /proc/PID/status (0.2 s until 2026-12-02: the shell loop and its sleep took a share of the one CPU); then the
+// capture init runs our collector at its defaults (-d 31, zstd), timed between that hook's end and a post hook's
+// start. After the reboot, `kdump analyze DUMP bt` is timed on every dump. The first boot prints `kdump estimate`
+// for the guest, so a run at exactly the recommended crashkernel= (--at-estimate) proves both collectors fit it.
+// Rows are cached in .lab/scale-rows.json with the date they were measured; --fresh measures again.
+// --profile adds a run of our collector under Bun's CPU profiler and prints the top of its profile.
+// Run: bun bench/scale.ts [MiB…] [--crashkernel 256M | --at-estimate] [--codecs zstd,lzo] [--profile] [--same-zstd] [--in-hook] [--fresh]
+//   (default sizes 1024 16384 65536, crashkernel=256M, codecs zstd; above 16 GiB QEMU gets a reserve=off RAM backend)
+import { chmodSync, existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fetchKernel } from "../lib/lab/kernels.ts";
 import { labDir } from "../lib/lab/labdir.ts";
 import { rehearse } from "../lib/lab/rehearse.ts";
+import { sidMakedumpfile } from "../lib/lab/sid_makedumpfile.ts";
 
 /** One measured capture. */
 interface Row {
   kernel: string;
   ramMiB: number;
-  collector: string;
+  /** The reservation the guest booted with (rows before 2026-12-01 19:00 had 256M and no field). */
+  crashkernel?: string;
+  /** What `kdump estimate` recommended in that guest, in MiB. */
+  estimateMiB?: number | null;
+  /** ours+sid-libzstd: ours with the libzstd makedumpfile runs with (--same-zstd). */
+  /** ours:hook: ours run by the pre hook like makedumpfile (--in-hook); ours: the capture init's own run. */
+  collector: "ours" | "ours:hook" | "ours+sid-libzstd" | "makedumpfile-1.7.8";
   level: number;
   codec: string;
   passed: boolean;
   reason?: string;
+  /** Capture-kernel wall time of the collector process, measured outside it. */
+  wallSeconds?: number | null;
+  /** What our collector reported for itself (its own timer, after Bun started). */
   captureSeconds: number | null;
   peakAnon: string | null;
   peakResident: string | null;
   dumpBytes: number;
   pagesWritten: string | null;
+  /** `kdump analyze DUMP bt` in the guest after the reboot. */
+  btSeconds?: number | null;
   analyzeSeconds: number | null;
   measured: string;
 }
 
 const args = process.argv.slice(2);
 const fresh = args.includes("--fresh");
-const sizes = args.filter((a) => /^\d+$/.test(a)).map(Number);
+/** Also run our collector (zstd) under Bun's CPU profiler in the capture kernel and print the profile's top. */
+const profile = args.includes("--profile");
+/**
+ * Also run our collector (zstd) with the libzstd makedumpfile runs with (sid's, LD_LIBRARY_PATH), before the init's
+ * own run with the guest's: zstd releases differ in speed (1.5.7 compresses lab pages 1.3x faster than 1.5.4 on the
+ * host, 1.5x under TCG), and a box's makedumpfile and our collector load the same system library.
+ */
+const sameZstd = args.includes("--same-zstd");
+/**
+ * Also run our collector (zstd) in the pre hook, timed and sampled exactly as makedumpfile is (the init's own run has
+ * no sampler beside it): the like-for-like wall time.
+ */
+const inHook = args.includes("--in-hook");
+const atEstimate = args.includes("--at-estimate");
+const option = (name: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const codecs = (option("--codecs") ?? "zstd").split(",");
+const fixedCrashkernel = option("--crashkernel") ?? "256M";
+const sizes = args.filter((a, i) => /^\d+$/.test(a) && !["--crashkernel", "--codecs"].includes(args[i - 1] ?? "")).map(Number);
 const cacheFile = join(labDir(), "scale-rows.json");
 const cache: Row[] = existsSync(cacheFile) ? JSON.parse(readFileSync(cacheFile, "utf8")) : [];
 const kernel = await fetchKernel("6.1");
+const MDF = "makedumpfile-1.7.8" as const;
+
+/** The pre hook: every "<tool> <codec>" line of /var/lib/kdump-bench/runs, one at a time, timed and sampled. */
+function preHook(makedumpfile: string): string {
+  return `#!/bin/sh
+# lab bench (bench/scale.ts): other collectors on /proc/vmcore before ours, each timed and its memory sampled
+runs=/var/lib/kdump-bench/runs
+[ -f $runs ] || exit 0
+# the capture kernel starts with a cold page cache: read every collector's files once, so no run pays for the disk
+cat /usr/local/bin/bun > /dev/null 2>&1
+find /opt/kdump /opt/zstd-sid /opt/makedumpfile-sid -type f -exec cat {} + > /dev/null 2>&1
+while read tool codec; do
+  out=/var/crash/bench-$tool-$codec
+  rm -rf $out; mkdir -p $out
+  case "$tool.$codec" in
+    makedumpfile.zstd) set -- ${makedumpfile} -z -d 31 /proc/vmcore $out/vmcore ;;
+    makedumpfile.lzo) set -- ${makedumpfile} -l -d 31 /proc/vmcore $out/vmcore ;;
+    makedumpfile.zlib) set -- ${makedumpfile} -c -d 31 /proc/vmcore $out/vmcore ;;
+    ours-samezstd.*) set -- env LD_LIBRARY_PATH=/opt/zstd-sid /usr/local/bin/bun /opt/kdump/lib/collect/main.ts collect --from /proc/vmcore --out $out --compress $codec ;;
+    ours-prof.*) set -- /usr/local/bin/bun --cpu-prof-md --cpu-prof-interval=10000 --cpu-prof-dir=$out/prof /opt/kdump/lib/collect/main.ts collect --from /proc/vmcore --out $out --compress $codec ;;
+    *) set -- /usr/local/bin/bun /opt/kdump/lib/collect/main.ts collect --from /proc/vmcore --out $out --compress $codec ;;
+  esac
+  read t0 _ < /proc/uptime
+  "$@" > $out/log 2>&1 &
+  pid=$!; anon=0; hwm=0; state=R
+  while [ "$state" != Z ] && [ -e /proc/$pid/status ]; do
+    while read k v _; do
+      case $k in
+        State:) state=$v ;;
+        RssAnon:) [ "$v" -gt $anon ] && anon=$v ;;
+        VmHWM:) hwm=$v ;;
+      esac
+    done < /proc/$pid/status
+    sleep 1
+  done
+  wait $pid; rc=$?
+  read t1 _ < /proc/uptime
+  f=$(find $out -name vmcore | head -n 1)
+  echo "SCALE-RUN $tool $codec rc=$rc start=$t0 end=$t1 anonKiB=$anon hwmKiB=$hwm bytes=$(stat -c %s "$f" 2>/dev/null || echo 0) file=$f"
+  grep -E 'saved |Completed|rror' $out/log | tr '\\r' '\\n' | tail -n 3 | sed "s/^/SCALE-LOG $tool $codec /"
+done < $runs
+read t _ < /proc/uptime; echo $t > /tmp/bench-pre-end
+exit 0
+`;
+}
+
+const POST_HOOK = `#!/bin/sh
+# lab bench (bench/scale.ts): when our collector (run by the capture init after the pre hooks) ended
+read t _ < /proc/uptime; echo "SCALE-OURS start=$(cat /tmp/bench-pre-end 2>/dev/null) end=$t rc=$1"
+`;
 
 /** The crash: hold a quarter of RAM (at most 3 GiB) of non-zero anonymous memory, read files into the cache, then sysrq-c. */
 function crashJob(ramMiB: number): string {
   const anon = Math.min(3072, Math.floor(ramMiB / 4));
   const fill = `const a=[];for(let i=0;i<${anon};i++){const b=new Uint8Array(1<<20);b.fill((i%250)+1);a.push(b)}console.log("SCALE-FILLED ${anon} MiB");setInterval(()=>a.length,1e6)`;
+  const runs = [...codecs.map((c) => `makedumpfile ${c}`), ...codecs.filter((c) => c !== "zstd").map((c) => `ours ${c}`), ...(inHook ? ["ours-hook zstd"] : []), ...(sameZstd ? ["ours-samezstd zstd"] : []), ...(profile ? ["ours-prof zstd"] : [])];
   return [
+    `mkdir -p /var/lib/kdump-bench; printf '%s\\n' ${runs.map((r) => `'${r}'`).join(" ")} > /var/lib/kdump-bench/runs`,
+    `echo "SCALE-ESTIMATE $(kdump estimate --json --kernel /boot/vmlinuz-$(uname -r) --initrd $(ls -t /var/lib/kdump/initramfs-*.img | head -n 1) | tr -d '\\n')"`,
+    `bun -e 'import { haveLiblzo2 } from "/opt/kdump/lib/sys/liblzo2.ts"; console.log("SCALE-LIBLZO2", haveLiblzo2())'`,
+    `bun -e 'import { libzstdVersion } from "/opt/kdump/lib/sys/libzstd.ts"; console.log("SCALE-LIBZSTD guest", libzstdVersion())'`,
+    `LD_LIBRARY_PATH=/opt/zstd-sid bun -e 'import { libzstdVersion } from "/opt/kdump/lib/sys/libzstd.ts"; console.log("SCALE-LIBZSTD sid", libzstdVersion())'`,
     `bun -e '${fill}' > /tmp/scale-filled 2>&1 &`,
     `i=0; while ! grep -q SCALE-FILLED /tmp/scale-filled 2>/dev/null && [ $i -lt 900 ]; do sleep 1; i=$((i+1)); done; cat /tmp/scale-filled`,
     `cat "$(command -v bun)" > /dev/null; find / -xdev > /dev/null 2>&1`,
     `grep -E 'MemFree|AnonPages|^Cached|Slab' /proc/meminfo | sed 's/^/SCALE-MEMINFO /'`,
+    `sync`,
     `bunx kdump recipes/trigger.ts --yes`,
   ].join("\n  ");
 }
 
-async function measure(ramMiB: number): Promise<Row> {
-  let saved: string | undefined;
+/** After the reboot: `kdump analyze DUMP bt` on every dump, timed from /proc/uptime. */
+const AFTER = `for f in $(find /var/crash -name vmcore | sort); do
+  read a _ < /proc/uptime; kdump analyze "$f" bt > /tmp/bench-bt.txt 2>&1; rc=$?; read b _ < /proc/uptime
+  echo "SCALE-BT $f rc=$rc start=$a end=$b lines=$(wc -l < /tmp/bench-bt.txt) sysrq=$(grep -c sysrq /tmp/bench-bt.txt)"
+done
+for p in $(find /var/crash -path '*/prof/*.md'); do head -n 60 "$p" | sed 's/^/SCALE-PROF /'; done
+true`;
+
+/** The guest files: makedumpfile with its libraries, the hooks, and the liblzo2 and libzstd a server with makedumpfile has. */
+async function benchFiles(): Promise<Record<string, string>> {
+  const m = await sidMakedumpfile();
+  const dir = join(labDir(), "scale-bench");
+  mkdirSync(dir, { recursive: true });
+  const hook = (name: string, text: string) => {
+    const p = join(dir, name);
+    writeFileSync(p, text);
+    chmodSync(p, 0o755);
+    return p;
+  };
+  return {
+    ...m.files,
+    "/etc/kdump/pre.d/50-bench-peers": hook("pre", preHook(m.command)),
+    "/etc/kdump/post.d/50-bench-end": hook("post", POST_HOOK),
+    "/usr/lib/x86_64-linux-gnu/liblzo2.so.2": "/usr/lib/x86_64-linux-gnu/liblzo2.so.2.0.0",
+    "/usr/lib/x86_64-linux-gnu/libzstd.so.1": realpathSync("/usr/lib/x86_64-linux-gnu/libzstd.so.1"),
+    // sid's libzstd alone in a folder, for --same-zstd (it needs nothing newer than the guest's glibc 2.36)
+    "/opt/zstd-sid/libzstd.so.1": m.files["/opt/makedumpfile-sid/lib/libzstd.so.1"]!,
+  };
+}
+
+const kv = (line: string, key: string) => new RegExp(`\\b${key}=(\\S*)`).exec(line)?.[1];
+const kib = (v: string | undefined) => (v ? `${(Number(v) / 1024).toFixed(1)} MiB` : null);
+
+async function measure(ramMiB: number, crashkernel: string): Promise<Row[]> {
+  const lines: string[] = [];
   const r = await rehearse({
     kernel,
     memoryMiB: ramMiB,
     cpus: 1,
-    crashkernel: "256M",
+    crashkernel,
     crash: crashJob(ramMiB),
-    timeoutSeconds: 3000,
+    after: AFTER,
+    files: await benchFiles(),
+    timeoutSeconds: 5400,
     onLine: (l) => {
-      if (/saved \S+ \(kdump/.test(l)) saved = l;
-      if (/SCALE-|kdump-capture:/.test(l)) console.error(`  [${ramMiB} MiB] ${l.trim()}`);
+      if (/SCALE-|kdump-capture:|saved \S+ \(kdump/.test(l)) {
+        lines.push(l.trim());
+        console.error(`  [${ramMiB} MiB] ${l.trim()}`);
+      }
     },
   });
+  const est = lines.find((l) => l.startsWith("SCALE-ESTIMATE "));
+  let estimateMiB: number | null = null;
+  try {
+    estimateMiB = est ? (JSON.parse(est.slice(15)).value?.size ?? null) / 1048576 : null;
+  } catch {
+    estimateMiB = null;
+  }
+  const bt = (file: string | null | undefined) => {
+    const l = file ? lines.find((x) => x.startsWith(`SCALE-BT ${file} `)) : undefined;
+    return l && kv(l, "rc") === "0" && kv(l, "sysrq") !== "0" ? Math.round((Number(kv(l, "end")) - Number(kv(l, "start"))) * 100) / 100 : null;
+  };
+  const base = { kernel: r.kernel, ramMiB, crashkernel, estimateMiB, level: 31, measured: new Date().toISOString() };
+  const rows: Row[] = [];
+  for (const l of lines.filter((x) => x.startsWith("SCALE-RUN "))) {
+    const [, tool, codec] = l.split(" ");
+    if (tool === "ours-prof") continue; // its time includes the profiler's
+    const ok = r.passed && kv(l, "rc") === "0" && Number(kv(l, "bytes")) > 0;
+    const ourTool = tool!.startsWith("ours");
+    const self = ourTool ? lines.find((x) => x.startsWith(`SCALE-LOG ${tool} ${codec} `) && /saved /.test(x)) : undefined;
+    const m = self ? /: (\d+) of \d+ pages, .* in ([\d.]+) s;.*peak memory ([\d.]+ \w+) anonymous, ([\d.]+ \w+) resident/.exec(self) : null;
+    rows.push({
+      ...base,
+      collector: tool === "ours" ? "ours" : tool === "ours-samezstd" ? "ours+sid-libzstd" : tool === "ours-hook" ? "ours:hook" : MDF,
+      codec: codec!,
+      passed: ok,
+      ...(!ok && { reason: r.reason ?? `rc=${kv(l, "rc")}` }),
+      wallSeconds: Math.round((Number(kv(l, "end")) - Number(kv(l, "start"))) * 100) / 100,
+      captureSeconds: m ? Number(m[2]) : null,
+      peakAnon: m?.[3] ?? kib(kv(l, "anonKiB")),
+      peakResident: m?.[4] ?? kib(kv(l, "hwmKiB")),
+      dumpBytes: Number(kv(l, "bytes")),
+      pagesWritten: m?.[1] ?? null,
+      btSeconds: bt(kv(l, "file")),
+      analyzeSeconds: null,
+    });
+  }
+  const saved = lines.find((l) => /saved \S+ \(kdump/.test(l) && !l.startsWith("SCALE-"));
   const m = saved ? /: (\d+) of \d+ pages, .* in ([\d.]+) s;.*peak memory ([\d.]+ \w+) anonymous, ([\d.]+ \w+) resident/.exec(saved) : null;
-  return {
-    kernel: r.kernel,
-    ramMiB,
+  const ours = lines.find((l) => l.startsWith("SCALE-OURS "));
+  rows.push({
+    ...base,
     collector: "ours",
-    level: 31,
     codec: "zstd",
-    passed: r.passed,
-    ...(r.reason && { reason: r.reason }),
+    passed: r.passed && r.savedBy === "collector",
+    ...(!(r.passed && r.savedBy === "collector") && { reason: r.reason ?? `saved by ${r.savedBy}` }),
+    wallSeconds: ours && kv(ours, "start") ? Math.round((Number(kv(ours, "end")) - Number(kv(ours, "start"))) * 100) / 100 : null,
     captureSeconds: m ? Number(m[2]) : null,
     peakAnon: m?.[3] ?? null,
     peakResident: m?.[4] ?? null,
     dumpBytes: r.dumpBytes,
     pagesWritten: m?.[1] ?? null,
+    btSeconds: bt(r.dumpPath),
     analyzeSeconds: r.phases.find((p) => p.name === "analyze")?.seconds ?? null,
-    measured: new Date().toISOString(),
-  };
+  });
+  if (!r.passed) console.error(`  [${ramMiB} MiB] rehearsal failed: ${r.reason}`);
+  return rows;
 }
 
+const ck = (x: Row) => x.crashkernel ?? "256M";
 for (const ramMiB of sizes.length ? sizes : [1024, 16384, 65536]) {
-  const key = (x: Row) => x.kernel === kernel.release && x.ramMiB === ramMiB && x.collector === "ours" && x.level === 31 && x.codec === "zstd";
-  if (!fresh && cache.some(key)) continue;
-  console.error(`measuring ${ramMiB} MiB…`);
-  const row = await measure(ramMiB);
-  cache.splice(0, cache.length, ...cache.filter((x) => !key(x)), row);
+  let crashkernel = fixedCrashkernel;
+  if (atEstimate) {
+    const known = cache.find((x) => x.kernel === kernel.release && x.ramMiB === ramMiB && typeof x.estimateMiB === "number");
+    if (!known) {
+      console.error(`no estimate known for ${ramMiB} MiB yet: run once with --crashkernel first`);
+      continue;
+    }
+    crashkernel = `${known.estimateMiB}M`;
+  }
+  const same = (x: Row) => x.kernel === kernel.release && x.ramMiB === ramMiB && ck(x) === crashkernel;
+  const wanted = (x: Row) => same(x) && (x.collector === MDF || x.codec !== "zstd" ? codecs.includes(x.codec) : true);
+  if (!fresh && cache.filter(wanted).length >= codecs.length * 2) continue;
+  console.error(`measuring ${ramMiB} MiB at crashkernel=${crashkernel}, codecs ${codecs.join(",")}…`);
+  const rows = await measure(ramMiB, crashkernel);
+  const replaced = (x: Row) => rows.some((y) => same(x) && x.collector === y.collector && x.codec === y.codec);
+  cache.splice(0, cache.length, ...cache.filter((x) => !replaced(x)), ...rows);
   writeFileSync(cacheFile, JSON.stringify(cache, null, 2) + "\n");
 }
 
 const cell = (v: unknown, w: number) => String(v ?? "-").padStart(w);
-console.log(`${"RAM".padStart(8)} ${"collector".padEnd(10)} ${"-d".padStart(3)} ${"codec".padEnd(5)} ${cell("capture s", 10)} ${cell("peak anon", 11)} ${cell("peak RSS", 11)} ${cell("dump MiB", 9)} ${cell("pages", 8)} ${cell("analyze s", 10)}  measured`);
-for (const x of cache.filter((x) => x.kernel === kernel.release).sort((a, b) => a.ramMiB - b.ramMiB))
+console.log(
+  `${"RAM".padStart(6)} ${"crashk".padStart(6)} ${"collector".padEnd(18)} ${"codec".padEnd(5)} ${cell("wall s", 8)} ${cell("own s", 7)} ${cell("peak anon", 10)} ${cell("peak RSS", 10)} ${cell("dump MiB", 9)} ${cell("bt s", 6)}  measured`,
+);
+const rows = cache.filter((x) => x.kernel === kernel.release).sort((a, b) => a.ramMiB - b.ramMiB || ck(a).localeCompare(ck(b)) || a.codec.localeCompare(b.codec) || a.collector.localeCompare(b.collector));
+for (const x of rows) {
+  const atEst = typeof x.estimateMiB === "number" && ck(x) === `${x.estimateMiB}M` ? "=est" : "";
   console.log(
-    `${cell(`${x.ramMiB / 1024} GiB`, 8)} ${x.collector.padEnd(10)} ${cell(x.level, 3)} ${x.codec.padEnd(5)} ${cell(x.captureSeconds, 10)} ${cell(x.peakAnon, 11)} ${cell(x.peakResident, 11)} ${cell((x.dumpBytes / 1048576).toFixed(1), 9)} ${cell(x.pagesWritten, 8)} ${cell(x.analyzeSeconds, 10)}  ${x.measured.slice(0, 16)}${x.passed ? "" : ` FAILED: ${x.reason}`}`,
+    `${cell(`${x.ramMiB / 1024}G`, 6)} ${cell(ck(x) + atEst, 6)} ${x.collector.padEnd(18)} ${x.codec.padEnd(5)} ${cell(x.wallSeconds, 8)} ${cell(x.captureSeconds, 7)} ${cell(x.peakAnon, 10)} ${cell(x.peakResident, 10)} ${cell((x.dumpBytes / 1048576).toFixed(1), 9)} ${cell(x.btSeconds, 6)}  ${x.measured.slice(0, 16)}${x.passed ? "" : ` FAILED: ${x.reason}`}`,
   );
+}
+// the estimate each guest size got, and whether a capture at exactly that size passed for both collectors
+for (const ram of [...new Set(rows.map((x) => x.ramMiB))]) {
+  const est = rows.find((x) => x.ramMiB === ram && typeof x.estimateMiB === "number")?.estimateMiB;
+  if (est === undefined) continue;
+  const at = rows.filter((x) => x.ramMiB === ram && ck(x) === `${est}M`);
+  const fits = (c: Row["collector"]) => (at.some((x) => x.collector === c) ? (at.filter((x) => x.collector === c).every((x) => x.passed) ? "captured" : "FAILED") : "not run");
+  console.log(`${ram / 1024} GiB: kdump estimate recommends crashkernel=${est}M; at exactly that size ours ${fits("ours")}, makedumpfile 1.7.8 ${fits(MDF)}`);
+}
+// issue 17: at 64 GiB, -d 31, same codec: ours faster than makedumpfile and no larger
+for (const x of rows.filter((x) => x.ramMiB === 65536 && x.collector !== MDF && x.passed)) {
+  const p = rows.find((y) => y.ramMiB === 65536 && ck(y) === ck(x) && y.collector === MDF && y.codec === x.codec && y.passed);
+  if (p && x.wallSeconds && p.wallSeconds)
+    console.log(`64 GiB ${x.codec} crashkernel=${ck(x)}: ${x.collector} ${x.wallSeconds} s, makedumpfile ${p.wallSeconds} s, ratio ${(x.wallSeconds / p.wallSeconds).toFixed(2)}; dump ${(x.dumpBytes / 1048576).toFixed(1)} vs ${(p.dumpBytes / 1048576).toFixed(1)} MiB`);
+}
 // issue 17's bound: the collector's anonymous memory grows by at most 16 MB from the 1 GiB capture to the 64 GiB one
 const mib = (x?: Row) => (x?.passed && x.peakAnon ? Number(/^[\d.]+/.exec(x.peakAnon)![0]) * (x.peakAnon.endsWith("GiB") ? 1024 : 1) : null);
-const ours = cache.filter((x) => x.kernel === kernel.release && x.collector === "ours" && x.level === 31 && x.codec === "zstd");
+const ours = rows.filter((x) => x.collector === "ours" && x.codec === "zstd" && x.passed).sort((a, b) => b.measured.localeCompare(a.measured));
 const [small, big] = [mib(ours.find((x) => x.ramMiB === 1024)), mib(ours.find((x) => x.ramMiB === 65536))];
 if (small !== null && big !== null) console.log(`peak anonymous growth 1 -> 64 GiB: ${(big - small).toFixed(1)} MiB (${((big - small) * 1.048576).toFixed(1)} MB; bound 16 MB)`);

@@ -1,6 +1,10 @@
 // How every verb ends, shared by the CLI (kdump.ts) and the service's own entry (lib/service/main.ts): one `kdump: …`
 // line for any error, exit 0 done, 1 failed or "not ready", 2 bad usage; data printed as JSON or as text.
+import type { Argv } from "yargs";
 import { errorLine, UsageError } from "./errors.ts";
+
+/** Adds the --json option every verb whose output is data takes. */
+export const json = <T>(y: Argv<T>) => y.option("json", { type: "boolean", default: false, describe: "print data as JSON" });
 
 /** Exit status of a verb: 0 done, 1 failed or "not ready", 2 bad usage. */
 export type Exit = number | void;

@@ -6,6 +6,7 @@ import type { Dump } from "../dump/dump.ts";
 import type { Vmcoreinfo } from "../kernel/vmcoreinfo.ts";
 import type { SyscallTable } from "../sys/syscall_table.ts";
 import type { CrashImage, CrashImageInput } from "./x86_64/crash_image.ts";
+import type { KexecImage, KexecImageInput } from "./arm64/kexec_image.ts";
 import { ARM64 } from "./arm64/arch.ts";
 import { X86_64 } from "./x86_64/arch.ts";
 
@@ -24,8 +25,6 @@ export interface QemuMachine {
   console: string;
   /** A virtio disk for `file` as drive number `i` (PCI on both machines). */
   diskArgs(file: string, i: number): string[];
-  /** Environment the lab's guest jobs run with, when the guest needs one. */
-  guestEnv?: Record<string, string>;
 }
 
 /** Kernel virtual → physical for one dump. */
@@ -75,6 +74,11 @@ export interface Arch {
   defaultSyscall: "file" | "auto";
   /** kexec_load's layout of a capture kernel (segments, entry) from the kernel file and the running machine. */
   planCrashImage(i: CrashImageInput): CrashImage;
+  /**
+   * kexec_load's layout of a kernel staged for `kdump exec` (normal kexec), where the architecture has one (arm64,
+   * whose Debian kernels have no kexec_file_load). Absent: staging needs kexec_file_load.
+   */
+  planKexecImage?(i: KexecImageInput): KexecImage;
   /** The lab's QEMU machine. */
   qemu: QemuMachine;
 }

@@ -9,8 +9,8 @@ const MiB = 1048576;
 /**
  * Bitmaps of one bit per page frame the collector holds at its peak: the kept frames (filter.ts), and the zero pages
  * of an ELF dump. The other frame sets are runs (present: the RAM ranges; written first: the log's and the kernel
- * image's frames), and the garbage of the mem_map walk and of compression is collected at fixed intervals, so
- * nothing else grows with RAM (measured by bench/scale.ts on 1, 16 and 64 GiB guests).
+ * image's frames), and the garbage of the mem_map walk and of compression is collected as the heap grows
+ * (garbage.ts), so nothing else grows with RAM (measured by bench/scale.ts on 1, 16 and 64 GiB guests).
  */
 export const COLLECTOR_BITMAPS = 2;
 

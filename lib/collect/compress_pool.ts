@@ -2,7 +2,7 @@
 // memory stays small (the capture kernel has little). With one thread it compresses inline, no Worker at all.
 import { availableParallelism } from "node:os";
 import { BadDataError } from "../errors.ts";
-import { compressBatch, type BatchJob, type CompressedBatch } from "../dump/codecs/batch.ts";
+import { batchDataBytes, compressBatch, type BatchJob, type CompressedBatch } from "../dump/codecs/batch.ts";
 import type { CompressName } from "../dump/codecs/compress.ts";
 
 /**
@@ -60,8 +60,8 @@ export class CompressPool {
     const job: BatchJob = { pages, count, pageSize: this.pageSize, codec: this.codec, detectZero: this.detectZero };
     if (!this.threads) {
       try {
-        if (!this.scratch || this.scratch.sizes.length < count || this.scratch.data.length < pages.length)
-          this.scratch = { count: 0, sizes: new Uint32Array(count), flags: new Uint32Array(count), data: new Uint8Array(pages.length) };
+        if (!this.scratch || this.scratch.sizes.length < count || this.scratch.data.length < batchDataBytes(count, this.pageSize))
+          this.scratch = { count: 0, sizes: new Uint32Array(count), flags: new Uint32Array(count), data: new Uint8Array(batchDataBytes(count, this.pageSize)) };
         return Promise.resolve(compressBatch(job, this.scratch));
       } catch (e) {
         return Promise.reject(e);

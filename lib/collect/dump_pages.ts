@@ -17,10 +17,10 @@ import { archNamed } from "../arch/arch.ts";
 import { KERNEL_IMAGE_END, START_KERNEL_MAP } from "../arch/x86_64/pagetable.ts";
 import type { KernelView } from "../kernel/view.ts";
 import { CompressPool } from "./compress_pool.ts";
+import { GarbageCollector } from "./garbage.ts";
 import type { Output } from "./target.ts";
 
 const BATCH_PAGES = 256; // 1 MiB of input per batch
-const GC_BATCHES = 8; // batches (8 MiB of input) between two garbage collections
 
 /**
  * Runs [pfn, count] of consecutive kept frames, at most `max` each, in frame order: within the frames of `within`
@@ -35,9 +35,16 @@ function* keptRuns(f: PageFilter, max: number, within: PfnRun[] = [[0, f.maxMapn
       return cursors[i]! < runs.length && runs[cursors[i]!]![0] <= pfn;
     });
   const kept = (pfn: number) => testBit(f.dumpable, pfn) && !excluded(pfn);
+  // empty stretches (free memory: most of a big box) 32 frames a step
+  const words = f.dumpable.byteOffset % 4 === 0 ? new Uint32Array(f.dumpable.buffer, f.dumpable.byteOffset, f.dumpable.length >>> 2) : null;
   let run: [number, number] | null = null;
   for (const [start, end] of within) {
-    for (let pfn = start; pfn < Math.min(end, f.maxMapnr); ) {
+    const stop = Math.min(end, f.maxMapnr);
+    for (let pfn = start; pfn < stop; ) {
+      if (!(pfn & 31) && words && pfn >>> 5 < words.length && !words[pfn >>> 5]) {
+        pfn += 32;
+        continue;
+      }
       if (!f.dumpable[pfn >>> 3] && !(pfn & 7)) {
         pfn += 8;
         continue;
@@ -233,16 +240,16 @@ export async function writeKdump(
   try {
     const queue: { batch: Promise<CompressedBatch>; segments: [number, number][] }[] = [];
     let done = 0;
-    let batches = 0;
+    const gc = new GarbageCollector();
     const drainOne = async () => {
       const q = queue.shift()!;
       const b = await q.batch;
       await w.writeBatch(b, q.segments);
       done += b.count;
       progress.update(done, reader.bytesRead);
-      // each page's compressed copy is garbage once written: a synchronous collection every GC_BATCHES keeps the
-      // heap at its working set (a requested one lets garbage grow with the pages written, +20 MiB at 16 GiB)
-      if (++batches % GC_BATCHES === 0) Bun.gc(true);
+      // each page's compressed copy is garbage once written: collected every batch (a requested collection lets
+      // garbage grow with the pages written, +20 MiB at 16 GiB)
+      gc.step();
     };
     let buf = new Uint8Array(BATCH_PAGES * ps);
     let fill = 0;

@@ -6,7 +6,8 @@ import { memMapSections, pageLayout, type PageLayout } from "../kernel/memmap.ts
 import type { KernelView } from "../kernel/view.ts";
 import type { Dump } from "../dump/dump.ts";
 import type { PageReader } from "../dump/page_reader.ts";
-import { clearBit } from "../dump/bitmap.ts";
+import { clearRange } from "../dump/bitmap.ts";
+import { GarbageCollector } from "./garbage.ts";
 
 /** Dump level bits (makedumpfile's DL_EXCLUDE_*). */
 export const DL = { ZERO: 1, CACHE: 2, CACHE_PRIVATE: 4, USER: 8, FREE: 16 } as const;
@@ -103,15 +104,12 @@ export function filterPages(dump: Dump, level: number, kernel: KernelView | null
 
 type Reason = Exclude<keyof ExcludedCounts, "zero">;
 
-/** mem_map chunks (8192 frames each) between two garbage collections. */
-const GC_CHUNKS = 8;
-
 /** Walks mem_map section by section, as makedumpfile's __exclude_unnecessary_pages does. */
 function excludeByMemMap(f: PageFilter, k: KernelView, L: PageLayout, reader: PageReader | null): void {
   const CHUNK = 8192; // struct pages read at once (512 KiB)
   const ps = f.pageSize;
-  let chunks = 0;
-  const buf = new Uint8Array(Math.ceil(((CHUNK + 1) * L.size) / ps) * ps + ps);
+  const gc = new GarbageCollector();
+  const loaded = reader && new LazyStructPages(k, reader, new Uint8Array(Math.ceil(((CHUNK + 1) * L.size) / ps) * ps + ps));
   for (const sec of memMapSections(k, f.maxMapnr)) {
     for (let base = sec.startPfn; base < sec.endPfn; base += CHUNK) {
       const n = Math.min(CHUNK, sec.endPfn - base);
@@ -119,47 +117,76 @@ function excludeByMemMap(f: PageFilter, k: KernelView, L: PageLayout, reader: Pa
       if (run >= f.present.length || f.present[run]![0] >= base + n) continue;
       // one struct page more, when the section has it, so a head at the chunk's end can see page[1]
       const extra = base + n < sec.endPfn ? 1 : 0;
-      // the walk's garbage (translations, verdicts) grows with RAM: a synchronous collection every GC_CHUNKS chunks
-      // (256 MiB of RAM) bounds it; left to the engine it grew by ~11 MiB over 16 GiB of frames
-      if (++chunks % GC_CHUNKS === 0) Bun.gc(true);
-      const v = readStructPages(k, reader, sec.vaddr + BigInt((base - sec.startPfn) * L.size), (n + extra) * L.size, buf);
+      // the walk's garbage (translations, verdicts) grows with RAM: collected every chunk (32 MiB of RAM)
+      gc.step();
+      const vaddr = sec.vaddr + BigInt((base - sec.startPfn) * L.size);
+      const lazy = loaded && vaddr % BigInt(ps) === 0n ? loaded : null;
+      // with a PageReader, only the pages of mem_map that hold a struct page the walk decides are read: the heads
+      // of free blocks and of compound pages, and every page in use (a free 4 MiB block reads 1 of its 16)
+      const v = lazy ? lazy.start(vaddr, (n + extra) * L.size) : readStructPages(k, vaddr, (n + extra) * L.size);
       for (let i = 0; i < n; i++) {
         const pfn = base + i;
         while (run < f.present.length && f.present[run]![1] <= pfn) run++;
         if (run >= f.present.length || f.present[run]![0] > pfn) continue;
-        const r = classify(v, i * L.size, i + 1 < n + extra ? (i + 1) * L.size : -1, pfn, L, f.level);
-        if (!r) continue;
-        for (let p = pfn; p < pfn + r.pages && p < f.maxMapnr; p++) if (clearBit(f.dumpable, p)) f.excluded[r.reason]++;
-        i += r.pages - 1; // the rest of a free block or compound page is decided by its head
+        const next = i + 1 < n + extra ? (i + 1) * L.size : -1;
+        lazy?.need(i * L.size, (next >= 0 ? 2 : 1) * L.size);
+        const code = classifyCode(v, i * L.size, next, pfn, L, f.level);
+        if (!code) continue;
+        const pages = Math.floor(code / 8);
+        f.excluded[REASONS[code & 7]!] += clearRange(f.dumpable, pfn, Math.min(pfn + pages, f.maxMapnr));
+        i += pages - 1; // the rest of a free block or compound page is decided by its head
       }
     }
   }
 }
 
 /**
- * `length` bytes of struct pages at `vaddr`: page by page through the page tables, read in physically contiguous
- * runs straight into `buf` when a PageReader is at hand (no garbage: mem_map is 1/64 of memory), else via the view.
+ * A chunk of mem_map at a page-aligned `vaddr` in `buf`, each page of it translated and read the first time a
+ * struct page on it is needed. mem_map is 1/64 of RAM (1 GiB at 64 GiB); most of it describes free pages that the
+ * walk skips by their block's head, so most of it is never read.
  */
-function readStructPages(k: KernelView, reader: PageReader | null, vaddr: bigint, length: number, buf: Uint8Array): DataView {
-  const ps = k.info.pageSize;
-  if (!reader || vaddr % BigInt(ps) !== 0n) {
-    const b = k.read(vaddr, length);
-    return new DataView(b.buffer, b.byteOffset, b.byteLength);
+class LazyStructPages {
+  private vaddr = 0n;
+  private length = 0;
+  /** Per page of the chunk: read yet. */
+  private readonly done: Uint8Array;
+  private readonly view: DataView;
+  private readonly ps: number;
+
+  constructor(
+    private readonly k: KernelView,
+    private readonly reader: PageReader,
+    private readonly buf: Uint8Array,
+  ) {
+    this.ps = k.info.pageSize;
+    this.done = new Uint8Array(Math.ceil(buf.length / this.ps));
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
-  const pages = Math.ceil(length / ps);
-  let runPfn = -1;
-  let runLen = 0;
-  let runAt = 0;
-  for (let i = 0; i <= pages; i++) {
-    const pfn = i < pages ? Number(k.translate(vaddr + BigInt(i * ps)) / BigInt(ps)) : -1;
-    if (runLen && pfn === runPfn + runLen) {
-      runLen++;
-      continue;
+
+  /** Starts a chunk of `length` bytes at `vaddr`; nothing is read yet. */
+  start(vaddr: bigint, length: number): DataView {
+    this.vaddr = vaddr;
+    this.length = length;
+    this.done.fill(0);
+    return this.view;
+  }
+
+  /** Makes bytes [at, at + length) of the chunk readable in the view. */
+  need(at: number, length: number): void {
+    const last = Math.floor((Math.min(at + length, this.length) - 1) / this.ps);
+    for (let p = Math.floor(at / this.ps); p <= last; p++) {
+      if (this.done[p]) continue;
+      const pfn = Number(this.k.translate(this.vaddr + BigInt(p * this.ps)) / BigInt(this.ps));
+      this.reader.read(pfn, 1, this.buf, p * this.ps);
+      this.done[p] = 1;
     }
-    if (runLen) reader.read(runPfn, runLen, buf, runAt * ps);
-    [runPfn, runLen, runAt] = [pfn, 1, i];
   }
-  return new DataView(buf.buffer, buf.byteOffset, length);
+}
+
+/** `length` bytes of struct pages at `vaddr` through the kernel view (no PageReader, or a chunk not page-aligned). */
+function readStructPages(k: KernelView, vaddr: bigint, length: number): DataView {
+  const b = k.read(vaddr, length);
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
 }
 
 /**
@@ -167,13 +194,30 @@ function readStructPages(k: KernelView, reader: PageReader | null, vaddr: bigint
  * it, or null to keep it. The order of the tests is makedumpfile's, so counts agree category by category.
  */
 export function classify(v: DataView, at: number, next: number, pfn: number, L: PageLayout, level: number): { reason: Reason; pages: number } | null {
+  const code = classifyCode(v, at, next, pfn, L, level);
+  return code ? { reason: REASONS[code & 7]!, pages: Math.floor(code / 8) } : null;
+}
+
+/** The reasons by their index in classifyCode()'s low 3 bits (0 is not one: it keeps the page). */
+const REASONS: Reason[] = ["free", "free", "cache", "cachePrivate", "user", "hwpoison", "offline"];
+const [FREE, CACHE, CACHE_PRIVATE, USER, HWPOISON, OFFLINE] = [1, 2, 3, 4, 5, 6];
+
+/** Flag bit `n` (-1: the kernel has no such flag) of the flags words lo, hi. */
+function flagBit(lo: number, hi: number, n: number): boolean {
+  return n >= 0 && ((n < 32 ? lo >>> n : hi >>> (n - 32)) & 1) === 1;
+}
+
+/**
+ * classify() as one number, so the walk makes no object (nor closure) per struct page: 0 keeps the page, else
+ * pages * 8 + the reason's index in REASONS.
+ */
+function classifyCode(v: DataView, at: number, next: number, pfn: number, L: PageLayout, level: number): number {
   const lo = v.getUint32(at + L.flags, true);
   const hi = v.getUint32(at + L.flags + 4, true);
-  const bit = (n: number) => n >= 0 && ((n < 32 ? lo >>> n : hi >>> (n - 32)) & 1) === 1;
   const mapcount = v.getInt32(at + L.mapcount, true);
   const anonMapping = (v.getUint32(at + L.mapping, true) & 1) === 1;
   const tail = (v.getUint32(at + L.compoundHead, true) & 1) === 1;
-  const slab = bit(L.pgSlab) || (L.slabType !== null && mapcount === L.slabType);
+  const slab = flagBit(lo, hi, L.pgSlab) || (L.slabType !== null && mapcount === L.slabType);
 
   let order = 0;
   let hugetlb = false;
@@ -189,21 +233,21 @@ export function classify(v: DataView, at: number, next: number, pfn: number, L: 
   const pages = 2 ** order;
 
   // tail pages of a compound page go (or stay) with their head
-  if (tail) return null;
+  if (tail) return 0;
   if (level & DL.FREE && L.buddyType !== null && !slab && mapcount === L.buddyType) {
     const privLo = v.getUint32(at + L.private, true);
     const privHi = v.getUint32(at + L.private + 4, true);
-    if (privHi !== 0 || privLo >= L.maxOrder) return null; // not a buddy order: keep, as makedumpfile warns and keeps
-    return { reason: "free", pages: 2 ** privLo };
+    if (privHi !== 0 || privLo >= L.maxOrder) return 0; // not a buddy order: keep, as makedumpfile warns and keeps
+    return 2 ** privLo * 8 + FREE;
   }
   const anon = anonMapping && !slab;
-  const cachePage = bit(L.pgLru) || ((L.pgSwapbacked < 0 || bit(L.pgSwapbacked)) && bit(L.pgSwapcache));
-  if (level & DL.CACHE && cachePage && !bit(L.pgPrivate) && !anon) return { reason: "cache", pages };
-  if (level & DL.CACHE_PRIVATE && cachePage && !anon) return { reason: bit(L.pgPrivate) ? "cachePrivate" : "cache", pages };
-  if (level & DL.USER && (anon || hugetlb)) return { reason: "user", pages };
-  if (bit(L.pgHwpoison)) return { reason: "hwpoison", pages };
-  if (L.offlineType !== null && !slab && mapcount === L.offlineType) return { reason: "offline", pages };
-  return null;
+  const cachePage = flagBit(lo, hi, L.pgLru) || ((L.pgSwapbacked < 0 || flagBit(lo, hi, L.pgSwapbacked)) && flagBit(lo, hi, L.pgSwapcache));
+  if (level & DL.CACHE && cachePage && !flagBit(lo, hi, L.pgPrivate) && !anon) return pages * 8 + CACHE;
+  if (level & DL.CACHE_PRIVATE && cachePage && !anon) return pages * 8 + (flagBit(lo, hi, L.pgPrivate) ? CACHE_PRIVATE : CACHE);
+  if (level & DL.USER && (anon || hugetlb)) return pages * 8 + USER;
+  if (flagBit(lo, hi, L.pgHwpoison)) return pages * 8 + HWPOISON;
+  if (L.offlineType !== null && !slab && mapcount === L.offlineType) return pages * 8 + OFFLINE;
+  return 0;
 }
 
 /** A bitmap of maxMapnr frames with the frames of `runs` set. */

@@ -19,11 +19,47 @@ const POPCOUNT = new Uint8Array(256).map((_, b) => {
   return n;
 });
 
-/** Set bits of `bitmap` among frames [0, n). */
+/**
+ * Clears bits [start, end) (end clamped to the bitmap); returns how many were set. Whole bytes at a time: a free
+ * 4 MiB block is 128 bytes, not 1024 bit tests (the filter clears ~16 million frames of a 64 GiB box).
+ */
+export function clearRange(bitmap: Uint8Array, start: number, end: number): number {
+  end = Math.min(end, bitmap.length * 8);
+  if (end <= start) return 0;
+  let cleared = 0;
+  let pfn = start;
+  for (; pfn < end && pfn & 7; pfn++) if (clearBit(bitmap, pfn)) cleared++;
+  const first = pfn >>> 3;
+  const last = first + ((end - pfn) >>> 3);
+  for (let i = first; i < last; i++) {
+    const b = bitmap[i]!;
+    if (b) {
+      cleared += POPCOUNT[b]!;
+      bitmap[i] = 0;
+    }
+  }
+  for (pfn = Math.max(pfn, last * 8); pfn < end; pfn++) if (clearBit(bitmap, pfn)) cleared++;
+  return cleared;
+}
+
+/** Set bits of a 32-bit word (SWAR popcount). */
+function popcount32(v: number): number {
+  v = v - ((v >>> 1) & 0x55555555);
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24);
+}
+
+/** Set bits of `bitmap` among frames [0, n): 32 frames a step where the bytes are word-aligned. */
 export function countBits(bitmap: Uint8Array, n = bitmap.length * 8): number {
   let c = 0;
   const whole = n >>> 3;
-  for (let i = 0; i < whole; i++) c += POPCOUNT[bitmap[i]!]!;
+  let i = 0;
+  if (bitmap.byteOffset % 4 === 0) {
+    const words = new Uint32Array(bitmap.buffer, bitmap.byteOffset, whole >>> 2);
+    for (let w = 0; w < words.length; w++) if (words[w]) c += popcount32(words[w]!);
+    i = words.length * 4;
+  }
+  for (; i < whole; i++) c += POPCOUNT[bitmap[i]!]!;
   for (let pfn = whole * 8; pfn < n; pfn++) if (testBit(bitmap, pfn)) c++;
   return c;
 }

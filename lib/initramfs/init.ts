@@ -5,6 +5,7 @@
 // the failure action when nothing was saved). The config (lib/config/) is fixed into the script when the
 // initramfs is built, so a config change changes the image's hash. Any kernel with devtmpfs.
 import type { FailureAction, FinalAction } from "../config/actions.ts";
+import { dirname, join } from "node:path";
 
 /** What the capture init needs to know, fixed when the initramfs is built. */
 export interface CaptureInitConfig {
@@ -34,6 +35,11 @@ export interface CaptureInitConfig {
    * dump target's own filesystem, mounted after the root) and target_down (lib/initramfs/storage.ts); none: no-ops.
    */
   storage?: string;
+  /**
+   * The root is locked (LUKS): instead of mounting it, /init runs root_up and, at the end, runtime_down, both from
+   * `storage` (lib/initramfs/target_runtime.ts: the runtime staged on the dump target becomes /sysroot).
+   */
+  runtimeOnTarget?: boolean;
   /** When nothing could be saved (default reboot). */
   failureAction?: FailureAction;
   /** After the dump was saved, or skipped by a pre hook (default reboot). */
@@ -57,6 +63,41 @@ export const CAPTURE_LOG = "kdump-capture:";
 
 const sh = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
+/** Mounting the crashed system's root at /sysroot (kdump.root= on the command line). */
+const ROOT_STEP = (rootWaitSeconds: number) => `root=; fstype=; flags=
+for w in $(cat /proc/cmdline); do
+  case "$w" in
+    kdump.root=*) root="\${w#kdump.root=}" ;;
+    kdump.rootfstype=*) fstype="\${w#kdump.rootfstype=}" ;;
+    kdump.rootflags=*) flags="\${w#kdump.rootflags=}" ;;
+    kdump.collector_min_kb=*) MIN_KB="\${w#kdump.collector_min_kb=}" ;;
+  esac
+done
+[ -n "$root" ] || { log "no kdump.root= on the command line: cannot find the root filesystem"; failed; }
+dev=; i=0
+while [ $i -lt ${rootWaitSeconds * 10} ]; do
+  case "$root" in
+    /dev/*) [ -b "$root" ] && dev="$root" ;;
+    *=*) dev=$(findfs "$root" 2>/dev/null) ;;
+  esac
+  [ -n "$dev" ] && break
+  sleep 0.1; i=$((i+1))
+done
+[ -n "$dev" ] || { log "root device $root did not appear"; failed; }
+mkdir -p /sysroot
+opts=rw; [ -n "$flags" ] && opts="rw,$flags"
+if [ -n "$fstype" ]; then mount -t "$fstype" -o "$opts" "$dev" /sysroot; else mount -o "$opts" "$dev" /sysroot; fi || { log "cannot mount $dev"; failed; }
+log "root $dev mounted"
+`;
+
+/**
+ * The capture's entry beside `kdump` (a checkout's or an installation's kdump.ts): lib/collect/main.ts, which loads
+ * the collector alone (under TCG 1.8 s to start against kdump.ts's 3.1 s). Anything else (a compiled kdump) runs itself.
+ */
+export function collectorEntry(kdump: string): string {
+  return kdump.endsWith(".ts") ? join(dirname(kdump), "lib", "collect", "main.ts") : kdump;
+}
+
 /**
  * The /init script text.
  * @example captureInit({ modules: ["virtio_blk.ko"], target: "/var/crash", bun: "/usr/local/bin/bun", kdump: "/opt/kdump/kdump.ts", rootWaitSeconds: 30 })
@@ -70,6 +111,7 @@ COLLECT_ARGS=${sh((c.collectArgs ?? []).join(" "))}
 MIN_KB=${c.collectorMinKiB ?? COLLECTOR_MIN_KIB}
 BUN=${sh(c.bun)}
 KDUMP=${sh(c.kdump)}
+COLLECTOR=${sh(collectorEntry(c.kdump))}
 MODULES=${sh(c.modules.join(" "))}
 PRE_HOOKS=${sh((c.preHooks ?? []).join(" "))}
 POST_HOOKS=${sh((c.postHooks ?? []).join(" "))}
@@ -83,7 +125,7 @@ save_log() {
   { dmesg; echo; cat /tmp/capture.log; } > "$d/kexec-dmesg.log" 2>/dev/null && log "capture log saved as \${d#/sysroot}/kexec-dmesg.log"
 }
 ${c.storage ?? "storage_up() { :; }\ntarget_up() { :; }\ntarget_down() { :; }\n"}act() {
-  sync; target_down; umount /sysroot/tmp /sysroot/dev /sysroot/sys /sysroot/proc 2>/dev/null; umount /sysroot 2>/dev/null; sync
+  sync; target_down; umount /sysroot/tmp /sysroot/dev /sysroot/sys /sysroot/proc 2>/dev/null; umount /sysroot 2>/dev/null;${c.runtimeOnTarget ? " runtime_down;" : ""} sync
   case "$1" in
     halt) log "halting"; halt -f ;;
     poweroff) log "powering off"; poweroff -f ;;
@@ -121,31 +163,9 @@ avail=$(sed -n 's/^MemAvailable: *//p' /proc/meminfo); avail=\${avail% kB}
 log "capture kernel $(uname -r) up, $(sed -n 's/^MemTotal: *//p' /proc/meminfo) of memory, $avail kB available"
 for m in $MODULES; do insmod /lib/modules/$m || log "insmod $m failed"; done
 storage_up || failed
-root=; fstype=; flags=
-for w in $(cat /proc/cmdline); do
-  case "$w" in
-    kdump.root=*) root="\${w#kdump.root=}" ;;
-    kdump.rootfstype=*) fstype="\${w#kdump.rootfstype=}" ;;
-    kdump.rootflags=*) flags="\${w#kdump.rootflags=}" ;;
-    kdump.collector_min_kb=*) MIN_KB="\${w#kdump.collector_min_kb=}" ;;
-  esac
-done
-[ -n "$root" ] || { log "no kdump.root= on the command line: cannot find the root filesystem"; failed; }
-dev=; i=0
-while [ $i -lt ${c.rootWaitSeconds * 10} ]; do
-  case "$root" in
-    /dev/*) [ -b "$root" ] && dev="$root" ;;
-    *=*) dev=$(findfs "$root" 2>/dev/null) ;;
-  esac
-  [ -n "$dev" ] && break
-  sleep 0.1; i=$((i+1))
-done
-[ -n "$dev" ] || { log "root device $root did not appear"; failed; }
-mkdir -p /sysroot
-opts=rw; [ -n "$flags" ] && opts="rw,$flags"
-if [ -n "$fstype" ]; then mount -t "$fstype" -o "$opts" "$dev" /sysroot; else mount -o "$opts" "$dev" /sysroot; fi || { log "cannot mount $dev"; failed; }
-log "root $dev mounted"
-mount -o bind /proc /sysroot/proc && mount -o bind /sys /sysroot/sys && mount -o bind /dev /sysroot/dev
+${c.runtimeOnTarget ? `for w in $(cat /proc/cmdline); do case "$w" in kdump.collector_min_kb=*) MIN_KB="\${w#kdump.collector_min_kb=}" ;; esac; done
+root_up || failed
+` : ROOT_STEP(c.rootWaitSeconds)}mount -o bind /proc /sysroot/proc && mount -o bind /sys /sysroot/sys && mount -o bind /dev /sysroot/dev
 mount -t tmpfs -o size=16m tmpfs /sysroot/tmp 2>/dev/null
 target_up || failed
 ${c.remote?.up ?? ""}for h in $PRE_HOOKS; do
@@ -155,11 +175,13 @@ ${c.remote?.up ?? ""}for h in $PRE_HOOKS; do
 done
 # A generous limit (5 minutes plus 1 s per 2 MiB of dump) so a collector that stalls still leaves time to copy.
 limit=$((300 + $(stat -c %s /proc/vmcore) / 2097152))
+# the collector's own entry starts faster than kdump.ts (lib/collect/main.ts); an older toolkit without it: kdump.ts
+[ -e "/sysroot$COLLECTOR" ] || COLLECTOR=$KDUMP
 saved=; status=1
 ${c.remote?.save ?? `if [ "$avail" -lt "$MIN_KB" ]; then
   log "$avail kB available is below $MIN_KB kB for the collector: copying with busybox dd"
 else
-  timeout -s KILL $limit chroot /sysroot "$BUN" "$KDUMP" collect --from /proc/vmcore --out "$TARGET" $COLLECT_ARGS; status=$?
+  timeout -s KILL $limit chroot /sysroot "$BUN" "$COLLECTOR" collect --from /proc/vmcore --out "$TARGET" $COLLECT_ARGS; status=$?
   if [ $status -eq 0 ]; then saved=1; log "saved by the collector"; else log "collector failed ($status): copying with busybox dd"; fi
 fi
 [ -n "$saved" ] || { copy "$TARGET" && saved=1; }`}

@@ -116,7 +116,7 @@ ssh_to $t "umask 077 && mkdir -p $DUMP_DIR" 2>/tmp/ssh.err </dev/null || { log "
 log "ssh: ${t.dest} accepted the key; the dump goes to $DUMP_DIR"
 `;
   const save = `log "ssh: step 'stream': the collector's flattened output to ${t.dest}:$DUMP_DIR/vmcore.flat"
-{ timeout -s KILL $limit chroot /sysroot "$BUN" "$KDUMP" collect --from /proc/vmcore --out - $COLLECT_ARGS; echo $? > /tmp/collect.rc; } | ssh_to 30 "$(printf "%s" "$SSH_SAVE" | sed "s|@DIR@|$DUMP_DIR|g")" 2>/tmp/ssh.err
+{ timeout -s KILL $limit chroot /sysroot "$BUN" "$COLLECTOR" collect --from /proc/vmcore --out - $COLLECT_ARGS; echo $? > /tmp/collect.rc; } | ssh_to 30 "$(printf "%s" "$SSH_SAVE" | sed "s|@DIR@|$DUMP_DIR|g")" 2>/tmp/ssh.err
 ssh_rc=$?; status=$(cat /tmp/collect.rc 2>/dev/null || echo 1)
 if [ $status -eq 0 ] && [ $ssh_rc -eq 0 ]; then saved=1; log "saved ${t.dest}:$DUMP_DIR/vmcore.flat by the collector over ssh"
 else [ $status -eq 0 ] && status=$ssh_rc; log "ssh: step 'stream' failed (collector $(cat /tmp/collect.rc 2>/dev/null), ssh $ssh_rc): $(ssh_reason)"; fi

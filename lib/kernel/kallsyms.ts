@@ -186,16 +186,29 @@ export class Kallsyms implements SymbolTable {
     return (this.base + BigInt(k)) & 0xffffffffffffffffn;
   }
 
-  /** Address of symbol `name` (the first one of that name), or undefined. */
+  /**
+   * Names kallsyms lacks, from a System.map given by the user: a kernel built without CONFIG_KALLSYMS_ALL (Debian's
+   * 6.1 arm64) keeps function names only, and its data symbols (init_task, nr_cpu_ids, __per_cpu_offset) are there.
+   */
+  fallback?: Map<string, bigint>;
+
+  /** Address of symbol `name` (the first one of that name), else the fallback System.map's, or undefined. */
   lookup(name: string): bigint | undefined {
     const i = this.indexesOf(name)[0];
-    return i === undefined ? undefined : this.address(i);
+    return i === undefined ? this.fallback?.get(name) : this.address(i);
   }
 
   /** Address of symbol `name`; MissingDataError when the kernel has none. */
   require(name: string): bigint {
     const a = this.lookup(name);
-    if (a === undefined) throw new MissingDataError(`kallsyms: no symbol ${name}`, { hint: "this kernel lacks what kdump needs here; please report its version" });
+    if (a === undefined) {
+      // a kernel without CONFIG_KALLSYMS_ALL keeps [_stext, _etext] and init text only: no data symbol at all
+      if (!this.fallback && this.lookup("_stext") !== undefined && this.lookup("_text") === undefined && this.lookup("init_task") === undefined)
+        throw new MissingDataError(`kallsyms: no symbol ${name}: this kernel's kallsyms holds function names only (built without CONFIG_KALLSYMS_ALL, as Debian's 6.1 arm64 kernels are)`, {
+          hint: "give the kernel's full System.map (from its -dbg package) with --system-map",
+        });
+      throw new MissingDataError(`kallsyms: no symbol ${name}`, { hint: this.fallback ? "the System.map given has none either" : "this kernel lacks what kdump needs here; please report its version" });
+    }
     return a;
   }
 

@@ -54,6 +54,7 @@ export class KernelProgram {
       }
     }
     if (!ks) throw first;
+    if (where.given) ks.fallback = where.given;
     return ks;
   }
 

@@ -83,6 +83,8 @@ export interface KallsymsLocation {
   stext?: bigint;
   /** "vmcoreinfo", "system-map" or "scan". */
   source: string;
+  /** The given System.map (checked against the dump), moved by KERNELOFFSET: names kallsyms lacks are looked up here. */
+  given?: SystemMap;
 }
 
 /**
@@ -101,7 +103,7 @@ export function kallsymsAddrs(view: KernelView, systemMap?: string, read: ImageR
   // 7.x exports the tables but no kallsyms_relative_base: its offsets are place-relative and need none
   if (TABLES.every((t) => t === "relative_base" || info.symbols.has(`kallsyms_${t}`))) {
     const a = Object.fromEntries(TABLES.flatMap((t) => (info.symbols.has(`kallsyms_${t}`) ? [[t, info.symbol(`kallsyms_${t}`)]] : []))) as unknown as KallsymsAddrs;
-    return { candidates: [a], source: "vmcoreinfo" };
+    return { candidates: [a], source: "vmcoreinfo", ...(given ? { given: relocated(given, info.kernelOffset) } : {}) };
   }
   const map = given ?? findSystemMap(view);
   if (!map) {
@@ -118,7 +120,12 @@ export function kallsymsAddrs(view: KernelView, systemMap?: string, read: ImageR
     return v + info.kernelOffset;
   };
   const a = Object.fromEntries(TABLES.flatMap((t) => (t === "relative_base" && !map.has("kallsyms_relative_base") ? [] : [[t, at(`kallsyms_${t}`)]]))) as unknown as KallsymsAddrs;
-  return { candidates: [a], stext: at("_stext"), source: "system-map" };
+  return { candidates: [a], stext: at("_stext"), source: "system-map", ...(given ? { given: relocated(given, info.kernelOffset) } : {}) };
+}
+
+/** The map's addresses moved by `offset` (KERNELOFFSET, KASLR). */
+function relocated(map: SystemMap, offset: bigint): SystemMap {
+  return new Map([...map].map(([n, a]) => [n, (a + offset) & 0xffffffffffffffffn]));
 }
 
 /** The first System.map in the usual places that parses and matches the dump. */

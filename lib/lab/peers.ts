@@ -1,6 +1,7 @@
 // Peer tools the lab compares against, unpacked from Debian packages without installing them (so nothing is
-// set up to run at boot): kexec-tools' kexec and vmcore-dmesg. Cached under the lab directory.
-import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+// set up to run at boot): kexec-tools' kexec and vmcore-dmesg, and sid's arm64 kexec-tools, busybox and crash. Cached under
+// the lab directory.
+import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { $ } from "bun";
 import { LabError } from "../errors.ts";
@@ -56,4 +57,26 @@ export async function arm64Peers(): Promise<{ root: string; busybox: string; kex
   const libs = [...new Set(deps.split("\n").filter((l) => /^(lib\S+|zlib1g)$/.test(l.trim())).map((l) => l.trim()))].sort();
   const root = await debianPackages("arm64-peers", ["busybox-static", "kexec-tools", ...libs], "sid-arm64");
   return { root, busybox: join(root, "usr/bin/busybox"), kexec: join(root, "usr/sbin/kexec"), vmcoreDmesg: join(root, "usr/sbin/vmcore-dmesg") };
+}
+
+/**
+ * sid's arm64 `crash` (9.0.2) with its Depends closure (libc6, libstdc++6, binutils, ...) unpacked into one tree that
+ * serves as a `qemu-aarch64 -L` sysroot on an x86_64 host: Debian builds crash for its host architecture only, so
+ * this is how the lab runs the arm64 crash on our arm64 dumps. The tree gets `lib -> usr/lib` (the ELF
+ * interpreter is /lib/ld-linux-aarch64.so.1; merged-/usr packages ship only usr/lib).
+ * @example await $`qemu-aarch64 -L ${c.root} ${c.crash} -s ${vmlinux} ${dump}`
+ */
+export async function arm64Crash(): Promise<{ root: string; crash: string }> {
+  const apt = await aptSuite("sid-arm64");
+  const deps = (await $`apt-cache ${apt} depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances crash`.quiet().nothrow()).stdout.toString();
+  // the closure's real packages (apt-cache prints virtual ones as <name>, and indents the dependency lines)
+  const pkgs = [...new Set(deps.split("\n").filter((l) => /^[a-z0-9][a-z0-9.+-]+$/.test(l)))].sort();
+  if (!pkgs.includes("crash")) throw new LabError("sid's arm64 lists have no crash package", { hint: `apt-cache ${apt.join(" ")} policy crash` });
+  const root = await debianPackages("arm64-crash", pkgs, "sid-arm64");
+  try {
+    symlinkSync("usr/lib", join(root, "lib"));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+  }
+  return { root, crash: join(root, "usr/bin/crash") };
 }

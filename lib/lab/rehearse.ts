@@ -15,6 +15,8 @@ export interface RehearseOptions {
   memoryMiB?: number;
   /** Guest shell that crashes the kernel (default: the trigger recipe, sysrq 'c'). */
   crash?: string;
+  /** Guest shell run last in the boot after the capture, once the analysis passed (a bench's own measurements). */
+  after?: string;
   /** Extra files in the guest root filesystem. */
   files?: Record<string, string | Uint8Array>;
   /** Wall-clock limit in seconds (default 300). */
@@ -58,7 +60,7 @@ export interface RehearseReport {
 const MARK = "REHEARSE";
 
 /** The guest's side of the rehearsal: the recipes, with markers the host times. */
-function job(crash?: string): string {
+function job(crash?: string, after = ""): string {
   return `
 if [ "$LAB_BOOT" = 1 ]; then
   echo "${MARK} load"
@@ -78,6 +80,7 @@ sed 's/^/${MARK}-BT /' /tmp/bt.txt
 kdump analyze "$dump" log > /tmp/log.txt || { echo "${MARK}-FAIL analyze: kdump analyze log exited $?"; exit 1; }
 grep -E 'Kernel panic - not syncing|sysrq: Trigger a crash|Oops:|BUG:' /tmp/log.txt | tail -3 | sed 's/^/${MARK}-PANIC /'
 tail -40 /tmp/log.txt | sed 's/^/${MARK}-LOG /'
+${after}
 `;
 }
 
@@ -97,7 +100,7 @@ export async function rehearse(o: RehearseOptions): Promise<RehearseReport> {
   let kernelBanners = 0;
   const r = await runGuest({
     kernel: o.kernel,
-    job: job(o.crash),
+    job: job(o.crash, o.after),
     cmdline: `crashkernel=${crashkernel}`,
     cpus: o.cpus ?? 2,
     memoryMiB: o.memoryMiB ?? 1024,

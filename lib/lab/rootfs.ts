@@ -147,8 +147,7 @@ async function stageTree(root: string, kernel: LabKernel, opts: RootfsOptions): 
   writeFileSync(join(root, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n");
   writeFileSync(join(root, "etc/group"), "root:x:0:\n");
   writeFileSync(join(root, "etc/fstab"), "LABEL=labroot / ext4 defaults 0 1\n");
-  const env = Object.entries(archNamed(kernel.arch ?? "x86_64").qemu.guestEnv ?? {}).map(([k, v]) => `export ${k}=${v}\n`).join("");
-  writeFileSync(join(root, "lab/init"), LAB_INIT.replace("export LAB_BOOT=$n\n", `export LAB_BOOT=$n\n${env}`), { mode: 0o755 });
+  writeFileSync(join(root, "lab/init"), LAB_INIT, { mode: 0o755 });
   // lab-only: kexec-tools as an independent loader and oracle (off PATH), and a busybox capture that dd's
   // /proc/vmcore to /dev/vdb, so fixtures do not depend on the code under test
   if (kernel.arch === "arm64") await stageArm64Peers(root);

@@ -8,6 +8,7 @@ import { fetchKernel, KERNEL_LINES, type LabKernel } from "./kernels.ts";
 export const LAB_PACKAGES = [
   "qemu-system-x86", // the guests (TCG: no KVM needed)
   "qemu-system-arm", // arm64 guests: qemu-system-aarch64 -machine virt
+  "qemu-user", // qemu-aarch64: sid's arm64 crash 9.0.2 run on our arm64 dumps on an x86_64 host
   "busybox-static", // guest userland and initramfs
   "cpio", // checking archives we write
   "e2fsprogs", // mke2fs -d and debugfs: root images without mounting
@@ -28,6 +29,7 @@ export const LAB_PACKAGES = [
   "strace", // the dump fuzzer records which bytes a clean analyze reads (test/fuzz/_bases.ts)
   "lvm2", // storage guests: pvcreate/vgcreate/lvcreate in the guest; the capture packs the host's lvm
   "mdadm", // storage guests: MD RAID1 roots, assembled in the capture by the host's mdadm
+  "cryptsetup-bin", // storage guests: the LUKS2 root, formatted and opened in the guest by the host's cryptsetup
   "xfsprogs", // mkfs.xfs: XFS dump targets (and blkid tests on real images)
   "btrfs-progs", // mkfs.btrfs: btrfs dump targets by LABEL
   "debootstrap", // the sid root of the newest peers (lib/lab/sid_root.ts) and the Debian systemd guest (lib/lab/debian_guest.ts)

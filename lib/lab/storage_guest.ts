@@ -1,7 +1,8 @@
 // Lab guests whose storage is built the way installers build a server's: a first run of the busybox guest makes
-// the layout with the real tools (pvcreate/vgcreate/lvcreate, mdadm --create, mkfs.ext4/xfs/btrfs; the host's own
-// binaries, copied in with their libraries) and copies its root into it; later runs boot from that layout through a
-// boot initramfs that assembles it (mdadm, lvm) as a distro's initramfs would.
+// the layout with the real tools (pvcreate/vgcreate/lvcreate, mdadm --create, cryptsetup luksFormat,
+// mkfs.ext4/xfs/btrfs; the host's own binaries, copied in with their libraries) and copies its root into it; later
+// runs boot from that layout through a boot initramfs that assembles it (mdadm, lvm, cryptsetup open) as a distro's
+// initramfs would.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { $ } from "bun";
@@ -18,7 +19,17 @@ import { runGuest } from "./qemu.ts";
 import { buildRootfs } from "./rootfs.ts";
 
 /** The host programs a layout needs, by the tool that makes it. */
-export const STORAGE_TOOLS = ["lvm", "mdadm", "mkfs.ext4", "mkfs.xfs", "mkfs.btrfs"];
+export const STORAGE_TOOLS = ["lvm", "mdadm", "cryptsetup", "mkfs.ext4", "mkfs.xfs", "mkfs.btrfs"];
+
+/**
+ * The lab's LUKS passphrase, as a key file. Lab-only: it sits in the layout guest's root and in the boot initramfs
+ * that unlocks the root at every boot (a real server asks for it or gets it from a TPM); never in a capture image.
+ */
+export const LAB_LUKS_KEY = new TextEncoder().encode("kdump-lab-luks-key-not-a-secret\n");
+/** Where the layout guest and the boot initramfs keep LAB_LUKS_KEY. */
+export const LAB_LUKS_KEY_PATH = "/lab/luks.key";
+/** cryptsetup's options in a guest with no udev and no /run/cryptsetup; pbkdf2 with few iterations keeps TCG fast. */
+const CRYPTSETUP = "cryptsetup --disable-locks";
 
 /** lvm.conf of a guest that runs no udev (libdevmapper makes the /dev nodes itself). */
 const GUEST_LVM_CONF = `devices { obtain_device_list_from_udev = 0 }
@@ -35,26 +46,27 @@ export function storageToolFiles(tools = STORAGE_TOOLS): Record<string, string |
   const files: Record<string, string | Uint8Array> = {};
   for (const t of tools) {
     const p = findProgram(t);
-    if (!p) throw new LabError(`${t} is not installed on this machine`, { hint: "run `kdump lab setup` (it installs lvm2, mdadm, xfsprogs, btrfs-progs)" });
+    if (!p) throw new LabError(`${t} is not installed on this machine`, { hint: "run `kdump lab setup` (it installs lvm2, mdadm, cryptsetup-bin, xfsprogs, btrfs-progs)" });
     for (const [image, src] of programFiles(p)) files[`/${image}`] ??= src;
   }
   if (tools.includes("lvm")) files["/etc/lvm/lvm.conf"] = new TextEncoder().encode(GUEST_LVM_CONF);
   if (tools.includes("mkfs.ext4")) files["/etc/mke2fs.conf"] = "/etc/mke2fs.conf";
+  if (tools.includes("cryptsetup")) files[LAB_LUKS_KEY_PATH] = LAB_LUKS_KEY;
   return files;
 }
 
 /**
  * Modules a busybox guest loads itself before it builds a layout (dm_mod for lvm, raid1 for mdadm, xfs, btrfs),
  * decompressed, with their dependencies: root filesystem files under /lab/modules/ and the job line that loads
- * them in order (the lab kernels ship no modules.dep for modprobe).
+ * them in order (the lab kernels ship no modules.dep for modprobe). `dir` keeps two sets apart (load one later).
  * @example const m = setupModules(kernel, ["dm_mod"]); runGuest({ …, rootfs: { files: m.files }, job: `${m.load}\n…` })
  */
-export function setupModules(kernel: LabKernel, names: string[]): { files: Record<string, Uint8Array>; load: string } {
+export function setupModules(kernel: LabKernel, names: string[], dir = "/lab/modules"): { files: Record<string, Uint8Array>; load: string } {
   const idx = moduleIndex(kernel.modulesDir);
   const files: Record<string, Uint8Array> = {};
   const order: string[] = [];
   for (const [i, m] of resolveModules(names.filter((n) => idx.files.has(n)), idx).entries()) {
-    const f = `/lab/modules/${String(i).padStart(2, "0")}-${m.name}.ko`;
+    const f = `${dir}/${String(i).padStart(2, "0")}-${m.name}.ko`;
     files[f] = moduleBytes(m.path);
     order.push(f);
   }
@@ -71,7 +83,12 @@ export interface StorageBoot {
   md?: boolean;
   /** More modules to load (nvme, raid1 …), with their dependencies. */
   modules?: string[];
+  /** A LUKS device to open with LAB_LUKS_KEY (packed into this initramfs: lab-only) as /dev/mapper/<name>. */
+  luks?: { device: string; name: string };
 }
+
+/** Modules dm-crypt needs for LUKS2's default aes-xts-plain64 when nothing can autoload them (no modprobe). */
+export const LUKS_MODULES = ["dm_mod", "dm_crypt", "xts", "ecb", "algif_skcipher"];
 
 /**
  * A boot initramfs like a distro's for a root on LVM, md or NVMe: busybox, the virtio modules, dm-mod/md modules,
@@ -83,20 +100,20 @@ export async function storageBootInitramfs(kernel: LabKernel, job: string, b: St
   const c = new Cpio();
   c.file("bin/busybox", readFileSync(busyboxPath()), 0o755);
   for (const a of ["sh", "mount", "umount", "insmod", "sleep", "mkdir", "cp", "switch_root", "poweroff", "cat", "echo"]) c.symlink(`bin/${a}`, "busybox");
-  for (const d of ["proc", "sys", "dev", "newroot", "run/lock/lvm"]) c.dir(d);
+  for (const d of ["proc", "sys", "dev", "newroot", "run/lock/lvm", "lab"]) c.dir(d);
   const names: string[] = [];
   for (const [name, bytes] of await virtioModules(kernel)) {
     c.file(`modules/${name}`, bytes);
     names.push(name);
   }
   const idx = moduleIndex(kernel.modulesDir);
-  const extra = [...(b.vgs?.length ? ["dm_mod"] : []), ...(b.md ? ["md_mod", "raid1"] : []), ...(b.modules ?? [])];
+  const extra = [...(b.vgs?.length ? ["dm_mod"] : []), ...(b.md ? ["md_mod", "raid1"] : []), ...(b.luks ? LUKS_MODULES : []), ...(b.modules ?? [])];
   for (const m of resolveModules(extra.filter((n) => idx.files.has(n)), idx)) {
     if (names.includes(`${m.name}.ko`)) continue;
     c.file(`modules/${m.name}.ko`, moduleBytes(m.path));
     names.push(`${m.name}.ko`);
   }
-  const tools = [...(b.vgs?.length ? ["lvm"] : []), ...(b.md ? ["mdadm"] : [])];
+  const tools = [...(b.vgs?.length ? ["lvm"] : []), ...(b.md ? ["mdadm"] : []), ...(b.luks ? ["cryptsetup"] : [])];
   const libs = new Set<string>();
   for (const t of tools) {
     for (const [image, src] of programFiles(findProgram(t)!)) {
@@ -105,9 +122,11 @@ export async function storageBootInitramfs(kernel: LabKernel, job: string, b: St
     }
   }
   if (b.vgs?.length) c.file("etc/lvm/lvm.conf", GUEST_LVM_CONF);
+  if (b.luks) c.file(LAB_LUKS_KEY_PATH.slice(1), LAB_LUKS_KEY, 0o600);
   const env = `LD_LIBRARY_PATH=${[...libs].join(":")}`;
   const lvm = tools.includes("lvm") ? `/${programFiles(findProgram("lvm")!)[0]![0]}` : "";
   const mdadm = tools.includes("mdadm") ? `/${programFiles(findProgram("mdadm")!)[0]![0]}` : "";
+  const cryptsetup = b.luks ? `${env} /${programFiles(findProgram("cryptsetup")!)[0]![0]} --disable-locks open --key-file ${LAB_LUKS_KEY_PATH} ${b.luks.device} ${b.luks.name}` : "";
   const init = `#!/bin/sh
 mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev
 for m in ${names.join(" ")}; do insmod /modules/$m 2>/dev/null || echo "LAB-NOTE insmod $m failed"; done
@@ -115,6 +134,7 @@ i=0
 while [ ! -b ${b.root} ] && [ $i -lt 60 ]; do
   ${b.md ? `${env} ${mdadm} --assemble --scan --run >/dev/null 2>&1` : ":"}
   ${b.vgs?.length ? `${env} ${lvm} vgchange -ay --sysinit ${b.vgs.join(" ")} >/dev/null 2>&1` : ":"}
+  ${b.luks ? `[ -b /dev/mapper/${b.luks.name} ] || ${cryptsetup} || echo "LAB-NOTE cryptsetup open ${b.luks.device} failed"` : ":"}
   [ -b ${b.root} ] || sleep 1; i=$((i+1))
 done
 if ! mount -o rw ${b.root} /newroot; then echo "LAB-ERROR cannot mount the root ${b.root}"; poweroff -f; fi
@@ -213,4 +233,22 @@ mkfs.ext4 -q /dev/vg0/root && mkdir -p /mnt/new && mount /dev/vg0/root /mnt/new 
   tools: ["lvm", "mkfs.ext4"],
   modules: ["dm_mod"],
   root: "/dev/mapper/vg0-root",
+};
+
+/**
+ * A root on LUKS2 (ext4 in it, opened as /dev/mapper/root) on one virtio disk, and an unencrypted XFS disk for
+ * /var/crash, as an installer's "encrypt the system" choice leaves a server with a separate dump disk. The setup
+ * guest formats with the real cryptsetup (pbkdf2 at 1000 iterations instead of argon2id, so TCG guests unlock in
+ * well under a second) and LAB_LUKS_KEY.
+ */
+export const LUKS_ROOT_LAYOUT: Layout = {
+  name: "luks-root",
+  setup: `${CRYPTSETUP} luksFormat -q --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 --key-file ${LAB_LUKS_KEY_PATH} /dev/vdb || exit 1
+${CRYPTSETUP} open --key-file ${LAB_LUKS_KEY_PATH} /dev/vdb root || exit 1
+mkfs.ext4 -q /dev/mapper/root && mkdir -p /mnt/new && mount /dev/mapper/root /mnt/new || exit 1
+mkfs.xfs -q /dev/vdc || exit 1`,
+  sizesMiB: [1400, 512],
+  tools: ["cryptsetup", "mkfs.ext4", "mkfs.xfs"],
+  modules: [...LUKS_MODULES, "xfs"],
+  root: "/dev/mapper/root",
 };

@@ -1,5 +1,5 @@
-// The capture kernel's command line: the running kernel's (/proc/cmdline) with what kdump-utils removes on x86_64
-// taken out and what it appends added, root= handed to our capture init as kdump.root=, init=/rdinit= and init's
+// The capture kernel's command line: the running kernel's (/proc/cmdline) with what kdump-utils removes taken out
+// and what it appends for the machine (x86_64, aarch64) added, root= handed to our capture init as kdump.root=, init=/rdinit= and init's
 // own arguments (after "--") dropped so our /init runs, then the user's edits. Pure.
 
 /** kdump-utils' KDUMP_COMMANDLINE_REMOVE for x86_64 (gen-kdump-sysconfig.sh). */
@@ -8,12 +8,26 @@ export const REMOVE_DEFAULT = ["hugepages", "hugepagesz", "slub_debug", "quiet",
 /** What kdump-utils' prepare_cmdline always removes: the reservation, panic_on_warn, and root/storage set-up. */
 export const REMOVE_ALWAYS = ["crashkernel", "panic_on_warn", "root", "rd.lvm.lv", "rd.luks.uuid", "rd.dm.uuid", "rd.md.uuid", "fcoe", "netroot", "rd.iscsi.initiator", "iscsi_initiator"];
 
-/** kdump-utils' KDUMP_COMMANDLINE_APPEND for x86_64. */
+/** kdump-utils' KDUMP_COMMANDLINE_APPEND for x86_64 (gen-kdump-sysconfig.sh). */
 export const APPEND_DEFAULT = [
   "irqpoll", "nr_cpus=1", "reset_devices", "cgroup_disable=memory", "mce=off", "numa=off", "udev.children-max=2", "panic=10",
   "acpi_no_memhotplug", "transparent_hugepage=never", "nokaslr", "hest_disable", "novmcoredd", "cma=0", "hugetlb_cma=0",
   "pcie_ports=compat", "kfence.sample_interval=0", "initramfs_options=size=90%",
 ];
+
+/**
+ * kdump-utils' KDUMP_COMMANDLINE_APPEND for aarch64: none of x86's mce=, numa=, ACPI, HEST, THP, KASLR or PCIe port
+ * options (an arm64 kernel warns about the ones it does not know), and swiotlb=noforce.
+ */
+export const APPEND_AARCH64 = [
+  "irqpoll", "nr_cpus=1", "reset_devices", "cgroup_disable=memory", "udev.children-max=2", "panic=10", "swiotlb=noforce",
+  "novmcoredd", "cma=0", "hugetlb_cma=0", "kfence.sample_interval=0", "initramfs_options=size=90%",
+];
+
+/** The appended defaults for a machine (uname -m); x86_64's for any other. */
+export function appendDefaults(machine = "x86_64"): string[] {
+  return machine === "aarch64" ? APPEND_AARCH64 : APPEND_DEFAULT;
+}
 
 /** Parameters our capture init reads: the crashed system's root, moved out of the kernel's way. */
 const ROOT_PARAMS = ["root", "rootfstype", "rootflags"];
@@ -31,6 +45,8 @@ export interface CaptureCmdlineOptions {
   root?: string;
   /** The boot CPU's APIC id: becomes disable_cpu_apicid= so the capture kernel never sends it INIT. */
   bootCpuApicId?: number;
+  /** The machine (uname -m) whose kdump-utils defaults are appended (default x86_64). */
+  machine?: string;
 }
 
 /**
@@ -69,7 +85,7 @@ export function captureCmdline(running: string, o: CaptureCmdlineOptions = {}): 
     ...ROOT_PARAMS.map((p) => [p, paramValue(words, p) ?? (p === "root" ? o.root : undefined)] as const)
       .filter(([, v]) => v !== undefined && v !== "")
       .map(([p, v]) => `kdump.${p}=${quote(v!)}`),
-    ...APPEND_DEFAULT,
+    ...appendDefaults(o.machine),
     ...(o.bootCpuApicId === undefined ? [] : [`disable_cpu_apicid=${o.bootCpuApicId}`]),
   ].filter((w) => !userRemoved.has(paramName(w)));
   return editCmdline(words.join(" "), { remove: [...REMOVE_DEFAULT, ...REMOVE_ALWAYS, ...ROOT_PARAMS, ...INIT_PARAMS, ...(o.remove ?? [])], append: [...ours, ...(o.append ?? [])] });

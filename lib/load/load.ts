@@ -19,8 +19,9 @@ import { systemRam } from "../boot/sizing.ts";
 import { buildInitramfs, initramfsCodec, type BuiltInitramfs } from "../initramfs/initramfs.ts";
 import { deviceModules, moduleIndex, mountOf, parseMountinfo, resolveModules } from "../initramfs/modules.ts";
 import { captureSettings } from "../config/capture_settings.ts";
-import { mountStack, stackNodes } from "../collect/devices.ts";
-import { captureStorage, formatStack, type CaptureStorage } from "../initramfs/storage.ts";
+import { mountStack } from "../collect/devices.ts";
+import { captureStorage, formatStack, planStorage, type CaptureStorage } from "../initramfs/storage.ts";
+import { runtimeScript, stageRuntime, targetRuntime, type TargetRuntime } from "../initramfs/target_runtime.ts";
 import { loadConfig } from "../config/load.ts";
 import type { KdumpConfig } from "../config/settings.ts";
 import { checkSupported } from "../config/supported.ts";
@@ -95,6 +96,8 @@ export interface LoadPlan {
   config: KdumpConfig | null;
   /** The storage the capture brings up (crash mode, our initramfs), or null. */
   storage: CaptureStorage | null;
+  /** With the root on LUKS: the runtime staged on the dump target, which the collector runs from; else null. */
+  runtime?: TargetRuntime | null;
   /** A network target's capture plan (interface, address, driver), or null for a local one. */
   remote?: RemoteCapture | null;
   /** Things that will not stop the load but may stop a capture. */
@@ -170,6 +173,7 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
   let target: string | null = null;
   let storage: CaptureStorage | null = null;
   let remotePlan: RemoteCapture | null = null;
+  let runtime: TargetRuntime | null = null;
   if (mode === "kexec") {
     initrd ??= [`/boot/initrd.img-${release}`, `/boot/initramfs-${release}.img`].find((p) => existsSync(p)) ?? null;
     cmdline = editCmdline(o.cmdline ?? proc, { remove: o.remove, append: o.append });
@@ -196,17 +200,16 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
     storage = idx ? captureStorage(o.target ? { kind: "dir", path: o.target } : cfg.settings.target, mountinfo, idx, cfg.settings.deviceTimeout) : null;
     target = o.target ?? (remote ? formatTarget(cfg.settings.target) : (storage?.target ?? capture.target));
     warnings.push(...(storage?.warnings ?? []));
-    const locked = (i: number) => (storage?.stacks[i] ? stackNodes(storage.stacks[i]!.stack).filter((n) => n.kind === "crypt") : []);
-    for (const n of storage?.targetMount ? locked(storage.stacks.length - 1) : [])
-      throw new UsageError(`the dump target ${target} is on an encrypted device (${n.dmName ?? n.name}, LUKS ${n.luksUuid ?? "?"}), and no key file is configured to unlock it in the capture`, { hint: "dump to an unencrypted disk (path on a plain XFS/ext4 filesystem, or xfs UUID=…)" });
-    for (const n of locked(0))
-      warnings.push(`the root filesystem is on an encrypted device (${n.dmName ?? n.name}, LUKS ${n.luksUuid ?? "?"}): the capture cannot unlock it, so it cannot run the collector from the root (not supported yet)`);
-    for (const [what, p] of [...(remote ? [] : [["dump target", target]] as const), ["Bun runtime", bun], ["kdump.ts", kdump]] as const)
+    // an encrypted target is refused; a locked (LUKS) root: the collector runs from Bun and the toolkit staged on the target; the capture leaves the root shut
+    runtime = storage ? targetRuntime(storage, target, remote !== null) : null;
+    if (runtime && storage && idx) storage.plan = planStorage(storage.stacks.slice(1), idx, cfg.settings.deviceTimeout, storage.targetMount);
+    if (runtime && (capture.preHooks?.length || capture.postHooks?.length)) warnings.push("the pre/post hooks are on the locked root: the capture cannot run them");
+    for (const [what, p] of [...(remote ? [] : [["dump target", target]] as const), ...(runtime ? [] : [["Bun runtime", bun], ["kdump.ts", kdump]] as const)] as const)
       // a dump target on its own filesystem is mounted by target_up; a raw device is written through the root's /dev
       if (!(what === "dump target" && (storage?.targetMount || (!o.target && cfg.settings.target.kind === "raw"))) && mountOf(mounts, p)?.mountpoint !== rootMount.mountpoint)
         warnings.push(`the ${what} ${p} is not on the root filesystem, which is all the capture init mounts${what === "dump target" ? "" : ": the capture falls back to a busybox copy"}`);
     if (idx && storage) {
-      const wanted = [...storage.plan.modules, ...deviceModules(rootMount.majmin), rootMount.fstype, ...extra];
+      const wanted = [...storage.plan.modules, ...(runtime ? [] : [...deviceModules(rootMount.majmin), rootMount.fstype]), ...extra];
       const resolved = resolveModules([...new Set(wanted)].filter((n) => idx.files.has(n.replace(/-/g, "_")) || extra.includes(n)), idx);
       modules = resolved.map((m) => m.name);
       const config = kernelFileCandidates(release).config.map((p) => sys.read(p)).find((t) => t !== null) ?? sys.read(join(dirname(kernel), `config-${release}`)) ?? sys.read(join(dirname(kernel), "config"));
@@ -217,14 +220,14 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
         cacheDir: o.cacheDir,
         files: storage.plan.files,
         packed: remote?.files,
-        init: { ...capture, target, bun, kdump, rootWaitSeconds: 30, storage: storage.plan.script, ...(remote ? { remote } : {}) },
+        init: { ...capture, target, bun, kdump, rootWaitSeconds: 30, storage: storage.plan.script + (runtime ? runtimeScript(runtime, bun, cfg.settings.deviceTimeout) : ""), ...(runtime ? { runtimeOnTarget: true } : {}), ...(remote ? { remote } : {}) },
       });
       initrd = initramfs.path;
     }
     const root = rootMount.source.startsWith("/dev/") ? rootMount.source : undefined;
     const remove = [...cfg.settings.cmdlineRemove, ...(o.remove ?? [])];
     const append = [...cfg.settings.cmdlineAppend, ...(o.append ?? [])];
-    cmdline = o.cmdline ?? captureCmdline(cfg.settings.cmdline ?? proc, { remove, append, root, bootCpuApicId: bootCpuApicId(sys.read("/proc/cpuinfo")) });
+    cmdline = o.cmdline ?? captureCmdline(cfg.settings.cmdline ?? proc, { remove, append, root, bootCpuApicId: bootCpuApicId(sys.read("/proc/cpuinfo")), machine: sys.machine() });
   }
   const initrdBytes = initrd ? statSync(initrd).size : 0;
   const loadBytes = (image?.initSize ?? bareBytes ?? statSync(kernel).size) + initrdBytes;
@@ -242,7 +245,7 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
     else if (reserved < needBytes && !o.initrd)
       warnings.push(`${mib(reserved)} reserved is below the ~${mib(needBytes)} the Bun collector needs: a capture copies /proc/vmcore whole with busybox dd instead`);
   }
-  return { mode, kernel, image, bare: bareBytes === undefined ? null : { memBytes: bareBytes }, initrd, initrdBytes, initramfs, modules, cmdline, reserved, loadBytes, needBytes, collector, minBytes, target, config, storage, remote: remotePlan, warnings };
+  return { mode, kernel, image, bare: bareBytes === undefined ? null : { memBytes: bareBytes }, initrd, initrdBytes, initramfs, modules, cmdline, reserved, loadBytes, needBytes, collector, minBytes, target, config, storage, runtime, remote: remotePlan, warnings };
 }
 
 /**
@@ -251,6 +254,7 @@ export function planLoad(o: LoadOptions = {}, sys: HostSys = realHost): LoadPlan
  */
 export function loadPlan(p: LoadPlan, sys: HostSys = realHost, syscall: SyscallChoice = p.config?.settings.syscall ?? archNamed(sys.machine()).defaultSyscall): { seconds: number } {
   requireSyscalls(sys);
+  if (p.runtime) stageRuntime(p.runtime, collectorPaths()); // before the load: a crash from now on finds it
   const start = performance.now();
   loadWithChoice(syscall, () => withFileLoadImage(p.kernel, archNamed(sys.machine()), (kernel) => kexecFileLoad(
     { kernel, initrd: p.initrd, cmdline: p.cmdline, crash: p.mode === "crash" },
@@ -329,6 +333,7 @@ export function formatPlan(p: LoadPlan): string {
     ...(p.mode === "crash" ? [`modules:     ${p.modules.length ? p.modules.join(" ") : "(none: the target's drivers are built in)"}`, `dump target: ${p.target}`, ...(p.remote ? [`network:     ${p.remote.network.iface} (${p.remote.network.mac}, ${p.remote.network.modules.join(" ") || "built-in driver"}) ${p.remote.network.mode === "static" ? `${p.remote.network.address}/${p.remote.network.prefix}` : "DHCP"} to ${p.remote.network.target}${p.remote.network.gateway ? ` via ${p.remote.network.gateway}` : ""}`] : [])] : []),
     ...(p.storage ? p.storage.stacks.flatMap((m, i) => formatStack(m.stack).map((l, j) => `${i === 0 && j === 0 ? "storage:     " : "             "}${j === 0 ? `${m.mount.mountpoint || "(target)"} on ` : ""}${l}`)) : []),
     ...(p.storage?.targetMount ? [`mounts:      ${p.storage.targetMount.spec} (${p.storage.targetMount.fstype}) at ${p.storage.targetMount.dir} for the dump, after the root`] : []),
+    ...(p.runtime ? [`runtime:     the root is locked (LUKS ${p.runtime.locked.map((l) => l.luksUuid ?? l.name).join(", ")}): the collector runs from Bun and the toolkit staged in ${p.runtime.dir} (0700) on ${p.runtime.mount.spec}; the capture does not open the root`] : []),
     ...(p.config ? [`config:      ${p.config.sources.length ? p.config.sources.join(", ") : "none (defaults)"}; \`kdump config\` shows each setting's file and line`] : []),
     `cmdline:     ${p.cmdline}`,
     ...(p.mode === "crash"

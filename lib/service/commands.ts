@@ -2,6 +2,7 @@
 // command modules; kdump.ts registers them with its own run() and emit().
 import type { Argv, CommandModule } from "yargs";
 import { UsageError } from "../errors.ts";
+import { json } from "../verb_kit.ts";
 
 /** kdump.ts's verb runner and printer. */
 export interface CliKit {
@@ -10,7 +11,6 @@ export interface CliKit {
 }
 
 type Args = { json: boolean; [k: string]: unknown };
-const json = (y: Argv) => y.option("json", { type: "boolean", default: false, describe: "print data as JSON" });
 const bySvc = (y: Argv) => y.option("by-service", { type: "boolean", default: false, hidden: true, describe: "called by the unit or a hook" });
 const cache = (y: Argv) => y.option("cache-dir", { type: "string", describe: "where capture images are kept (default /var/lib/kdump)" });
 

@@ -44,9 +44,18 @@ export class NativeLzo1xCompressor {
    */
   compress(src: Uint8Array): Uint8Array {
     if (this.out.length < lzo1xBound(src.length)) this.out = new Uint8Array(lzo1xBound(src.length));
-    const r = lib!.symbols.lzo1x_1_compress(ptr(src.length ? src : this.wrk), src.length, ptr(this.out), ptr(this.outLen), ptr(this.wrk));
+    return this.out.slice(0, this.compressInto(src, this.out, 0));
+  }
+
+  /**
+   * Compresses `src` into `dst` at `at`, which must have room for lzo1xBound(src.length) bytes; returns the length.
+   * @example const n = lzo.compressInto(page, out, pos)
+   */
+  compressInto(src: Uint8Array, dst: Uint8Array, at: number): number {
+    if (dst.length - at < lzo1xBound(src.length)) throw new RangeError(`${dst.length - at} bytes of room for LZO1X-1 output of ${src.length} bytes`);
+    const r = lib!.symbols.lzo1x_1_compress(ptr(src.length ? src : this.wrk), src.length, ptr(dst, at), ptr(this.outLen), ptr(this.wrk));
     // lzo1x_1_compress has no failure but a broken library (LZO_E_OK is 0)
     if (r !== 0) throw new Error(`lzo1x_1_compress returned ${r}`);
-    return this.out.slice(0, Number(this.outLen[0]));
+    return Number(this.outLen[0]);
   }
 }

@@ -108,9 +108,17 @@ describe.each(LINES)("bt on %s", (line) => {
     for (const t of data.tasks) {
       expect(t.error).toBeUndefined();
       const last = t.frames[t.frames.length - 1]!;
-      // an idle CPU ends in the startup code, the panicking one at the syscall entry from user space
+      // an idle CPU ends in the startup code; the panicking one at the syscall entry from user space; another
+      // CPU may be running a kernel thread (a kworker, say: its stack ends in ret_from_fork) or user code
       if (t.pid === 0) expect(last.function).toMatch(/startup_64|start_secondary/);
-      else expect(last.exception?.user).toBe(true);
+      else if (t.panic) expect(last.exception?.user).toBe(true);
+      else
+        expect({
+          pid: t.pid,
+          comm: t.comm,
+          last: last.function,
+          ended: last.exception?.user === true || /^ret_from_fork/.test(last.function ?? ""),
+        }).toMatchObject({ ended: true });
     }
   }, 60_000);
 

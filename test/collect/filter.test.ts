@@ -6,6 +6,7 @@ import { KdumpDump } from "../../lib/dump/kdump_compressed.ts";
 import { countBits, testBit } from "../../lib/dump/bitmap.ts";
 import { classify, DL, filterPages } from "../../lib/collect/filter.ts";
 import { openKernel } from "../../lib/kernel/open.ts";
+import { PageReader } from "../../lib/dump/page_reader.ts";
 import { memMapSections, pageLayout } from "../../lib/kernel/memmap.ts";
 import { makedumpfileOutput, sysrqDump } from "../dump/_peers.ts";
 import { makedumpfileCounts } from "../dump/_makedumpfile.ts";
@@ -45,6 +46,30 @@ describe("filterPages() on 6.1", () => {
     for (let pfn = 0; pfn < f.maxMapnr; pfn++) if (testBit(f.dumpable, pfn)) ours.add(pfn);
     expect(ours.size).toBe(theirs.size);
     expect([...ours].filter((p) => !theirs.has(p))).toEqual([]);
+  }, 300_000);
+});
+
+describe("filterPages() with a PageReader (the collector's path: mem_map read a page at a time, where needed)", () => {
+  const cases: [string, string][] = [["6.1", "sysrq"], ["6.1", "anon"], ["6.1", "thp"], ["6.12", "thp"]];
+  test.each(cases)("keeps the same frames and counts as the walk that reads all of mem_map (%s %s dump)", async (line, scenario) => {
+    const { vmcore } = await SCENARIOS[scenario]!(line);
+    const dump = openDump(vmcore);
+    const k = openKernel(dump);
+    const reader = new PageReader(dump);
+    try {
+      const whole = filterPages(dump, 31, k);
+      const lazy = filterPages(dump, 31, k, reader);
+      expect(lazy.memMapSkipped).toBeNull();
+      expect(lazy.excluded).toEqual(whole.excluded);
+      expect(Buffer.compare(lazy.dumpable, whole.dumpable)).toBe(0);
+      const memMapBytes = whole.maxMapnr * pageLayout(k.info).size;
+      // mostly free memory: a free block's struct pages are skipped after its head, so most of mem_map is not read
+      if (scenario === "sysrq") expect(reader.bytesRead).toBeLessThan(memMapBytes / 3);
+      expect(reader.bytesRead).toBeLessThanOrEqual(memMapBytes + 4096 * 64);
+    } finally {
+      reader.close();
+      dump.close();
+    }
   }, 300_000);
 });
 

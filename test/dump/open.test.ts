@@ -1,7 +1,7 @@
 // openDump() picks the reader by signature, and damaged input of every kind (truncated, corrupted headers,
 // zero-length, not a dump) ends in one typed, one-line error and a non-zero exit: never a stack trace or a hang.
-import { beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { analyze } from "../../lib/analyze/command.ts";
@@ -13,6 +13,7 @@ import { flattenFile, writeKdump } from "./_kdumpwriter.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const dir = mkdtempSync(join(tmpdir(), "kdump-open-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const files: Record<string, string> = {};
 
 beforeAll(() => {

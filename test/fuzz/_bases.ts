@@ -278,6 +278,9 @@ export async function prepareBases(
           rmSync(cached.file.replace(/\.dump$/, ".hot.json"), { force: true });
           log(`fuzz: clean runs of ${cached.name} recorded again (the analyzer changed)`);
         }
+        // a base cached by older code may lack its kernel line and machine: the tables name them from the dump
+        cached.release ??= d.release;
+        cached.machine ??= d.machine;
         // the hot entries are cheap (in-process) and made even for a run on cached bases only
         cached.hot = await hotOf(cached, d.vmcore, log);
         bases.push(cached);

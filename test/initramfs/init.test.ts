@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { $ } from "bun";
-import { captureInit, COLLECTOR_MIN_KIB } from "../../lib/initramfs/init.ts";
+import { captureInit, collectorEntry, COLLECTOR_MIN_KIB } from "../../lib/initramfs/init.ts";
 
 const base = { modules: ["virtio_ring.ko", "virtio_blk.ko"], target: "/var/crash", bun: "/usr/local/bin/bun", kdump: "/opt/kdump/kdump.ts", rootWaitSeconds: 30 };
 
@@ -26,6 +26,25 @@ test("captureInit() quotes the paths it embeds, so the shell reads them back unc
   const script = captureInit(odd).split("\n").filter((l) => /^(TARGET|KDUMP|MODULES|MIN_KB)=/.test(l)).join("\n");
   const r = await $`busybox sh -c ${`${script}\nprintf '%s|%s|%s|%s' "$TARGET" "$KDUMP" "$MODULES" "$MIN_KB"`}`.quiet();
   expect(r.stdout.toString()).toBe(`${odd.target}|${odd.kdump}|virtio_ring.ko virtio_blk.ko|${COLLECTOR_MIN_KIB}`);
+});
+
+test("captureInit() runs the collector's own entry beside kdump.ts (lib/collect/main.ts), kdump.ts when the root lacks it", async () => {
+  expect(collectorEntry("/opt/k dump/kdump.ts")).toBe("/opt/k dump/lib/collect/main.ts");
+  expect(collectorEntry("/usr/local/bin/kdump")).toBe("/usr/local/bin/kdump");
+  const s = captureInit({ ...base, kdump: "/opt/k dump/kdump.ts" });
+  expect(s).not.toContain(`"$KDUMP" collect`);
+  expect(s).toContain(`chroot /sysroot "$BUN" "$COLLECTOR" collect --from /proc/vmcore`);
+  // the choice, run by the shell against a root with and without the entry
+  const vars = s.split("\n").filter((l) => /^(KDUMP|COLLECTOR)=/.test(l) || l.includes('COLLECTOR=$KDUMP')).join("\n");
+  const root = mkdtempSync(join(tmpdir(), "kdump-init-root-"));
+  try {
+    const pick = async () => (await $`busybox sh -c ${vars.replaceAll("/sysroot", root) + '\nprintf %s "$COLLECTOR"'}`.quiet()).stdout.toString();
+    expect(await pick()).toBe("/opt/k dump/kdump.ts");
+    await $`mkdir -p ${root}/opt/k\ dump/lib/collect && touch ${root}/opt/k\ dump/lib/collect/main.ts`.quiet();
+    expect(await pick()).toBe("/opt/k dump/lib/collect/main.ts");
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
 
 test("captureInit() runs the collector with the given arguments, else with its defaults (kdump format, -d 31, zstd)", () => {

@@ -162,6 +162,10 @@ describe("network targets in the capture init", () => {
       expect(init).toContain("-p 2222");
       expect(init).toContain("vmcore.flat-incomplete");
       expect(init).not.toContain("copying with busybox dd"); // no local fallback for a remote target
+      // the stream runs the collector's entry, chosen (or kdump.ts) before it
+      const [chosen, streamed] = [init.indexOf('[ -e "/sysroot$COLLECTOR" ] || COLLECTOR=$KDUMP'), init.indexOf('"$BUN" "$COLLECTOR" collect --from /proc/vmcore --out -')];
+      expect(chosen).toBeGreaterThan(0);
+      expect(streamed).toBeGreaterThan(chosen);
       const sh = Bun.spawnSync(["busybox", "sh", "-n", "-c", init], { stderr: "pipe" });
       expect(sh.stderr.toString()).toBe("");
     } finally {

@@ -1,7 +1,7 @@
 // readPrintk() returns the records a ring holds with their fields; the pre-5.10 log_buf is read as vmcore-dmesg
 // reads it (its oracle on synthetic rings), except for the end-of-buffer marker it prints as an empty line.
-import { describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { analyze } from "../../lib/analyze/command.ts";
@@ -14,6 +14,7 @@ import { writeLogBuf, type FakeLogRecord } from "./_fakelogbuf.ts";
 import { writePrb } from "./_fakeprb.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "kdump-printk-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("readPrintk() on a lockless ring", () => {
   test("gives seq, timestamp, level, facility, caller id and text of each committed record", () => {

@@ -1,20 +1,22 @@
-// Network targets that never appear, on a 6.12 guest alone on a QEMU socket network (it listens on 127.0.0.1 and
-// nobody connects: the link is up, nothing answers). First the NFS server is down; then the link is unplugged by QMP
-// `set_link off` right after the panic. Each capture must log the step that failed and run the failure action within
+// Network targets that never appear, on a 6.12 or 6.1 guest alone on a QEMU socket network (it listens on 127.0.0.1
+// and nobody connects: the link is up, nothing answers). First the NFS server is down; then the link is unplugged by
+// QMP `set_link off` right after the panic. Each capture must log the step that failed and run the failure action within
 // the configured net_timeout (30 s here), measured on the console's arrival times.
 import { describe, expect, test } from "bun:test";
-import { createConnection } from "node:net";
 import { join } from "node:path";
 import { $ } from "bun";
 import { fetchKernel } from "../../lib/lab/kernels.ts";
 import { runGuest } from "../../lib/lab/qemu.ts";
 import { labDir } from "../../lib/lab/labdir.ts";
+import { setupModules } from "../../lib/lab/storage_guest.ts";
 import { MATRIX } from "../_matrix.ts";
+import { qmp, type QmpReply } from "./_qmp.ts";
 
 const BOUND = 30;
 
-const JOB = `
-for m in failover net_failover virtio_net; do insmod /lab/net/$m.ko; done
+/** The job, after the line that loads the NIC's modules. */
+const job = (net: string) => `
+${net}
 ip link set eth0 up; ip addr add 10.0.0.2/24 dev eth0
 printf 'nfs 10.0.0.1:/srv/nfs\\npath /dumps\\nnet_timeout ${BOUND}\\n' > /etc/kdump.conf
 case $LAB_BOOT in
@@ -23,51 +25,37 @@ case $LAB_BOOT in
 esac
 `;
 
-/** Sends QMP commands to a QEMU's socket: capabilities, then `cmd`. */
-function qmp(path: string, cmd: object): Promise<string> {
-  return new Promise((res, rej) => {
-    let out = "";
-    const s = createConnection(path, () => {
-      s.write(JSON.stringify({ execute: "qmp_capabilities" }) + "\n");
-      s.write(JSON.stringify(cmd) + "\n");
-      setTimeout(() => (s.end(), res(out)), 1000);
-    });
-    s.on("data", (d) => (out += d.toString()));
-    s.on("error", rej);
-  });
-}
-
-describe.if(MATRIX)("network target faults (6.12)", () => {
+describe.if(MATRIX).each(["6.12", "6.1"])("network target faults (%s)", (line) => {
   test(
     `NFS server down, then the link unplugged after the panic: the capture log names the step and the failure action runs within net_timeout ${BOUND} s`,
     async () => {
-      const kernel = await fetchKernel("6.12");
-      const files: Record<string, Uint8Array> = {};
-      for (const [m, rel] of [["failover", "net/core/failover"], ["net_failover", "drivers/net/net_failover"], ["virtio_net", "drivers/net/virtio_net"]] as const)
-        files[`/lab/net/${m}.ko`] = new Uint8Array((await $`xz -dc ${join(kernel.modulesDir, "kernel", `${rel}.ko.xz`)}`.quiet()).stdout);
+      const kernel = await fetchKernel(line);
+      const net = setupModules(kernel, ["virtio_net"], "/lab/net");
       const sock = join(labDir(), "runs", `qmp-${process.pid}-${Date.now()}.sock`);
       const port = 20000 + Math.floor(Math.random() * 20000);
       const seen: { at: number; line: string }[] = [];
       let crashes = 0;
+      let unplugged: Promise<QmpReply[]> | undefined;
       const r = await runGuest({
         kernel,
         cpus: 1,
-        job: JOB,
+        job: job(net.load),
         cmdline: "crashkernel=256M",
         boots: 3,
-        rootfs: { files },
+        rootfs: { files: net.files },
         extraArgs: ["-netdev", `socket,id=n0,listen=127.0.0.1:${port}`, "-device", "virtio-net-pci,netdev=n0,mac=52:54:00:6b:64:03", "-qmp", `unix:${sock},server=on,wait=off`],
         timeoutSeconds: 2400,
-        onLine: (line) => {
-          seen.push({ at: Date.now(), line });
+        onLine: (l) => {
+          seen.push({ at: Date.now(), line: l });
           // the second crash: unplug the cable while the capture kernel boots
-          if (/sysrq: Trigger a crash/.test(line) && ++crashes === 2) void qmp(sock, { execute: "set_link", arguments: { name: "n0", up: false } });
+          if (/sysrq: Trigger a crash/.test(l) && ++crashes === 2) unplugged = qmp(sock, [{ execute: "set_link", arguments: { name: "n0", up: false } }]);
         },
       });
       try {
         const at = (re: RegExp, from = 0) => seen.findIndex((s, i) => i >= from && re.test(s.line));
         const c = seen.map((s) => s.line).join("\n");
         expect(c.match(/RC-LOAD=\d+/g)).toEqual(["RC-LOAD=0", "RC-LOAD=0"]);
+        expect(await unplugged).toEqual([{ return: {} }]);
         // 1: nobody serves NFS: the mount step fails, within the bound
         const up1 = at(/kdump-capture: network: bringing up/);
         const fail1 = at(/kdump-capture: failure action: reboot/, up1);
@@ -79,13 +67,13 @@ describe.if(MATRIX)("network target faults (6.12)", () => {
         const fail2 = at(/kdump-capture: failure action: reboot/, up2);
         expect(seen.slice(up2, fail2 + 1).some((s) => /network: step 'link' failed: no carrier on eth0 after 30 s/.test(s.line))).toBe(true);
         const s2 = (seen[fail2]!.at - seen[up2]!.at) / 1000;
-        console.log(`network faults: NFS down ${s1.toFixed(1)} s, link off ${s2.toFixed(1)} s to the failure action (bound ${BOUND} s)`);
+        console.log(`network faults (${line}): NFS down ${s1.toFixed(1)} s, link off ${s2.toFixed(1)} s to the failure action (bound ${BOUND} s)`);
         expect(s1).toBeLessThan(BOUND + 10); // the bound, plus the last step's own timeout and the console's lag
         expect(s2).toBeLessThan(BOUND + 10);
         expect(c).toContain("RC-DONE=0");
         expect(c).not.toMatch(/^LOCAL .*vmcore/m); // nothing half-written anywhere
       } finally {
-        console.log(`network faults: ${r.seconds.toFixed(0)} s; console ${r.dir}`);
+        console.log(`network faults (${line}): ${r.seconds.toFixed(0)} s; console ${r.dir}`);
         await $`rm -f ${sock}`.quiet();
       }
       r.cleanup();

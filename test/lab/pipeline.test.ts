@@ -47,6 +47,8 @@ describe.each(["6.1", "6.12"])("pipeline on %s", (line) => {
       const r = await rehearse({ kernel: await fetchKernel(line), crashkernel, cpus: 2, timeoutSeconds: 600 });
       expect(r.passed, explain(r)).toBe(true);
       expect(r.phases.map((p) => p.name)).toEqual(["boot", "load", "trigger", "capture", "reboot", "analyze"]);
+      // our collector saved it, not the busybox dd fallback (which saves an unfiltered copy and passes the rest)
+      expect(r.savedBy, explain(r)).toBe("collector");
       expect(r.dumpPath).toMatch(/^\/var\/crash\/lab-\d{4}-\d\d-\d\d-\d\d:\d\d:\d\d\/vmcore$/);
       expect(r.dumpBytes).toBeGreaterThan(1 << 20);
       expect(r.panic.join("\n")).toContain("sysrq: Trigger a crash");
@@ -85,6 +87,7 @@ describe.each(NEW_LINES)("pipeline on %s", (line) => {
       const r = await rehearse({ kernel, crashkernel: "256M", cpus: 2, timeoutSeconds: 600 });
       expect(r.passed, explain(r)).toBe(true);
       expect(r.phases.map((p) => p.name)).toEqual(["boot", "load", "trigger", "capture", "reboot", "analyze"]);
+      expect(r.savedBy, explain(r)).toBe("collector");
       expect(r.dumpBytes).toBeGreaterThan(1 << 20);
       expect(r.panic.join("\n")).toContain("sysrq: Trigger a crash");
       const f = frames(r);

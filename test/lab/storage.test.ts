@@ -11,7 +11,8 @@ import { MATRIX } from "../_matrix.ts";
 import { $ } from "bun";
 import { labDir } from "../../lib/lab/labdir.ts";
 import { runGuest, type DiskBus, type GuestResult } from "../../lib/lab/qemu.ts";
-import { layoutDisks, LVM_ROOT_LAYOUT, setupModules, storageBootInitramfs, storageToolFiles, type Layout, type StorageBoot } from "../../lib/lab/storage_guest.ts";
+import { qmp, type QmpReply } from "./_qmp.ts";
+import { layoutDisks, LUKS_ROOT_LAYOUT, LVM_ROOT_LAYOUT, setupModules, storageBootInitramfs, storageToolFiles, type Layout, type StorageBoot } from "../../lib/lab/storage_guest.ts";
 
 const plain = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "");
 /** The value printed by the job as `KEY=value` (last one). */
@@ -37,32 +38,37 @@ grep -h "kdump-capture:" /var/crash/*/kexec-dmesg.log | sed 's/^/CAPLOG /'
 `;
 
 /** Boots the disks of `layout` (built once, cached) through a boot initramfs that assembles it, and runs ARM_AND_CRASH. */
-async function crashOn(line: string, layout: Layout, boot: StorageBoot, rootBus: DiskBus = "virtio") {
+async function crashOn(line: string, layout: Layout, boot: StorageBoot, rootBus: DiskBus = "virtio", job = ARM_AND_CRASH) {
   const kernel = await fetchKernel(line);
   const [first, ...rest] = await layoutDisks(kernel, layout, scratch);
   return runGuest({
     kernel,
-    job: ARM_AND_CRASH,
+    job,
     rootImage: first!,
     rootBus,
     disks: rest.map((path) => ({ path, sizeMiB: 0 })),
-    initrd: await storageBootInitramfs(kernel, ARM_AND_CRASH, boot),
+    initrd: await storageBootInitramfs(kernel, job, boot),
     cmdline: `crashkernel=256M root=${boot.root}`,
     boots: 2,
     timeoutSeconds: 1800,
   });
 }
 
+/** Root on an LVM logical volume: the capture activates vg0/root and saves the dump under /var/crash on it. */
+async function lvmRootCase(line: string) {
+  const r = await crashOn(line, LVM_ROOT_LAYOUT, { root: "/dev/mapper/vg0-root", vgs: ["vg0"] });
+  try {
+    expectCaptured(r, "kdump-capture: storage up: vg0/root");
+    expect(printed(r, "SEEN")).toMatch(/^\/var\/crash\/lab-.*\/vmcore$/);
+  } finally {
+    r.cleanup();
+  }
+}
+
 describe("capture with the root on LVM (6.12)", () => {
   test("root on an LVM logical volume: kdump load packs lvm, the capture activates vg0/root, the dump's bt shows the crash site", async () => {
     // the layout (test/prepare.ts builds it) was made with the future root disk as vdb; booted, that disk alone is vda
-    const r = await crashOn("6.12", LVM_ROOT_LAYOUT, { root: "/dev/mapper/vg0-root", vgs: ["vg0"] });
-    try {
-      expectCaptured(r, "kdump-capture: storage up: vg0/root");
-      expect(printed(r, "SEEN")).toMatch(/^\/var\/crash\/lab-.*\/vmcore$/);
-    } finally {
-      r.cleanup();
-    }
+    await lvmRootCase("6.12");
   }, 3_600_000);
 });
 
@@ -90,6 +96,11 @@ async function crashWithDisks(line: string, prepare: string, after: string, disk
 }
 
 describe.if(MATRIX).each(["6.12", "6.1"])("capture on storage built like a server's, Debian %s (matrix)", (line) => {
+  // the default run has this case on 6.12 (above): the matrix adds the other line
+  test.skipIf(line === "6.12")("root on an LVM logical volume (the other kernel line)", async () => {
+    await lvmRootCase(line);
+  }, 3_600_000);
+
   test("the dump target on a btrfs disk by LABEL (kdump.conf btrfs LABEL=…, not mounted in the running system)", async () => {
     const disk = join(scratch, `btrfs-${line}.img`);
     const r = await crashWithDisks(line, "mkfs.btrfs -q -L kdumpbtrfs /dev/vdb && printf 'btrfs LABEL=kdumpbtrfs\\npath /dumps\\n' > /etc/kdump.conf || exit 1", "mkdir -p /var/crash && mount /dev/vdb /mnt && mount --bind /mnt/dumps /var/crash", [{ path: disk, sizeMiB: 1024 }], ["mkfs.btrfs"], ["btrfs"]);
@@ -110,6 +121,36 @@ describe.if(MATRIX).each(["6.12", "6.1"])("capture on storage built like a serve
     } finally {
       r.cleanup();
       rmSync(disk, { force: true });
+    }
+  }, 3_600_000);
+
+  test("root on LUKS2 with /var/crash on a separate unencrypted XFS disk by UUID: the collector runs from the runtime staged there, the capture never opens the root", async () => {
+    // the boot initramfs opens the root with the lab's key file at every boot (lab-only); /var/crash is vdb's XFS
+    const job = `mount /dev/vdb /var/crash || echo "LAB-ERROR no /var/crash disk"
+if [ "$LAB_BOOT" = 1 ]; then
+  kdump load --dry-run --target /srv 2>&1 | sed 's/^/REFUSE /'
+  t0=$(cut -d' ' -f1 /proc/uptime); kdump load >/dev/null 2>&1; echo "STAGE-SECONDS=$(echo "$t0 $(cut -d' ' -f1 /proc/uptime)" | awk '{print $2 - $1}')"
+  echo "RUNTIME=$(stat -c %a /var/crash/.kdump-runtime) $(du -sm /var/crash/.kdump-runtime | cut -f1)"
+fi
+${ARM_AND_CRASH}`;
+    const t0 = performance.now();
+    const r = await crashOn(line, LUKS_ROOT_LAYOUT, { root: "/dev/mapper/root", luks: { device: "/dev/vda", name: "root" }, modules: ["xfs"] }, "virtio", job);
+    try {
+      const text = plain(r.console);
+      expectCaptured(r, "kdump-capture: root is locked: the collector runs from /var/crash/.kdump-runtime on UUID=");
+      expect(text).toMatch(/^PLAN runtime: {5}the root is locked \(LUKS [0-9a-f-]{36}\): the collector runs from Bun and the toolkit staged in \/var\/crash\/\.kdump-runtime \(0700\) on UUID=[0-9a-f-]{36}; the capture does not open the root$/m);
+      expect(text).toMatch(/^PLAN storage: {5}\/ on dm-0 \(253:0\) luks [0-9a-f-]{36}$/m);
+      expect(text).toMatch(/^REFUSE kdump: the dump target \/srv is on the root filesystem, which is on an encrypted device \(root, LUKS [0-9a-f-]{36}\), which the capture cannot unlock/m);
+      expect(printed(r, "RUNTIME")).toMatch(/^700 \d+$/);
+      expect(text).toMatch(/kdump-capture: dump target UUID=[0-9a-f-]{36} \(\/dev\/vdb, xfs\) mounted at \/var\/crash/);
+      expect(text).not.toMatch(/kdump-capture: root \/dev\S* mounted/); // the locked root stays shut
+      expect(text).toMatch(/^PLAN modules: .*\bxfs\b/m);
+      expect(text).not.toMatch(/^PLAN modules: .*\bdm_(crypt|mod)\b/m); // nor is dm-crypt packed
+      expect(printed(r, "SEEN")).toMatch(/^\/var\/crash\/lab-.*\/vmcore$/);
+      console.log(`LUKS root ${line}: ${((performance.now() - t0) / 1000).toFixed(0)} s wall with slot queues and the layout, ${r.seconds.toFixed(0)} s in the guest (2 boots and the capture); the first load staged ${printed(r, "RUNTIME")?.split(" ")[1]} MiB in ${printed(r, "STAGE-SECONDS")} s`);
+      console.log(text.split("\n").filter((l) => l.startsWith("CAPLOG ") || l.startsWith("BT ")).join("\n"));
+    } finally {
+      r.cleanup();
     }
   }, 3_600_000);
 
@@ -181,6 +222,86 @@ echo "AFTER=$(ls /var/crash | wc -l)"`;
       expect(r.exits).toEqual([{ boot: 2, code: 0 }]); // the failure action rebooted the box
     } finally {
       r.cleanup();
+    }
+  }, 3_600_000);
+
+  test("the dump disk's backend removed through QMP after the panic (device_del, blockdev-del): the capture's target step fails within KDUMP_DEVICE_TIMEOUT, the failure action runs, nothing named vmcore anywhere", async () => {
+    const kernel = await fetchKernel(line);
+    const disk = join(scratch, `gone-${line}.img`);
+    const sock = join(scratch, `qmp-${line}.sock`);
+    rmSync(disk, { force: true });
+    await $`truncate -s 512M ${disk}`.quiet();
+    // /var/crash on its own XFS disk, a SCSI disk on virtio-scsi: QEMU itself completes its unplug (a panicked
+    // kernel acks no PCI or ACPI hot-unplug), after which the node has no user and blockdev-del can remove it
+    const mods = setupModules(kernel, ["virtio_scsi", "sd_mod", "xfs"]);
+    const job = `${mods.load}
+if [ "$LAB_BOOT" = 1 ]; then
+  i=0; while [ ! -b /dev/sda ] && [ $i -lt 150 ]; do sleep 0.2; i=$((i+1)); done
+  mkfs.xfs -q /dev/sda && mount /dev/sda /var/crash || exit 1
+  mkdir -p /etc/default && echo 'KDUMP_DEVICE_TIMEOUT=20' > /etc/default/kdump-tools
+  kdump load --dry-run 2>&1 | sed 's/^/PLAN /'
+  kdump load; echo "RC-LOAD=$?"
+  sync; kdump trigger --yes
+  echo "LAB-ERROR trigger returned"; exit 98
+fi
+echo "SDA=$([ -b /dev/sda ] && echo present || echo gone)"
+echo "AFTER=$(find /var/crash -name 'vmcore*' | wc -l)"`;
+    const seen: { at: number; line: string }[] = [];
+    let removed: Promise<QmpReply[]> | undefined;
+    const r = await runGuest({
+      kernel,
+      job,
+      rootfs: { files: { ...storageToolFiles(["mkfs.xfs"]), ...mods.files } },
+      cmdline: "crashkernel=256M",
+      boots: 2,
+      timeoutSeconds: 1800,
+      extraArgs: [
+        "-device", "virtio-scsi-pci,id=scsi1",
+        "-blockdev", `driver=raw,node-name=dumpnode,file.driver=file,file.filename=${disk}`,
+        "-device", "scsi-hd,drive=dumpnode,id=dumpdisk,bus=scsi1.0",
+        "-qmp", `unix:${sock},server=on,wait=off`,
+      ],
+      onLine: (l) => {
+        seen.push({ at: Date.now(), line: l });
+        if (/sysrq: Trigger a crash/.test(l) && !removed)
+          // device_del completes asynchronously: blockdev-del once DEVICE_DELETED says the disk let go of its node
+          removed = qmp(sock, [{ execute: "device_del", arguments: { id: "dumpdisk" } }, { event: "DEVICE_DELETED" }, { execute: "blockdev-del", arguments: { "node-name": "dumpnode" } }]).then((q) => (seen.push({ at: Date.now(), line: "QMP-REMOVED" }), q));
+      },
+    });
+    try {
+      const text = plain(r.console);
+      if (!text.includes("failure action: reboot")) console.error(jobLines(r));
+      expect(printed(r, "RC-LOAD")).toBe("0");
+      // the running system found the target on virtio-scsi and packed its drivers
+      expect(text).toMatch(/^PLAN modules:.*\bvirtio_scsi\b/m);
+      expect(text).toMatch(/^PLAN modules:.*\bsd_mod\b/m);
+      expect(text).toMatch(/^PLAN .*sda \(8:0\) disk virtio-scsi$/m);
+      // the filesystem's UUID, as the disk image says on the host
+      const uuid = /UUID = ([0-9a-f-]{36})/.exec((await $`xfs_db -r -c uuid ${disk}`.quiet()).stdout.toString())?.[1];
+      expect(uuid).toMatch(/^[0-9a-f-]{36}$/);
+      // QMP removed the disk, then its backend, and both said so before the capture kernel came up
+      expect(await removed).toEqual([{ return: {} }, { return: expect.objectContaining({ device: "dumpdisk" }) }, { return: {} }]);
+      const at = (re: RegExp) => seen.findIndex((s) => re.test(s.line));
+      const gone = at(/^QMP-REMOVED$/);
+      const up = at(/kdump-capture: capture kernel .* up/);
+      const fail = at(/kdump-capture: failure action: reboot/);
+      expect(gone).toBeGreaterThan(-1);
+      expect(up).toBeGreaterThan(gone);
+      expect(text).toContain(`kdump-capture: dump target step failed: UUID=${uuid} did not appear within 20 s of the storage step`);
+      expect(fail).toBeGreaterThan(up);
+      const seconds = (seen[fail]!.at - seen[up]!.at) / 1000;
+      console.log(`blockdev-del (${line}): ${seconds.toFixed(1)} s from the capture kernel's start to the failure action (KDUMP_DEVICE_TIMEOUT 20 s); run ${r.seconds.toFixed(0)} s`);
+      expect(seconds).toBeLessThan(20 + 15); // the bound, plus the root's mount and the console's lag
+      // the failure action rebooted the box, which no longer has the disk; no vmcore, whole or not, on the root or the disk
+      expect(r.exits).toEqual([{ boot: 2, code: 0 }]);
+      expect(printed(r, "SDA")).toBe("gone");
+      expect(printed(r, "AFTER")).toBe("0");
+      const top = (await $`xfs_db -r -c ${"ls /"} ${disk}`.quiet()).stdout.toString();
+      expect(top.split("\n").filter((l) => /^\d+\s/.test(l)).map((l) => l.trim().split(/\s+/)[5])).toEqual([".", ".."]); // inode size type cookie length name (good)
+    } finally {
+      r.cleanup();
+      rmSync(disk, { force: true });
+      rmSync(sock, { force: true });
     }
   }, 3_600_000);
 });

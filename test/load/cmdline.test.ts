@@ -2,7 +2,7 @@
 // is there once, root= moves to kdump.root= for our init, init's arguments and init=/rdinit= are dropped.
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { APPEND_DEFAULT, captureCmdline, editCmdline, paramName, paramValue, REMOVE_ALWAYS, REMOVE_DEFAULT, splitCmdline } from "../../lib/load/cmdline.ts";
+import { APPEND_AARCH64, APPEND_DEFAULT, captureCmdline, editCmdline, paramName, paramValue, REMOVE_ALWAYS, REMOVE_DEFAULT, splitCmdline } from "../../lib/load/cmdline.ts";
 
 /** A Debian GRUB command line with every parameter kdump-utils removes, one of each kind. */
 const DEBIAN =
@@ -61,6 +61,14 @@ describe("captureCmdline()", () => {
     expect(o.map(paramName)).not.toContain("console");
     expect(paramValue(o, "nr_cpus")).toBe("2");
     expect(o.slice(-2)).toEqual(["nr_cpus=2", "kdump.extra=1"]);
+  });
+
+  test("captureCmdline() on aarch64 appends kdump-utils' aarch64 list: swiotlb=noforce, none of x86's options", () => {
+    const arm = splitCmdline(captureCmdline("console=ttyAMA0 root=/dev/vda ro swiotlb=65536 crashkernel=256M", { machine: "aarch64" }));
+    for (const w of APPEND_AARCH64) expect(arm.filter((x) => paramName(x) === paramName(w))).toEqual([w]);
+    for (const x86 of ["mce", "numa", "acpi_no_memhotplug", "hest_disable", "nokaslr", "transparent_hugepage", "pcie_ports"]) expect(arm.map(paramName)).not.toContain(x86);
+    expect(arm.slice(0, 2)).toEqual(["console=ttyAMA0", "ro"]);
+    expect(splitCmdline(captureCmdline("console=ttyS0", { machine: "x86_64" })).map(paramName)).toContain("mce");
   });
 
   test("captureCmdline() adds disable_cpu_apicid= for the boot CPU when known", () => {

@@ -54,7 +54,7 @@ describe("loadPlanWithKexecLoad()", () => {
     expect(() => loadPlanWithKexecLoad(plan, undefined)).toThrow(/kexec_load is not available on this host/);
   });
 
-  test("loadPlanWithKexecLoad() refuses --kexec staging, which it does not build", () => {
+  test("loadPlanWithKexecLoad() refuses --kexec staging on x86_64, which stages with kexec_file_load", () => {
     const calls = { kexecLoad: () => ({ ret: 0n, errno: 0 }) };
     expect(() => loadPlanWithKexecLoad({ ...plan, mode: "kexec" }, calls)).toThrow(UsageError);
   });

@@ -1,7 +1,7 @@
 // kexec_file_load's arguments and errno mapping, through fake calls: this host never loads a kernel. The real
 // errno path of libc's syscall() is proven on a harmless call (syncfs on a bad fd).
-import { describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KexecError, kexecError, kexecFileLoad, kexecFileUnload, KEXEC_FILE, type KexecCalls } from "../../lib/sys/kexec.ts";
@@ -25,6 +25,7 @@ function fakeKexec(fail?: string): KexecCalls & { calls: { kernelFd: number; ini
 }
 
 const dir = mkdtempSync(join(tmpdir(), "kdump-kexec-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const kernel = join(dir, "vmlinuz");
 const initrd = join(dir, "initrd.img");
 writeFileSync(kernel, "not really a kernel");

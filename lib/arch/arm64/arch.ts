@@ -3,6 +3,7 @@
 import type { Arch } from "../arch.ts";
 import { planArm64CrashImage } from "./crash_image.ts";
 import { arm64Image, parseArm64Image } from "./image.ts";
+import { planArm64KexecImage } from "./kexec_image.ts";
 import { Arm64PageTable } from "./pagetable.ts";
 
 /** The 31 general registers x0–x30, then sp, pc and pstate: struct user_pt_regs (arch/arm64/include/uapi/asm/ptrace.h). */
@@ -32,6 +33,7 @@ export const ARM64: Arch = {
   kdumpPhysBase: (info) => info.numbers.get("PHYS_OFFSET") ?? 0n,
   kimageStart: 0xffff800000000000n, // _PAGE_END(48): modules, vmalloc and the kernel image above; the linear map below
   planCrashImage: planArm64CrashImage,
+  planKexecImage: planArm64KexecImage,
   defaultSyscall: "auto", // Debian's arm64 kernels are built without CONFIG_KEXEC_FILE
   kexecFileImage(file) {
     const image = arm64Image(file);
@@ -40,13 +42,14 @@ export const ARM64: Arch = {
   qemu: {
     binary: "qemu-system-aarch64",
     package: "qemu-system-arm",
-    // virt's GIC and a CPU with every feature TCG has (LPA2, PAC, BTI, MTE off: the kernel's choice)
-    machineArgs: () => ["-machine", "virt", "-cpu", "max"],
+    // virt's GIC and a CPU with every feature TCG has (LPA2, PAC, BTI; MTE off: the kernel's choice) but SVE and SME.
+    // With SVE on, Bun 1.4.5's aarch64 build dies under this host's QEMU 7.2 TCG: a `brk` trap (or an illegal
+    // instruction, a segfault, a bogus "Maximum call stack size exceeded") inside its JIT pool. Measured 2026-12-01 in
+    // 1-CPU 7.2 guests, `kdump collect` of a 308 MB arm64 dump, runs that died: -cpu max: full JIT 3 of 5, baseline JIT
+    // only 4 of 5 (and 5 of 6 with pauth=off, 2 of 6 with sme=off), interpreter only 0 of 5; -cpu max,sve=off,sme=off:
+    // baseline 0 of 6, full JIT 0 of 6; cortex-a72: 0 of 10. So the lab turns SVE off, and Bun runs its full JIT.
+    machineArgs: () => ["-machine", "virt", "-cpu", "max,sve=off,sme=off"],
     console: "ttyAMA0",
-    // Bun 1.4.5's aarch64 build crashed under TCG with its optimizing JIT on (a segfault in `kdump load`, a JSC abort in
-    // DFG→FTL tier-up in `kdump analyze bt`: one Bun process died in 3 of 4 pipeline runs). The lab's jobs keep the
-    // baseline JIT only, compiled on the main thread (bun:ffi needs a JIT: useJIT=0 refuses it)
-    guestEnv: { BUN_JSC_useDFGJIT: "0", BUN_JSC_useConcurrentJIT: "0" },
     diskArgs: (file, i) => ["-drive", `file=${file},format=raw,if=none,id=d${i},cache=unsafe`, "-device", `virtio-blk-pci,drive=d${i}`],
   },
 };

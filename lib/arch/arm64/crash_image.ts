@@ -1,14 +1,15 @@
 // Lays out an arm64 capture kernel for kexec_load (what kexec-tools' arm64 `kexec -p` does, Linux 4.x+ arm64 crash
 // kernels): the Image at a 2 MiB boundary plus text_offset, the initrd, the running DTB with a capture /chosen
-// (linux,elfcorehdr, linux,usable-memory-range, bootargs, initrd), the ELF core header and our purgatory, all inside
-// the crash reservation. Pure: the machine (with /sys/firmware/fdt) is read by the caller.
+// (linux,elfcorehdr, linux,usable-memory-range, bootargs, initrd), the ELF core header and our purgatory (which
+// checks the other segments' SHA-256), all inside the crash reservation. Pure: the machine (with /sys/firmware/fdt)
+// is read by the caller.
 import { UsageError } from "../../errors.ts";
 import type { CrashMachine } from "../../load/crash_machine.ts";
 import { buildElfcorehdr, corePhdrs } from "../../load/elfcorehdr.ts";
 import type { CrashImage, CrashImageInput } from "../x86_64/crash_image.ts";
 import { buildFdt, parseFdt, withCaptureChosen } from "./fdt.ts";
 import { arm64Image, parseArm64Image } from "./image.ts";
-import { arm64Purgatory } from "./purgatory.ts";
+import { arm64Purgatory, arm64PurgatoryImage, stdoutPl011 } from "./purgatory.ts";
 import { alignUp, pages, segmentPlacer } from "../../load/segment_placer.ts";
 
 const MiB2 = 2n << 20n;
@@ -42,8 +43,10 @@ export function planArm64CrashImage(i: CrashImageInput & { machine: CrashMachine
   // the elfcorehdr goes before the DTB, whose /chosen names it
   const hdr = buildElfcorehdr(corePhdrs(i.machine), EM_AARCH64);
   const elfcorehdr = place("elfcorehdr", hdr, pages(hdr.length));
+  const running = parseFdt(i.machine.dtb);
+  const uart = stdoutPl011(running);
   const dtb = buildFdt(
-    withCaptureChosen(parseFdt(i.machine.dtb), {
+    withCaptureChosen(running, {
       elfcorehdr: [elfcorehdr, BigInt(pages(hdr.length))],
       usableMemory: [i.machine.crash.start, i.machine.crash.end - i.machine.crash.start + 1n],
       bootargs: i.cmdline,
@@ -51,6 +54,9 @@ export function planArm64CrashImage(i: CrashImageInput & { machine: CrashMachine
     }),
   );
   const dtbAddr = place("dtb", dtb, pages(dtb.length + DTB_SLACK));
-  const entry = place("purgatory", arm64Purgatory(dtbAddr, kernelAddr), pages(40));
+  // the purgatory checks every segment placed so far (all but itself) against their SHA-256 before entering the Image
+  const regions = segments.map((s) => ({ addr: s.mem, data: s.data }));
+  const purgatory = arm64Purgatory({ kernel: kernelAddr, dtb: dtbAddr, uart, regions }, arm64PurgatoryImage());
+  const entry = place("purgatory", purgatory, pages(purgatory.length));
   return { entry, segments, cmdline: i.cmdline, elfcorehdr };
 }

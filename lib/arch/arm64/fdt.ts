@@ -187,12 +187,22 @@ export interface CaptureChosen {
  * @example buildFdt(withCaptureChosen(parseFdt(readFileSync("/sys/firmware/fdt")), c))
  */
 export function withCaptureChosen(fdt: Fdt, c: CaptureChosen): Fdt {
-  let chosen = fdt.root.children.find((n) => n.name === "chosen");
-  if (!chosen) fdt.root.children.push((chosen = { name: "chosen", props: new Map(), children: [] }));
-  for (const p of ["linux,elfcorehdr", "linux,usable-memory-range", "linux,initrd-start", "linux,initrd-end", "kaslr-seed", "rng-seed"]) chosen.props.delete(p);
-  chosen.props.set("bootargs", new Uint8Array([...new TextEncoder().encode(c.bootargs), 0]));
+  const chosen = chosenOf(withKexecChosen(fdt, c));
   chosen.props.set("linux,elfcorehdr", regValue(fdt, ...c.elfcorehdr));
   chosen.props.set("linux,usable-memory-range", regValue(fdt, ...c.usableMemory));
+  return fdt;
+}
+
+/**
+ * The running system's DTB for a kernel staged with `kdump load --kexec`: /chosen's bootargs and initrd set; a
+ * capture kernel's linux,elfcorehdr and linux,usable-memory-range, and the old kernel's kaslr-seed and rng-seed,
+ * dropped (a seed must not be reused), as kexec-tools' arm64 `kexec -l` does.
+ * @example buildFdt(withKexecChosen(parseFdt(readFileSync("/sys/firmware/fdt")), { bootargs: "console=ttyAMA0" }))
+ */
+export function withKexecChosen(fdt: Fdt, c: { bootargs: string; initrd?: [bigint, bigint] }): Fdt {
+  const chosen = chosenOf(fdt);
+  for (const p of ["linux,elfcorehdr", "linux,usable-memory-range", "linux,initrd-start", "linux,initrd-end", "kaslr-seed", "rng-seed"]) chosen.props.delete(p);
+  chosen.props.set("bootargs", new Uint8Array([...new TextEncoder().encode(c.bootargs), 0]));
   if (c.initrd) {
     const u64 = (x: bigint) => {
       const b = new Uint8Array(8);
@@ -203,4 +213,11 @@ export function withCaptureChosen(fdt: Fdt, c: CaptureChosen): Fdt {
     chosen.props.set("linux,initrd-end", u64(c.initrd[1]));
   }
   return fdt;
+}
+
+/** The root's /chosen node, added when the tree has none. */
+function chosenOf(fdt: Fdt): FdtNode {
+  let chosen = fdt.root.children.find((n) => n.name === "chosen");
+  if (!chosen) fdt.root.children.push((chosen = { name: "chosen", props: new Map(), children: [] }));
+  return chosen;
 }

@@ -26,9 +26,17 @@ export interface PageTableInfo {
   levels: 4 | 5;
 }
 
-/** Translates kernel virtual addresses of one dump, caching translations per page. */
+/**
+ * Translates kernel virtual addresses of one dump, caching translations per page, and the last 2 MiB or 1 GiB page
+ * met: a walk of vmemmap or the direct map, mapped by large pages, then walks the tables once per large page
+ * instead of once per 4 KiB page (`kdump collect`'s mem_map walk: 512 walks of 4 reads each per 2 MiB of mem_map).
+ */
 export class PageTable {
   private readonly tlb = new Lru<bigint, bigint>(4096);
+  /** The last large page: its first virtual address (-1n: none), physical address and offset mask. */
+  private largeV = -1n;
+  private largeP = 0n;
+  private largeMask = 0n;
 
   constructor(
     private readonly dump: Dump,
@@ -42,6 +50,7 @@ export class PageTable {
    */
   translate(vaddr: bigint): bigint {
     if (vaddr >= START_KERNEL_MAP && vaddr < KERNEL_IMAGE_END) return vaddr - START_KERNEL_MAP + this.info.physBase;
+    if ((vaddr & ~this.largeMask) === this.largeV) return this.largeP | (vaddr & this.largeMask);
     const page = vaddr & ~0xfffn;
     const hit = this.tlb.get(page);
     if (hit !== undefined) return hit | (vaddr & 0xfffn);
@@ -60,12 +69,18 @@ export class PageTable {
       const index = (vaddr >> shift) & 0x1ffn;
       const entry = this.entry(table + index * 8n, vaddr);
       if (!(entry & PRESENT)) throw new FaultError(`address not mapped (no ${level === this.info.levels ? "PGD" : LEVEL_NAMES[level]} entry)`, vaddr);
-      if (level === 3 && entry & PSE) return (entry & MASK_1G) | (vaddr & 0x3fffffffn);
-      if (level === 2 && entry & PSE) return (entry & MASK_2M) | (vaddr & 0x1fffffn);
+      if (level === 3 && entry & PSE) return this.large(vaddr, entry & MASK_1G, 0x3fffffffn);
+      if (level === 2 && entry & PSE) return this.large(vaddr, entry & MASK_2M, 0x1fffffn);
       if (level === 1) return (entry & ADDR_MASK) | (vaddr & 0xfffn);
       table = entry & ADDR_MASK;
     }
     throw new FaultError("address not mapped", vaddr);
+  }
+
+  /** Remembers the large page at `base` holding `vaddr` (offset bits `mask`) and translates `vaddr` in it. */
+  private large(vaddr: bigint, base: bigint, mask: bigint): bigint {
+    [this.largeV, this.largeP, this.largeMask] = [vaddr & ~mask, base, mask];
+    return base | (vaddr & mask);
   }
 
   private entry(paddr: bigint, vaddr: bigint): bigint {

@@ -2,6 +2,7 @@
 // page_desc flag and makedumpfile's settings: zlib at Z_BEST_SPEED (compress2; ours at libdeflate's level 2), LZO1X-1, zstd level 1.
 import { Lzo1xCompressor } from "./lzo_compress.ts";
 import { haveLiblzo2, NativeLzo1xCompressor } from "../../sys/liblzo2.ts";
+import { haveLibzstd, NativeZstdCompressor } from "../../sys/libzstd.ts";
 
 /** The --compress names. */
 export type CompressName = "zstd" | "zlib" | "lzo" | "none";
@@ -17,7 +18,16 @@ export interface PageCompressor {
   flag: number;
   /** The compressed bytes (possibly larger than the page; the writer then stores the page raw). */
   compress(page: Uint8Array): Uint8Array;
+  /**
+   * When the codec can: compresses into `dst` at `at`, which has room for a page and a quarter (more than any
+   * codec's worst case for a page), and returns the length. No array per page (what compress() returns is garbage
+   * once written).
+   */
+  compressInto?(page: Uint8Array, dst: Uint8Array, at: number): number;
 }
+
+/** Room a compressInto() call needs after `at`, for a page of `pageSize` bytes. */
+export const intoRoom = (pageSize: number): number => pageSize + (pageSize >>> 2);
 
 /** zlib's header for deflate with a 32 KiB window at level 1 (CMF 0x78, FLG 0x01), as compress2() writes it. */
 const ZLIB_HEADER_FAST = [0x78, 0x01];
@@ -64,10 +74,16 @@ export function pageCompressor(name: CompressName): PageCompressor {
     case "lzo": {
       // the system's liblzo2 when it is there (~4x faster), else ours: the same LZO1X-1 stream
       const lzo = haveLiblzo2() ? new NativeLzo1xCompressor() : new Lzo1xCompressor();
-      return { name, flag: 0x2, compress: (p) => lzo.compress(p) };
+      return lzo instanceof NativeLzo1xCompressor
+        ? { name, flag: 0x2, compress: (p) => lzo.compress(p), compressInto: (p, dst, at) => lzo.compressInto(p, dst, at) }
+        : { name, flag: 0x2, compress: (p) => lzo.compress(p) };
     }
-    case "zstd":
-      return { name, flag: 0x20, compress: (p) => Bun.zstdCompressSync(p, { level: 1 }) };
+    case "zstd": {
+      // the system's libzstd when it is there: one context for every page, no array per page; else Bun's zstd
+      if (!haveLibzstd()) return { name, flag: 0x20, compress: (p) => Bun.zstdCompressSync(p, { level: 1 }) };
+      const z = new NativeZstdCompressor(1);
+      return { name, flag: 0x20, compress: (p) => z.compress(p), compressInto: (p, dst, at) => z.compressInto(p, dst, at) };
+    }
     case "none":
       return { name, flag: 0, compress: (p) => p };
   }

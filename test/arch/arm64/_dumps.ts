@@ -1,4 +1,4 @@
-// The arm64 lab dumps: Debian's arm64 cloud kernels crashed in qemu-system-aarch64 -machine virt -cpu max and
+// The arm64 lab dumps: Debian's arm64 cloud kernels crashed in qemu-system-aarch64 -machine virt -cpu max,sve=off,sme=off and
 // captured by kexec-tools 2.0.32's kexec_load (Debian's arm64 kernels have no KEXEC_FILE) and a busybox dd.
 import { labDump, type LabDump } from "../../lab/dumps.ts";
 

@@ -1,5 +1,5 @@
 // Analysis of a real arm64 crash with no debuginfo: Debian's newest (7.x) arm64 cloud kernel, sysrq-c in
-// qemu-system-aarch64 -machine virt -cpu max (TCG: 52-bit VA with LPA2, pointer authentication, KASLR), captured by
+// qemu-system-aarch64 -machine virt -cpu max,sve=off,sme=off (TCG: 52-bit VA with LPA2, pointer authentication, KASLR), captured by
 // kexec-tools 2.0.32's kexec_load and a busybox dd. The oracles: the kernel's own printed Call trace, sid's
 // vmcore-dmesg (kexec-tools 2.0.32) and drgn 0.3.0 with the arm64 -dbg vmlinux.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";

@@ -1,22 +1,19 @@
 // The arm64 kexec_load layout on Debian's newest arm64 Image and QEMU's virt DTB (what an arm64 guest's
 // /sys/firmware/fdt holds), for a synthetic 1 GiB machine with a 256 MiB reservation: where each segment goes, what
-// the capture kernel's /chosen says, and what the purgatory jumps to. The lab test boots it (test/lab/arm64_load.test.ts).
+// the capture kernel's /chosen says, and what the purgatory checks and jumps to. The lab test boots it (test/lab/arm64_load.test.ts).
 import { beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { $ } from "bun";
 import { ARM64 } from "../../../lib/arch/arm64/arch.ts";
 import { planArm64CrashImage } from "../../../lib/arch/arm64/crash_image.ts";
 import { parseFdt } from "../../../lib/arch/arm64/fdt.ts";
 import { parseArm64Image } from "../../../lib/arch/arm64/image.ts";
-import { arm64Purgatory } from "../../../lib/arch/arm64/purgatory.ts";
 import { X86_64 } from "../../../lib/arch/x86_64/arch.ts";
 import { UsageError } from "../../../lib/errors.ts";
 import { type CrashMachine, kcoreLayout, parseIomem } from "../../../lib/load/crash_machine.ts";
 import { withFileLoadImage } from "../../../lib/load/file_image.ts";
-import { fetchKernel } from "../../../lib/lab/kernels.ts";
-import { findQemu } from "../../../lib/lab/qemu.ts";
+import { newestImageAndDtb } from "./_virt_dtb.ts";
 
 const IOMEM = `09000000-09000fff : pl011@9000000
 40000000-7fffffff : System RAM
@@ -44,14 +41,7 @@ describe("arm64 kexec_load layout", () => {
   let image: Uint8Array;
   let dtb: Uint8Array;
   beforeAll(async () => {
-    image = new Uint8Array(readFileSync((await fetchKernel("newest", "arm64")).vmlinuz));
-    const dir = mkdtempSync(join(tmpdir(), "fdt-"));
-    try {
-      await $`${await findQemu("qemu-system-aarch64")} -machine virt,dumpdtb=${join(dir, "virt.dtb")} -cpu max -m 1024 -smp 2 -nographic`.quiet().nothrow();
-      dtb = new Uint8Array(readFileSync(join(dir, "virt.dtb")));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    ({ image, dtb } = await newestImageAndDtb());
   }, 600_000);
 
   test("planArm64CrashImage() puts the Image on a 2 MiB boundary with image_size bytes, then initrd, elfcorehdr, DTB and purgatory, all inside the reservation", () => {
@@ -100,16 +90,28 @@ describe("arm64 kexec_load layout", () => {
     expect(img.segments.some((s) => s.name === "initrd")).toBe(false);
   });
 
-  test("the purgatory loads x0 with the DTB's address and branches to the Image's", () => {
-    const img = planArm64CrashImage({ kernel: image, initrd: null, cmdline: "", machine: machine(dtb) });
-    const p = le(img.segments.find((s) => s.name === "purgatory")!.data);
-    const literal = (at: number) => at + ((p.getUint32(at, true) >> 5) & 0x7ffff) * 4; // LDR (literal): imm19 words ahead
-    expect(p.getUint32(0, true) & 0xff00001f).toBe(0x58000000); // ldr x0, …
-    expect(p.getUint32(4, true) & 0xff00001f).toBe(0x58000004); // ldr x4, …
-    expect(p.getBigUint64(literal(0), true)).toBe(img.segments.find((s) => s.name === "dtb")!.mem);
-    expect(p.getBigUint64(literal(4), true)).toBe(img.segments[0]!.mem);
-    expect(p.getUint32(20, true)).toBe(0xd61f0080); // br x4
-    expect(arm64Purgatory(1n, 2n)).toEqual(arm64Purgatory(1n, 2n));
+  test("the purgatory is told the Image's and the DTB's addresses, QEMU virt's PL011, and the SHA-256 of every other segment in order", () => {
+    const initrd = new Uint8Array(5000).fill(3);
+    const img = planArm64CrashImage({ kernel: image, initrd, cmdline: "console=ttyAMA0", machine: machine(dtb) });
+    const seg = (n: string) => img.segments.find((s) => s.name === n)!;
+    const p = le(seg("purgatory").data);
+    // struct params (purgatory.c, its offsets pinned there by _Static_assert) sits at 8, after `b start`
+    expect(p.getUint32(0, true) >>> 26).toBe(0b000101); // B imm26
+    expect(new TextDecoder().decode(seg("purgatory").data.subarray(8, 16))).toBe("KDPARM01");
+    expect(p.getBigUint64(8 + 0x08, true)).toBe(seg("kernel").mem);
+    expect(p.getBigUint64(8 + 0x10, true)).toBe(seg("dtb").mem);
+    expect(p.getBigUint64(8 + 0x18, true)).toBe(0x9000000n); // /chosen stdout-path = "/pl011@9000000"
+    const checked = img.segments.filter((s) => s.name !== "purgatory");
+    expect(checked.map((s) => s.name)).toEqual(["kernel", "initrd", "elfcorehdr", "dtb"]);
+    expect(p.getBigUint64(8 + 0x20, true)).toBe(4n);
+    checked.forEach((s, i) => {
+      expect(p.getBigUint64(8 + 0x48 + i * 16, true)).toBe(s.mem);
+      expect(p.getBigUint64(8 + 0x48 + i * 16 + 8, true)).toBe(BigInt(s.data.length));
+    });
+    const h = new Bun.CryptoHasher("sha256");
+    for (const s of checked) h.update(s.data);
+    expect(Buffer.from(seg("purgatory").data.subarray(8 + 0x28, 8 + 0x48)).toString("hex")).toBe(h.digest("hex"));
+    expect(img.entry).toBe(seg("purgatory").mem);
   });
 
   test("planArm64CrashImage() refuses a reservation too small, a bzImage, and a machine without a DTB, saying what to do", () => {

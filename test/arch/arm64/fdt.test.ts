@@ -1,12 +1,8 @@
 // Device tree blobs on QEMU's own arm64 virt DTB (what an arm64 guest's /sys/firmware/fdt holds; qemu dumpdtb
 // writes it without booting), read, rewritten and given a capture kernel's /chosen.
 import { beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { $ } from "bun";
 import { buildFdt, parseFdt, regValue, rootCells, withCaptureChosen, type Fdt } from "../../../lib/arch/arm64/fdt.ts";
-import { findQemu } from "../../../lib/lab/qemu.ts";
+import { virtDtb } from "./_virt_dtb.ts";
 
 const be32 = (b: Uint8Array, i = 0) => new DataView(b.buffer, b.byteOffset).getUint32(i * 4);
 const be64 = (b: Uint8Array, i = 0) => new DataView(b.buffer, b.byteOffset).getBigUint64(i * 8);
@@ -15,13 +11,7 @@ const text = (b: Uint8Array) => new TextDecoder().decode(b).replace(/\0$/, "");
 describe("FDT on QEMU's virt machine tree", () => {
   let dtb: Uint8Array;
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), "fdt-"));
-    try {
-      await $`${await findQemu("qemu-system-aarch64")} -machine virt,dumpdtb=${join(dir, "virt.dtb")} -cpu max -m 1024 -smp 2 -nographic`.quiet().nothrow();
-      dtb = readFileSync(join(dir, "virt.dtb"));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    dtb = await virtDtb();
   }, 60_000);
 
   test("parseFdt() reads the root, the memory node's 1 GiB at 0x40000000 and both CPUs", () => {

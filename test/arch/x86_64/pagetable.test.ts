@@ -76,6 +76,20 @@ describe("PageTable on synthetic tables", () => {
     expect(f.physBase).toBeLessThan(0n);
   });
 
+  test("a large page is remembered: addresses in it, then in a 4 KiB page, then in it again translate right", () => {
+    const f = new FakeKernel(4);
+    f.map(0xffffc90000001000n, 0x345000, 1);
+    f.map(0xffffc90000200000n, 0x400000, 2);
+    f.map(0xffffc90000400000n, 0x800000, 2);
+    const k = openKernel(f.dump());
+    for (let off = 0n; off < 0x200000n; off += 0x1000n + 8n) expect(k.translate(0xffffc90000200000n + off)).toBe(0x400000n + off);
+    expect(k.translate(0xffffc90000001008n)).toBe(0x345008n);
+    expect(k.translate(0xffffc900003ffff8n)).toBe(0x5ffff8n);
+    expect(k.translate(0xffffc90000400010n)).toBe(0x800010n); // the next 2 MiB page maps elsewhere
+    expect(k.translate(0xffffc90000200010n)).toBe(0x400010n);
+    expect(() => k.translate(0xffffc90000600000n)).toThrow("no PMD entry"); // past the large pages: not mapped
+  });
+
   test("the PAT bit of a 2 MiB entry is not part of the address", () => {
     const f = new FakeKernel(4);
     f.map(0xffffc90000200000n, 0x600000, 2);
