@@ -258,6 +258,22 @@ export function countKernelBoots(text: string): number {
   return parts.filter((s, i) => i === parts.length - 1 || reachedInit(s)).length;
 }
 
+/**
+ * The console from the banner of the kernel that printed `marker` on. A boot before it that panicked and restarted
+ * (a false start on a loaded host: seen in CI as a 6.12 "Fatal exception in interrupt" before init, with its own
+ * crashkernel reservation) is left out, so that what a test reads of "the crashed kernel" is that kernel's. The
+ * console is returned whole when `marker` is absent.
+ *
+ * @example consoleFromBootOf(falseStart + crashed + capture, "LAB-LOADED") // crashed + capture
+ */
+export function consoleFromBootOf(text: string, marker: string): string {
+  const at = text.indexOf(marker);
+  if (at < 0) return text;
+  const banner = text.lastIndexOf("Linux version ", at);
+  if (banner < 0) return text;
+  return text.slice(text.lastIndexOf("\n", banner) + 1);
+}
+
 /** A file from a guest's ext4 root image (read with debugfs, nothing mounted), or null when absent. */
 export async function guestFile(image: string, path: string): Promise<Buffer | null> {
   const r = await $`debugfs -R ${`cat ${path}`} ${image}`.quiet().nothrow();

@@ -6,7 +6,7 @@ import { $ } from "bun";
 import { LabError } from "../../lib/errors.ts";
 import { fetchKernel, type LabKernel } from "../../lib/lab/kernels.ts";
 import { labDir } from "../../lib/lab/labdir.ts";
-import { forArch, LAB_CAPTURE_CMDLINE, runGuest } from "../../lib/lab/qemu.ts";
+import { consoleFromBootOf, forArch, LAB_CAPTURE_CMDLINE, runGuest } from "../../lib/lab/qemu.ts";
 import type { ArchName } from "../../lib/arch/arch.ts";
 import { buildOnce } from "../../lib/lab/lock.ts";
 
@@ -57,7 +57,9 @@ export async function labDump(spec: DumpSpec): Promise<LabDump> {
   const dir = join(labDir(), "dumps", `${kernel.release}-${spec.scenario}`);
   const vmcore = join(dir, "vmcore");
   const consoleLog = join(dir, "console.log");
-  const made = () => (existsSync(vmcore) && existsSync(consoleLog) ? { vmcore, console: readFileSync(consoleLog, "utf8"), kernel } : undefined);
+  // the crashed kernel is the one that loaded the capture kernel: a false start before it is not that kernel's
+  const crashedOn = (text: string) => consoleFromBootOf(text, "LAB-LOADED");
+  const made = () => (existsSync(vmcore) && existsSync(consoleLog) ? { vmcore, console: crashedOn(readFileSync(consoleLog, "utf8")), kernel } : undefined);
   return buildOnce(dir, made, async () => {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const disk = join(dir, "capture.raw");
@@ -99,14 +101,27 @@ exit 98
         });
       }
       await $`truncate -s ${size[1]} ${disk}`.quiet();
+      // A guest's memory is mostly zero pages: punching holes where the blocks are zero keeps the bytes the same and
+      // cuts a sysrq dump from 864 MB to 174 MB on disk (a run from nothing: the dumps 13 GB before, 6.5 GB after,
+      // the thp and anon ones being full; a CI machine's disk filled up with them beside the guest images)
+      await digHoles(disk);
       chmodSync(disk, 0o600);
       renameSync(disk, vmcore);
       writeFileSync(join(dir, "spec.json"), JSON.stringify({ ...spec, files: Object.keys(spec.files ?? {}), release: kernel.release, seconds: r.seconds }, null, 2));
-      writeFileSync(consoleLog, r.console, { mode: 0o600 });
-      return { vmcore, console: r.console, kernel };
+      writeFileSync(consoleLog, r.console, { mode: 0o600 }); // whole: the diagnosis of a false start needs it
+      return { vmcore, console: crashedOn(r.console), kernel };
     } finally {
       r.cleanup();
       rmSync(disk, { force: true });
     }
   });
+}
+
+/** Punches holes in `path` wherever a block is all zero (util-linux fallocate; the file reads the same). */
+async function digHoles(path: string): Promise<void> {
+  const r = await $`fallocate --dig-holes ${path}`.quiet().nothrow();
+  // a filesystem without hole punching keeps the file whole: only the disk it takes differs
+  if (r.exitCode !== 0 && !/not supported/i.test(r.stderr.toString())) {
+    throw new LabError(`fallocate --dig-holes ${path} failed`, { hint: r.stderr.toString().trim() });
+  }
 }

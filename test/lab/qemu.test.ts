@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { LabError } from "../../lib/errors.ts";
 import { fetchKernel } from "../../lib/lab/kernels.ts";
-import { countKernelBoots, driveArgs, memoryArgs, runGuest } from "../../lib/lab/qemu.ts";
+import { consoleFromBootOf, countKernelBoots, driveArgs, memoryArgs, runGuest } from "../../lib/lab/qemu.ts";
 import { buildRootfs } from "../../lib/lab/rootfs.ts";
 
 describe("runGuest()", () => {
@@ -78,5 +78,26 @@ describe("countKernelBoots()", () => {
     // seen once in CI: a TCG guest under load restarted while booting, before its job, and a test counted 3 boots
     expect(countKernelBoots(boot("6.12.1", "[    2.1] tsc: Marking TSC unstable\n") + boot("6.12.1") + boot("6.12.1", ""))).toBe(2);
     expect(countKernelBoots("SeaBIOS\n")).toBe(0);
+  });
+});
+
+describe("consoleFromBootOf()", () => {
+  const boot = (v: string, rest: string) => `SeaBIOS (version 1.16)\n[    0.000000] Linux version ${v} (debian-kernel@lists.debian.org)\n${rest}`;
+  const falseStart = boot("6.12.1", "crashkernel reserved: 0x2b000000 - 0x3b000000 (256 MB)\nKernel panic - not syncing: Fatal exception in interrupt\n");
+  const crashed = boot("6.12.1", "crashkernel reserved: 0x2f000000 - 0x3f000000 (256 MB)\nLAB-LOADED 1\nKernel panic - not syncing: sysrq triggered crash\n");
+  const capture = boot("6.12.1", "LAB-CAPTURED\n");
+
+  test("drops a false start before the boot that printed the marker, from its banner's line on", () => {
+    // the CI failure of 2026-12-02: the 6.12 sysrq fixture's console began with a boot that panicked in an interrupt
+    const out = consoleFromBootOf(falseStart + crashed + capture, "LAB-LOADED");
+    expect(out).toBe("[    0.000000] Linux version 6.12.1 (debian-kernel@lists.debian.org)\n" + crashed.split("\n").slice(2).join("\n") + capture);
+    expect(/Kernel panic - not syncing: (.*)/.exec(out)![1]).toBe("sysrq triggered crash");
+    expect(out).not.toContain("0x2b000000");
+  });
+
+  test("keeps the console whole without a false start, or when the marker is absent", () => {
+    expect(consoleFromBootOf(crashed + capture, "LAB-LOADED")).toBe(crashed.slice(crashed.indexOf("[    0.000000]")) + capture);
+    expect(consoleFromBootOf(falseStart + capture, "LAB-LOADED")).toBe(falseStart + capture);
+    expect(consoleFromBootOf("", "LAB-LOADED")).toBe("");
   });
 });
