@@ -8,7 +8,9 @@
 // for the guest, so a run at exactly the recommended crashkernel= (--at-estimate) proves both collectors fit it.
 // Rows are cached in .lab/scale-rows.json with the date they were measured; --fresh measures again.
 // --profile adds a run of our collector under Bun's CPU profiler and prints the top of its profile.
-// Run: bun bench/scale.ts [MiB…] [--crashkernel 256M | --at-estimate] [--codecs zstd,lzo] [--profile] [--same-zstd] [--in-hook] [--fresh]
+// --cpus 2 gives the guest and its capture kernel two CPUs (load --append nr_cpus=2): our collector compresses on one
+// worker per CPU, makedumpfile runs with --num-threads 2.
+// Run: bun bench/scale.ts [MiB…] [--crashkernel 256M | --at-estimate] [--codecs zstd,lzo] [--cpus 1|2] [--profile] [--same-zstd] [--in-hook] [--fresh]
 //   (default sizes 1024 16384 65536, crashkernel=256M, codecs zstd; above 16 GiB QEMU gets a reserve=off RAM backend)
 import { chmodSync, existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -21,6 +23,8 @@ import { sidMakedumpfile } from "../lib/lab/sid_makedumpfile.ts";
 interface Row {
   kernel: string;
   ramMiB: number;
+  /** CPUs of the guest and its capture kernel (rows before 2026-12-02 05:00 had 1 and no field). */
+  cpus?: number;
   /** The reservation the guest booted with (rows before 2026-12-01 19:00 had 256M and no field). */
   crashkernel?: string;
   /** What `kdump estimate` recommended in that guest, in MiB. */
@@ -68,7 +72,9 @@ const option = (name: string) => {
 };
 const codecs = (option("--codecs") ?? "zstd").split(",");
 const fixedCrashkernel = option("--crashkernel") ?? "256M";
-const sizes = args.filter((a, i) => /^\d+$/.test(a) && !["--crashkernel", "--codecs"].includes(args[i - 1] ?? "")).map(Number);
+const cpus = Number(option("--cpus") ?? 1);
+if (!Number.isInteger(cpus) || cpus < 1 || cpus > 8) throw new Error(`--cpus ${option("--cpus")} is not 1–8`);
+const sizes = args.filter((a, i) => /^\d+$/.test(a) && !["--crashkernel", "--codecs", "--cpus"].includes(args[i - 1] ?? "")).map(Number);
 const cacheFile = join(labDir(), "scale-rows.json");
 const cache: Row[] = existsSync(cacheFile) ? JSON.parse(readFileSync(cacheFile, "utf8")) : [];
 const kernel = await fetchKernel("6.1");
@@ -76,6 +82,7 @@ const MDF = "makedumpfile-1.7.8" as const;
 
 /** The pre hook: every "<tool> <codec>" line of /var/lib/kdump-bench/runs, one at a time, timed and sampled. */
 function preHook(makedumpfile: string): string {
+  const threads = cpus > 1 ? ` --num-threads ${cpus}` : "";
   return `#!/bin/sh
 # lab bench (bench/scale.ts): other collectors on /proc/vmcore before ours, each timed and its memory sampled
 runs=/var/lib/kdump-bench/runs
@@ -87,9 +94,9 @@ while read tool codec; do
   out=/var/crash/bench-$tool-$codec
   rm -rf $out; mkdir -p $out
   case "$tool.$codec" in
-    makedumpfile.zstd) set -- ${makedumpfile} -z -d 31 /proc/vmcore $out/vmcore ;;
-    makedumpfile.lzo) set -- ${makedumpfile} -l -d 31 /proc/vmcore $out/vmcore ;;
-    makedumpfile.zlib) set -- ${makedumpfile} -c -d 31 /proc/vmcore $out/vmcore ;;
+    makedumpfile.zstd) set -- ${makedumpfile}${threads} -z -d 31 /proc/vmcore $out/vmcore ;;
+    makedumpfile.lzo) set -- ${makedumpfile}${threads} -l -d 31 /proc/vmcore $out/vmcore ;;
+    makedumpfile.zlib) set -- ${makedumpfile}${threads} -c -d 31 /proc/vmcore $out/vmcore ;;
     ours-samezstd.*) set -- env LD_LIBRARY_PATH=/opt/zstd-sid /usr/local/bin/bun /opt/kdump/lib/collect/main.ts collect --from /proc/vmcore --out $out --compress $codec ;;
     ours-prof.*) set -- /usr/local/bin/bun --cpu-prof-md --cpu-prof-interval=10000 --cpu-prof-dir=$out/prof /opt/kdump/lib/collect/main.ts collect --from /proc/vmcore --out $out --compress $codec ;;
     *) set -- /usr/local/bin/bun /opt/kdump/lib/collect/main.ts collect --from /proc/vmcore --out $out --compress $codec ;;
@@ -181,7 +188,8 @@ async function measure(ramMiB: number, crashkernel: string): Promise<Row[]> {
   const r = await rehearse({
     kernel,
     memoryMiB: ramMiB,
-    cpus: 1,
+    cpus,
+    loadArgs: cpus > 1 ? ["--append", `nr_cpus=${cpus}`] : [],
     crashkernel,
     crash: crashJob(ramMiB),
     after: AFTER,
@@ -205,7 +213,7 @@ async function measure(ramMiB: number, crashkernel: string): Promise<Row[]> {
     const l = file ? lines.find((x) => x.startsWith(`SCALE-BT ${file} `)) : undefined;
     return l && kv(l, "rc") === "0" && kv(l, "sysrq") !== "0" ? Math.round((Number(kv(l, "end")) - Number(kv(l, "start"))) * 100) / 100 : null;
   };
-  const base = { kernel: r.kernel, ramMiB, crashkernel, estimateMiB, level: 31, measured: new Date().toISOString() };
+  const base = { kernel: r.kernel, ramMiB, cpus, crashkernel, estimateMiB, level: 31, measured: new Date().toISOString() };
   const rows: Row[] = [];
   for (const l of lines.filter((x) => x.startsWith("SCALE-RUN "))) {
     const [, tool, codec] = l.split(" ");
@@ -253,6 +261,7 @@ async function measure(ramMiB: number, crashkernel: string): Promise<Row[]> {
 }
 
 const ck = (x: Row) => x.crashkernel ?? "256M";
+const cpusOf = (x: Row) => x.cpus ?? 1;
 for (const ramMiB of sizes.length ? sizes : [1024, 16384, 65536]) {
   let crashkernel = fixedCrashkernel;
   if (atEstimate) {
@@ -263,7 +272,7 @@ for (const ramMiB of sizes.length ? sizes : [1024, 16384, 65536]) {
     }
     crashkernel = `${known.estimateMiB}M`;
   }
-  const same = (x: Row) => x.kernel === kernel.release && x.ramMiB === ramMiB && ck(x) === crashkernel;
+  const same = (x: Row) => x.kernel === kernel.release && x.ramMiB === ramMiB && ck(x) === crashkernel && cpusOf(x) === cpus;
   const wanted = (x: Row) => same(x) && (x.collector === MDF || x.codec !== "zstd" ? codecs.includes(x.codec) : true);
   if (!fresh && cache.filter(wanted).length >= codecs.length * 2) continue;
   console.error(`measuring ${ramMiB} MiB at crashkernel=${crashkernel}, codecs ${codecs.join(",")}…`);
@@ -275,13 +284,13 @@ for (const ramMiB of sizes.length ? sizes : [1024, 16384, 65536]) {
 
 const cell = (v: unknown, w: number) => String(v ?? "-").padStart(w);
 console.log(
-  `${"RAM".padStart(6)} ${"crashk".padStart(6)} ${"collector".padEnd(18)} ${"codec".padEnd(5)} ${cell("wall s", 8)} ${cell("own s", 7)} ${cell("peak anon", 10)} ${cell("peak RSS", 10)} ${cell("dump MiB", 9)} ${cell("bt s", 6)}  measured`,
+  `${"RAM".padStart(6)} ${"crashk".padStart(6)} ${"cpus".padStart(4)} ${"collector".padEnd(18)} ${"codec".padEnd(5)} ${cell("wall s", 8)} ${cell("own s", 7)} ${cell("peak anon", 10)} ${cell("peak RSS", 10)} ${cell("dump MiB", 9)} ${cell("bt s", 6)}  measured`,
 );
-const rows = cache.filter((x) => x.kernel === kernel.release).sort((a, b) => a.ramMiB - b.ramMiB || ck(a).localeCompare(ck(b)) || a.codec.localeCompare(b.codec) || a.collector.localeCompare(b.collector));
+const rows = cache.filter((x) => x.kernel === kernel.release).sort((a, b) => a.ramMiB - b.ramMiB || ck(a).localeCompare(ck(b)) || cpusOf(a) - cpusOf(b) || a.codec.localeCompare(b.codec) || a.collector.localeCompare(b.collector));
 for (const x of rows) {
   const atEst = typeof x.estimateMiB === "number" && ck(x) === `${x.estimateMiB}M` ? "=est" : "";
   console.log(
-    `${cell(`${x.ramMiB / 1024}G`, 6)} ${cell(ck(x) + atEst, 6)} ${x.collector.padEnd(18)} ${x.codec.padEnd(5)} ${cell(x.wallSeconds, 8)} ${cell(x.captureSeconds, 7)} ${cell(x.peakAnon, 10)} ${cell(x.peakResident, 10)} ${cell((x.dumpBytes / 1048576).toFixed(1), 9)} ${cell(x.btSeconds, 6)}  ${x.measured.slice(0, 16)}${x.passed ? "" : ` FAILED: ${x.reason}`}`,
+    `${cell(`${x.ramMiB / 1024}G`, 6)} ${cell(ck(x) + atEst, 6)} ${cell(cpusOf(x), 4)} ${x.collector.padEnd(18)} ${x.codec.padEnd(5)} ${cell(x.wallSeconds, 8)} ${cell(x.captureSeconds, 7)} ${cell(x.peakAnon, 10)} ${cell(x.peakResident, 10)} ${cell((x.dumpBytes / 1048576).toFixed(1), 9)} ${cell(x.btSeconds, 6)}  ${x.measured.slice(0, 16)}${x.passed ? "" : ` FAILED: ${x.reason}`}`,
   );
 }
 // the estimate each guest size got, and whether a capture at exactly that size passed for both collectors
@@ -294,12 +303,12 @@ for (const ram of [...new Set(rows.map((x) => x.ramMiB))]) {
 }
 // issue 17: at 64 GiB, -d 31, same codec: ours faster than makedumpfile and no larger
 for (const x of rows.filter((x) => x.ramMiB === 65536 && x.collector !== MDF && x.passed)) {
-  const p = rows.find((y) => y.ramMiB === 65536 && ck(y) === ck(x) && y.collector === MDF && y.codec === x.codec && y.passed);
+  const p = rows.find((y) => y.ramMiB === 65536 && ck(y) === ck(x) && cpusOf(y) === cpusOf(x) && y.collector === MDF && y.codec === x.codec && y.passed);
   if (p && x.wallSeconds && p.wallSeconds)
-    console.log(`64 GiB ${x.codec} crashkernel=${ck(x)}: ${x.collector} ${x.wallSeconds} s, makedumpfile ${p.wallSeconds} s, ratio ${(x.wallSeconds / p.wallSeconds).toFixed(2)}; dump ${(x.dumpBytes / 1048576).toFixed(1)} vs ${(p.dumpBytes / 1048576).toFixed(1)} MiB`);
+    console.log(`64 GiB ${x.codec} crashkernel=${ck(x)} on ${cpusOf(x)} CPU(s): ${x.collector} ${x.wallSeconds} s, makedumpfile ${p.wallSeconds} s, ratio ${(x.wallSeconds / p.wallSeconds).toFixed(2)}; dump ${(x.dumpBytes / 1048576).toFixed(1)} vs ${(p.dumpBytes / 1048576).toFixed(1)} MiB`);
 }
 // issue 17's bound: the collector's anonymous memory grows by at most 16 MB from the 1 GiB capture to the 64 GiB one
 const mib = (x?: Row) => (x?.passed && x.peakAnon ? Number(/^[\d.]+/.exec(x.peakAnon)![0]) * (x.peakAnon.endsWith("GiB") ? 1024 : 1) : null);
-const ours = rows.filter((x) => x.collector === "ours" && x.codec === "zstd" && x.passed).sort((a, b) => b.measured.localeCompare(a.measured));
+const ours = rows.filter((x) => x.collector === "ours" && x.codec === "zstd" && cpusOf(x) === 1 && x.passed).sort((a, b) => b.measured.localeCompare(a.measured));
 const [small, big] = [mib(ours.find((x) => x.ramMiB === 1024)), mib(ours.find((x) => x.ramMiB === 65536))];
 if (small !== null && big !== null) console.log(`peak anonymous growth 1 -> 64 GiB: ${(big - small).toFixed(1)} MiB (${((big - small) * 1.048576).toFixed(1)} MB; bound 16 MB)`);

@@ -15,6 +15,8 @@ export interface RehearseOptions {
   memoryMiB?: number;
   /** Guest shell that crashes the kernel (default: the trigger recipe, sysrq 'c'). */
   crash?: string;
+  /** More arguments for the guest's `recipes/load.ts` (e.g. `--append nr_cpus=2`: two CPUs in the capture kernel). */
+  loadArgs?: string[];
   /** Guest shell run last in the boot after the capture, once the analysis passed (a bench's own measurements). */
   after?: string;
   /** Extra files in the guest root filesystem. */
@@ -60,11 +62,12 @@ export interface RehearseReport {
 const MARK = "REHEARSE";
 
 /** The guest's side of the rehearsal: the recipes, with markers the host times. */
-function job(crash?: string, after = ""): string {
+function job(crash?: string, after = "", loadArgs: string[] = []): string {
+  const load = ["bunx kdump recipes/load.ts", ...loadArgs.map((a) => `'${a.replace(/'/g, "'\\''")}'`)].join(" ");
   return `
 if [ "$LAB_BOOT" = 1 ]; then
   echo "${MARK} load"
-  bunx kdump recipes/load.ts || { echo "${MARK}-FAIL load: recipes/load.ts exited $?"; exit 1; }
+  ${load} || { echo "${MARK}-FAIL load: recipes/load.ts exited $?"; exit 1; }
   echo "${MARK} trigger"
   ${crash ?? "bunx kdump recipes/trigger.ts --yes"}
   echo "${MARK}-FAIL trigger: the crash command returned and the kernel is still running"
@@ -100,7 +103,7 @@ export async function rehearse(o: RehearseOptions): Promise<RehearseReport> {
   let kernelBanners = 0;
   const r = await runGuest({
     kernel: o.kernel,
-    job: job(o.crash, o.after),
+    job: job(o.crash, o.after, o.loadArgs),
     cmdline: `crashkernel=${crashkernel}`,
     cpus: o.cpus ?? 2,
     memoryMiB: o.memoryMiB ?? 1024,
