@@ -1,9 +1,8 @@
 // The log equals Debian's vmcore-dmesg (kexec-tools 2.0.25) byte for byte: on real crashes of both kernel lines
 // read from the ELF dump, makedumpfile's -c/-l/-F outputs and our snappy/zstd files; on synthetic rings for the
 // corner cases (wrapped blocks, stale and reserved descriptors, truncated records, id wrap-around).
-import { beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { analyze } from "../../lib/analyze/command.ts";
 import { escapeText, formatDmesg, timestamp } from "../../lib/analyze/log.ts";
@@ -16,6 +15,9 @@ import { debugKernel } from "../kernel/_images.ts";
 import { FakeKernel } from "../kernel/_fakekernel.ts";
 import { writePrb, type FakeRecord } from "../kernel/_fakeprb.ts";
 import { expectBytes, fourLevelDump, kmsgDump, LINES, makedumpfileOutput, ourKdump, sysrqDump, vmcoreDmesg, vmcoreDmesgRaw } from "../dump/_peers.ts";
+import { removeScratch, scratchDir } from "../_scratch.ts";
+
+afterAll(removeScratch);
 
 const LAB = 900_000; // building a lab dump boots QEMU (about a minute under TCG)
 
@@ -90,7 +92,7 @@ describe.each(LINES)("analyze log on a %s crash after odd /dev/kmsg writes", (li
 async function bothOn(records: FakeRecord[], shape: Parameters<typeof writePrb>[2], levels: 4 | 5 = 5) {
   const k = new FakeKernel(levels);
   writePrb(k, records, shape);
-  const dir = mkdtempSync(join(tmpdir(), "kdump-log-"));
+  const dir = scratchDir("kdump-log-");
   const path = join(dir, "vmcore");
   writeFileSync(path, k.elf());
   const peer = await vmcoreDmesgRaw(path);

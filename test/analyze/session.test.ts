@@ -2,13 +2,15 @@
 // the lines piped on stdin with the same output as one CLI run each; on a real pseudo-terminal (util-linux's
 // script) `kdump analyze VMCORE` opens a kdump> prompt with Tab completion of symbol names, a pipe to the shell and
 // a history file; without a terminal it still prints the report. Later commands reuse the open dump.
-import { beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { analyze } from "../../lib/analyze/command.ts";
 import { AnalyzeSession, parseSessionLine } from "../../lib/analyze/session.ts";
 import { sysrqDump } from "../dump/_peers.ts";
+import { removeScratch, scratchDir } from "../_scratch.ts";
+
+afterAll(removeScratch);
 
 const LAB = 900_000;
 const KDUMP = join(import.meta.dir, "../../kdump.ts");
@@ -77,7 +79,7 @@ describe("analyze session on a 6.1 sysrq dump", () => {
   }, 60_000);
 
   test("on a pseudo-terminal: a kdump> prompt, Tab completes a symbol, | runs the shell, history is kept", async () => {
-    const home = mkdtempSync(join(tmpdir(), "kdump-session-"));
+    const home = scratchDir("kdump-session-");
     const prompt = "kdump> ";
     const out = await onPty(vmcore, home, [
       { text: "sys\n", after: prompt },

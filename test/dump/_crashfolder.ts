@@ -1,11 +1,11 @@
 // A scratch dump folder for tests: files at relative paths with chosen ages (mtimes).
-import { mkdirSync, mkdtempSync, utimesSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { scratchDir } from "../_scratch.ts";
 
 /** A folder holding dumps in both layouts plus decoys; returns it. */
 export function crashFolder(files: Record<string, { bytes: Uint8Array | string; ageSeconds: number }>): string {
-  const root = mkdtempSync(join(tmpdir(), "kdump-find-"));
+  const root = scratchDir("kdump-find-");
   for (const [rel, f] of Object.entries(files)) {
     const p = join(root, rel);
     mkdirSync(join(p, ".."), { recursive: true });

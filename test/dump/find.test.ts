@@ -1,12 +1,13 @@
 // findDumps()/newestDump() find dumps by signature in the layouts kdump-utils and Debian's kdump-tools write,
 // newest first, and skip unfinished copies and other files.
-import { describe, expect, test } from "bun:test";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { MissingDataError } from "../../lib/errors.ts";
 import { findDumps, newestDump } from "../../lib/dump/find.ts";
 import { crashFolder } from "./_crashfolder.ts";
+import { removeScratch, scratchDir } from "../_scratch.ts";
+
+afterAll(removeScratch);
 
 const elf = new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]);
 const kdumpSig = "KDUMP   \x06\0\0\0";
@@ -30,7 +31,7 @@ describe("findDumps()", () => {
 
   test("newestDump() is the first; an empty folder is a MissingDataError with a hint", () => {
     expect(newestDump(root).path).toBe(join(root, "202611230900/dump.202611230900"));
-    const empty = mkdtempSync(join(tmpdir(), "kdump-find-"));
+    const empty = scratchDir("kdump-find-");
     expect(() => newestDump(empty)).toThrow(MissingDataError);
     expect(() => newestDump(empty)).toThrow(`no crash dump under ${empty}`);
   });

@@ -1,9 +1,8 @@
 // KdumpDump reads Debian makedumpfile's -c (zlib) and -l (lzo) output of real crashes page for page as the ELF
 // original holds them, and reports excluded pages as absent; our writer proves snappy, zstd and mixed codecs and
 // the damaged-file paths.
-import { beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { BadDataError, DumpFormatError, errorLine, FaultError } from "../../lib/errors.ts";
 import type { Dump } from "../../lib/dump/dump.ts";
@@ -13,6 +12,9 @@ import { BufferSource } from "../../lib/dump/source.ts";
 import { FakeKernel } from "../kernel/_fakekernel.ts";
 import { writeKdump, type CodecName } from "./_kdumpwriter.ts";
 import { LINES, makedumpfileOutput, ourKdump, sysrqDump } from "./_peers.ts";
+import { removeScratch, scratchDir } from "../_scratch.ts";
+
+afterAll(removeScratch);
 
 const LAB = 900_000;
 
@@ -79,7 +81,7 @@ describe("KdumpDump on synthetic files", () => {
   const f = new FakeKernel(4);
   for (let i = 0; i < 256; i++) f.phys[i * 4096 + (i % 4000)] = i || 1; // a marker byte in each page
   const elf = f.dump();
-  const dir = mkdtempSync(join(tmpdir(), "kdump-kc-"));
+  const dir = scratchDir("kdump-kc-");
   const write = (name: string, codec: CodecName | ((pfn: number) => CodecName), exclude?: (pfn: number) => boolean) => {
     const p = join(dir, name);
     writeKdump(elf, p, { codec, exclude });

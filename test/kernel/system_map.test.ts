@@ -1,9 +1,8 @@
 // System.map as the way to kallsyms for kernels whose VMCOREINFO does not say where it is (before 6.0): the
 // build's real map (Debian -dbg) gives the same symbols as VMCOREINFO does; a map of another build, a corrupted
 // one and Debian's placeholder are refused with a clear message; the report still prints what needs no symbols.
-import { beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { $ } from "bun";
 import { openDump } from "../../lib/dump/open.ts";
@@ -17,6 +16,9 @@ import type { KernelView } from "../../lib/kernel/view.ts";
 import { Vmcoreinfo } from "../../lib/kernel/vmcoreinfo.ts";
 import { LINES, sysrqDump } from "../dump/_peers.ts";
 import { debugKernel } from "./_images.ts";
+import { removeScratch, scratchDir } from "../_scratch.ts";
+
+afterAll(removeScratch);
 
 const LAB = 900_000; // building a lab dump boots QEMU
 const KDUMP = join(import.meta.dir, "..", "..", "kdump.ts");
@@ -32,7 +34,7 @@ describe.each(LINES)("System.map on %s", (line) => {
   let vmcore: string;
   let map: string;
   let other: string;
-  const dir = mkdtempSync(join(tmpdir(), "kdump-sysmap-"));
+  const dir = scratchDir("kdump-sysmap-");
   beforeAll(async () => {
     vmcore = (await sysrqDump(line)).vmcore;
     view = openKernel(openDump(vmcore));

@@ -1,12 +1,14 @@
 // recipes/analyze.ts, run as a user would (`kdump recipes/analyze.ts --path DIR`), prints the report of the
 // newest dump in the folder and fails with one line when there is none.
-import { describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { afterAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { FakeKernel } from "../kernel/_fakekernel.ts";
 import { writePrb } from "../kernel/_fakeprb.ts";
 import { crashFolder } from "../dump/_crashfolder.ts";
+import { removeScratch, scratchDir } from "../_scratch.ts";
+
+afterAll(removeScratch);
 
 const ROOT = join(import.meta.dir, "..", "..");
 const recipe = (...args: string[]) =>
@@ -34,7 +36,7 @@ describe("recipes/analyze.ts", () => {
   });
 
   test("a folder without dumps is one line on stderr and exit 1", () => {
-    const empty = mkdtempSync(join(tmpdir(), "kdump-recipe-"));
+    const empty = scratchDir("kdump-recipe-");
     writeFileSync(join(empty, "notes.txt"), "nothing here");
     const r = recipe("--path", empty);
     expect(r.exitCode).toBe(1);
