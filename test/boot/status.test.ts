@@ -1,13 +1,15 @@
-import { describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { crashkernelArgs, crashRegions, lockdownMode, readStatus } from "../../lib/boot/status.ts";
+import { removeScratch, scratchDir } from "../_scratch.ts";
+
+afterAll(removeScratch);
 
 /** A scratch /proc + /sys + /boot tree. */
 function box(files: Record<string, string | Uint8Array>): string {
-  const root = mkdtempSync(join(tmpdir(), "status-"));
+  const root = scratchDir("kdump-status-");
   for (const [p, v] of Object.entries(files)) {
     mkdirSync(dirname(join(root, p)), { recursive: true });
     writeFileSync(join(root, p), v);

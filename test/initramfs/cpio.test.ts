@@ -1,8 +1,10 @@
-import { describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { afterAll, describe, expect, test } from "bun:test";
+import { readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Cpio } from "../../lib/initramfs/cpio.ts";
+import { removeScratch, scratchDir } from "../_scratch.ts";
+
+afterAll(removeScratch);
 
 // GNU cpio is the oracle: what it lists and extracts is what the kernel's initramfs unpacker sees.
 describe("Cpio", () => {
@@ -12,7 +14,7 @@ describe("Cpio", () => {
     .symlink("bin/sh", "busybox")
     .dir("proc", 0o555)
     .bytes();
-  const dir = mkdtempSync(join(tmpdir(), "cpio-"));
+  const dir = scratchDir("kdump-cpio-");
   writeFileSync(join(dir, "a.cpio"), archive);
 
   test("bytes() is read back by GNU cpio with every member and parent directory", async () => {

@@ -1,11 +1,13 @@
-import { describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { afterAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { CrashMachine } from "../../lib/load/crash_machine.ts";
 import { labMachine, reservation } from "./_crash_machine.ts";
 import { buildElfcorehdr, corePhdrs, dumpRanges, subtract } from "../../lib/load/elfcorehdr.ts";
 import { labDump } from "../lab/dumps.ts";
+import { removeScratch, scratchDir } from "../_scratch.ts";
+
+afterAll(removeScratch);
 
 function machine(): CrashMachine {
   return labMachine({
@@ -18,7 +20,7 @@ function machine(): CrashMachine {
 
 /** readelf -lW of a file as [type, offset, vaddr, paddr, filesz, memsz, flags]. */
 async function readelf(bytes: Uint8Array): Promise<string[][]> {
-  const f = join(mkdtempSync(join(tmpdir(), "elfcorehdr-")), "hdr");
+  const f = join(scratchDir("kdump-elfcorehdr-"), "hdr");
   writeFileSync(f, bytes);
   const out = (await Bun.$`readelf -hlW ${f}`.quiet()).stdout.toString();
   expect(out).toContain("CORE (Core file)");

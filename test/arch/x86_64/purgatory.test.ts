@@ -1,14 +1,16 @@
-import { describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { afterAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { patchPurgatory, purgatoryImage } from "../../../lib/arch/x86_64/purgatory.ts";
 import { assemble, PURGATORY_DIR } from "../../../lib/arch/x86_64/purgatory/build.ts";
+import { removeScratch, scratchDir } from "../../_scratch.ts";
+
+afterAll(removeScratch);
 
 // Oracles: GNU as/objcopy (the checked-in bytes are what the source assembles to), the assembler's symbol table
 // (where the parameter block fields are), and Bun's SHA-256 (what the assembly's SHA-256 must compute).
 describe("purgatory", () => {
-  const dir = mkdtempSync(join(tmpdir(), "purgatory-test-"));
+  const dir = scratchDir("kdump-purgatory-test-");
 
   test("purgatory.bin is exactly what purgatory.s assembles to (reproducible build)", async () => {
     const built = await assemble();
