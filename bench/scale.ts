@@ -8,8 +8,8 @@
 // for the guest, so a run at exactly the recommended crashkernel= (--at-estimate) proves both collectors fit it.
 // Rows are cached in .lab/scale-rows.json with the date they were measured; --fresh measures again.
 // --profile adds a run of our collector under Bun's CPU profiler and prints the top of its profile.
-// --cpus 2 gives the guest and its capture kernel two CPUs (load --append nr_cpus=2): our collector compresses on one
-// worker per CPU, makedumpfile runs with --num-threads 2.
+// --cpus 2 gives the capture kernel two CPUs (load --append nr_cpus=2; the guest gets three, its boot CPU being left
+// out of the capture): our collector compresses on one worker per CPU, makedumpfile runs with --num-threads 2.
 // Run: bun bench/scale.ts [MiB…] [--crashkernel 256M | --at-estimate] [--codecs zstd,lzo] [--cpus 1|2] [--profile] [--same-zstd] [--in-hook] [--fresh]
 //   (default sizes 1024 16384 65536, crashkernel=256M, codecs zstd; above 16 GiB QEMU gets a reserve=off RAM backend)
 import { chmodSync, existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
@@ -23,7 +23,7 @@ import { sidMakedumpfile } from "../lib/lab/sid_makedumpfile.ts";
 interface Row {
   kernel: string;
   ramMiB: number;
-  /** CPUs of the guest and its capture kernel (rows before 2026-12-02 05:00 had 1 and no field). */
+  /** CPUs of the capture kernel (rows before 2026-12-02 05:00 had 1 and no field). */
   cpus?: number;
   /** The reservation the guest booted with (rows before 2026-12-01 19:00 had 256M and no field). */
   crashkernel?: string;
@@ -31,7 +31,8 @@ interface Row {
   estimateMiB?: number | null;
   /** ours+sid-libzstd: ours with the libzstd makedumpfile runs with (--same-zstd). */
   /** ours:hook: ours run by the pre hook like makedumpfile (--in-hook); ours: the capture init's own run. */
-  collector: "ours" | "ours:hook" | "ours+sid-libzstd" | "makedumpfile-1.7.8";
+  /** makedumpfile-1.7.8:1-thread: without --num-threads in a capture kernel of several CPUs (--cpus 2 and up). */
+  collector: "ours" | "ours:hook" | "ours+sid-libzstd" | "makedumpfile-1.7.8" | "makedumpfile-1.7.8:1-thread";
   level: number;
   codec: string;
   passed: boolean;
@@ -79,6 +80,7 @@ const cacheFile = join(labDir(), "scale-rows.json");
 const cache: Row[] = existsSync(cacheFile) ? JSON.parse(readFileSync(cacheFile, "utf8")) : [];
 const kernel = await fetchKernel("6.1");
 const MDF = "makedumpfile-1.7.8" as const;
+const MDF1 = "makedumpfile-1.7.8:1-thread" as const;
 
 /** The pre hook: every "<tool> <codec>" line of /var/lib/kdump-bench/runs, one at a time, timed and sampled. */
 function preHook(makedumpfile: string): string {
@@ -95,6 +97,7 @@ while read tool codec; do
   rm -rf $out; mkdir -p $out
   case "$tool.$codec" in
     makedumpfile.zstd) set -- ${makedumpfile}${threads} -z -d 31 /proc/vmcore $out/vmcore ;;
+    makedumpfile-1thread.zstd) set -- ${makedumpfile} -z -d 31 /proc/vmcore $out/vmcore ;;
     makedumpfile.lzo) set -- ${makedumpfile}${threads} -l -d 31 /proc/vmcore $out/vmcore ;;
     makedumpfile.zlib) set -- ${makedumpfile}${threads} -c -d 31 /proc/vmcore $out/vmcore ;;
     ours-samezstd.*) set -- env LD_LIBRARY_PATH=/opt/zstd-sid /usr/local/bin/bun /opt/kdump/lib/collect/main.ts collect --from /proc/vmcore --out $out --compress $codec ;;
@@ -119,6 +122,8 @@ while read tool codec; do
   f=$(find $out -name vmcore | head -n 1)
   echo "SCALE-RUN $tool $codec rc=$rc start=$t0 end=$t1 anonKiB=$anon hwmKiB=$hwm bytes=$(stat -c %s "$f" 2>/dev/null || echo 0) file=$f"
   grep -E 'saved |Completed|rror' $out/log | tr '\\r' '\\n' | tail -n 3 | sed "s/^/SCALE-LOG $tool $codec /"
+  # a failed run's last words (makedumpfile --num-threads 2 ended with SIGABRT, rc 134, on 2026-12-02)
+  [ $rc = 0 ] || tr '\\r' '\\n' < $out/log | grep -v '^ *$' | tail -n 6 | sed "s/^/SCALE-FAIL $tool $codec /"
 done < $runs
 read t _ < /proc/uptime; echo $t > /tmp/bench-pre-end
 exit 0
@@ -134,7 +139,7 @@ read t _ < /proc/uptime; echo "SCALE-OURS start=$(cat /tmp/bench-pre-end 2>/dev/
 function crashJob(ramMiB: number): string {
   const anon = Math.min(3072, Math.floor(ramMiB / 4));
   const fill = `const a=[];for(let i=0;i<${anon};i++){const b=new Uint8Array(1<<20);b.fill((i%250)+1);a.push(b)}console.log("SCALE-FILLED ${anon} MiB");setInterval(()=>a.length,1e6)`;
-  const runs = [...codecs.map((c) => `makedumpfile ${c}`), ...codecs.filter((c) => c !== "zstd").map((c) => `ours ${c}`), ...(inHook ? ["ours-hook zstd"] : []), ...(sameZstd ? ["ours-samezstd zstd"] : []), ...(profile ? ["ours-prof zstd"] : [])];
+  const runs = [...codecs.map((c) => `makedumpfile ${c}`), ...codecs.filter((c) => c !== "zstd").map((c) => `ours ${c}`), ...(inHook ? ["ours-hook zstd"] : []), ...(cpus > 1 && codecs.includes("zstd") ? ["makedumpfile-1thread zstd"] : []), ...(sameZstd ? ["ours-samezstd zstd"] : []), ...(profile ? ["ours-prof zstd"] : [])];
   return [
     `mkdir -p /var/lib/kdump-bench; printf '%s\\n' ${runs.map((r) => `'${r}'`).join(" ")} > /var/lib/kdump-bench/runs`,
     `echo "SCALE-ESTIMATE $(kdump estimate --json --kernel /boot/vmlinuz-$(uname -r) --initrd $(ls -t /var/lib/kdump/initramfs-*.img | head -n 1) | tr -d '\\n')"`,
@@ -188,7 +193,9 @@ async function measure(ramMiB: number, crashkernel: string): Promise<Row[]> {
   const r = await rehearse({
     kernel,
     memoryMiB: ramMiB,
-    cpus,
+    // the capture kernel leaves out the first kernel's boot CPU (disable_cpu_apicid, as kdump-utils does) and boots
+    // on the CPU that crashed: N capture CPUs need N + 1 in the guest (with 2, the capture kernel brought up 1)
+    cpus: cpus > 1 ? cpus + 1 : 1,
     loadArgs: cpus > 1 ? ["--append", `nr_cpus=${cpus}`] : [],
     crashkernel,
     crash: crashJob(ramMiB),
@@ -224,10 +231,10 @@ async function measure(ramMiB: number, crashkernel: string): Promise<Row[]> {
     const m = self ? /: (\d+) of \d+ pages, .* in ([\d.]+) s;.*peak memory ([\d.]+ \w+) anonymous, ([\d.]+ \w+) resident/.exec(self) : null;
     rows.push({
       ...base,
-      collector: tool === "ours" ? "ours" : tool === "ours-samezstd" ? "ours+sid-libzstd" : tool === "ours-hook" ? "ours:hook" : MDF,
+      collector: tool === "ours" ? "ours" : tool === "ours-samezstd" ? "ours+sid-libzstd" : tool === "ours-hook" ? "ours:hook" : tool === "makedumpfile-1thread" ? MDF1 : MDF,
       codec: codec!,
       passed: ok,
-      ...(!ok && { reason: r.reason ?? `rc=${kv(l, "rc")}` }),
+      ...(!ok && { reason: [r.reason ?? `rc=${kv(l, "rc")}`, ...lines.filter((x) => x.startsWith(`SCALE-FAIL ${tool} ${codec} `)).slice(-2).map((x) => x.split(" ").slice(3).join(" "))].join(": ") }),
       wallSeconds: Math.round((Number(kv(l, "end")) - Number(kv(l, "start"))) * 100) / 100,
       captureSeconds: m ? Number(m[2]) : null,
       peakAnon: m?.[3] ?? kib(kv(l, "anonKiB")),
@@ -302,10 +309,13 @@ for (const ram of [...new Set(rows.map((x) => x.ramMiB))]) {
   console.log(`${ram / 1024} GiB: kdump estimate recommends crashkernel=${est}M; at exactly that size ours ${fits("ours")}, makedumpfile 1.7.8 ${fits(MDF)}`);
 }
 // issue 17: at 64 GiB, -d 31, same codec: ours faster than makedumpfile and no larger
-for (const x of rows.filter((x) => x.ramMiB === 65536 && x.collector !== MDF && x.passed)) {
-  const p = rows.find((y) => y.ramMiB === 65536 && ck(y) === ck(x) && cpusOf(y) === cpusOf(x) && y.collector === MDF && y.codec === x.codec && y.passed);
-  if (p && x.wallSeconds && p.wallSeconds)
-    console.log(`64 GiB ${x.codec} crashkernel=${ck(x)} on ${cpusOf(x)} CPU(s): ${x.collector} ${x.wallSeconds} s, makedumpfile ${p.wallSeconds} s, ratio ${(x.wallSeconds / p.wallSeconds).toFixed(2)}; dump ${(x.dumpBytes / 1048576).toFixed(1)} vs ${(p.dumpBytes / 1048576).toFixed(1)} MiB`);
+const peers: Row["collector"][] = [MDF, MDF1];
+for (const x of rows.filter((x) => x.ramMiB === 65536 && !peers.includes(x.collector) && x.passed)) {
+  for (const peer of peers) {
+    const p = rows.find((y) => y.ramMiB === 65536 && ck(y) === ck(x) && cpusOf(y) === cpusOf(x) && y.collector === peer && y.codec === x.codec && y.passed);
+    if (p && x.wallSeconds && p.wallSeconds)
+      console.log(`64 GiB ${x.codec} crashkernel=${ck(x)} on ${cpusOf(x)} CPU(s): ${x.collector} ${x.wallSeconds} s, ${peer} ${p.wallSeconds} s, ratio ${(x.wallSeconds / p.wallSeconds).toFixed(2)}; dump ${(x.dumpBytes / 1048576).toFixed(1)} vs ${(p.dumpBytes / 1048576).toFixed(1)} MiB`);
+  }
 }
 // issue 17's bound: the collector's anonymous memory grows by at most 16 MB from the 1 GiB capture to the 64 GiB one
 const mib = (x?: Row) => (x?.passed && x.peakAnon ? Number(/^[\d.]+/.exec(x.peakAnon)![0]) * (x.peakAnon.endsWith("GiB") ? 1024 : 1) : null);

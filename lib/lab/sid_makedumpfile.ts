@@ -36,5 +36,10 @@ export async function sidMakedumpfile(prefix = "/opt/makedumpfile-sid"): Promise
     }
   };
   visit(program);
+  // glibc loads libgcc_s with dlopen (no DT_NEEDED) to unwind a thread in pthread_exit: without it
+  // `makedumpfile --num-threads 2` aborted at 100% with "libgcc_s.so.1 must be installed for pthread_exit to work"
+  const gcc = dirs.map((d) => join(d, "libgcc_s.so.1")).find((p) => existsSync(p));
+  if (!gcc) throw new MissingDataError("sid's root lacks libgcc_s.so.1, which makedumpfile --num-threads needs", { hint: `remove ${dir} so sidRoot() builds it again` });
+  files[`${prefix}/lib/libgcc_s.so.1`] = realpathSync(gcc);
   return { files, command: `${prefix}/lib/ld-linux-x86-64.so.2 --library-path ${prefix}/lib ${prefix}/makedumpfile` };
 }
