@@ -27,6 +27,10 @@ export class CompressPool {
   private readonly waiting = new Map<number, { resolve: (b: CompressedBatch) => void; reject: (e: Error) => void }>();
   private readonly busy: number[] = [];
   private nextId = 0;
+  /** Page buffers the workers gave back with their answers, for the next batches. */
+  private readonly spare: Uint8Array<ArrayBuffer>[] = [];
+  /** The worker each answered batch's output buffer belongs to, until release() gives it back. */
+  private readonly owner = new Map<ArrayBufferLike, number>();
   /** Inline, the buffers every batch is compressed into: an answer is valid until the next submit. */
   private scratch?: CompressedBatch;
 
@@ -78,13 +82,45 @@ export class CompressPool {
     return p;
   }
 
-  private answer(worker: number, m: { id: number; error?: string } & CompressedBatch): void {
+  /**
+   * A buffer for the next batch's pages: one a worker gave back, or a new one. Inline (0 threads) the caller keeps
+   * its own buffer.
+   * @example buf = pool.pageBuffer(BATCH_PAGES * ps)
+   */
+  pageBuffer(bytes: number): Uint8Array<ArrayBuffer> {
+    const i = this.spare.findIndex((b) => b.length === bytes);
+    if (i >= 0) return this.spare.splice(i, 1)[0]!;
+    this.pagesAllocated++;
+    return new Uint8Array(bytes);
+  }
+
+  /** Page buffers pageBuffer() made new (the rest were given back by workers). */
+  pagesAllocated = 0;
+
+  /** Page buffers given back and not handed out again. */
+  get spareCount(): number {
+    return this.spare.length;
+  }
+
+  /** Gives a written batch's output buffer back to the worker that filled it (nothing inline). */
+  release(b: CompressedBatch): void {
+    const w = this.owner.get(b.data.buffer);
+    if (w === undefined) return;
+    this.owner.delete(b.data.buffer);
+    this.workers[w]!.postMessage({ recycle: b.data.buffer }, [b.data.buffer as ArrayBuffer]);
+  }
+
+  private answer(worker: number, m: { id: number; error?: string; pages?: Uint8Array } & CompressedBatch): void {
     this.busy[worker]!--;
+    if (m.pages) this.spare.push(new Uint8Array(m.pages.buffer as ArrayBuffer));
     const w = this.waiting.get(m.id);
     if (!w) return;
     this.waiting.delete(m.id);
     if (m.error) w.reject(new BadDataError(`compression failed: ${m.error}`));
-    else w.resolve({ count: m.count, sizes: m.sizes, flags: m.flags, data: m.data });
+    else {
+      this.owner.set(m.data.buffer, worker);
+      w.resolve({ count: m.count, sizes: m.sizes, flags: m.flags, data: m.data });
+    }
   }
 
   private failAll(e: Error): void {

@@ -245,6 +245,7 @@ export async function writeKdump(
       const q = queue.shift()!;
       const b = await q.batch;
       await w.writeBatch(b, q.segments);
+      pool.release(b); // written: its buffer goes back to the worker
       done += b.count;
       progress.update(done, reader.bytesRead);
       // each page's compressed copy is garbage once written: collected every batch (a requested collection lets
@@ -257,7 +258,7 @@ export async function writeKdump(
     const flush = async () => {
       if (!fill) return;
       queue.push({ batch: pool.submit(buf.subarray(0, fill * ps), fill), segments });
-      if (pool.threads) buf = new Uint8Array(BATCH_PAGES * ps); // handed to a worker; inline, it is free again
+      if (pool.threads) buf = pool.pageBuffer(BATCH_PAGES * ps); // handed to a worker; inline, it is free again
       fill = 0;
       segments = [];
       if (queue.length >= pool.depth) await drainOne();
