@@ -4,6 +4,7 @@ import { availableParallelism } from "node:os";
 import { BadDataError } from "../errors.ts";
 import { batchDataBytes, compressBatch, type BatchJob, type CompressedBatch } from "../dump/codecs/batch.ts";
 import type { CompressName } from "../dump/codecs/compress.ts";
+import { notGarbage } from "./garbage.ts";
 
 /**
  * Compression threads by default: one per CPU, at most 8 (the reader mostly waits in the kernel's copy of
@@ -113,6 +114,7 @@ export class CompressPool {
   private answer(worker: number, m: { id: number; error?: string; pages?: Uint8Array } & CompressedBatch): void {
     this.busy[worker]!--;
     if (m.pages) this.spare.push(new Uint8Array(m.pages.buffer as ArrayBuffer));
+    notGarbage((m.pages?.buffer.byteLength ?? 0) + (m.data?.buffer.byteLength ?? 0) + (m.sizes?.buffer.byteLength ?? 0) + (m.flags?.buffer.byteLength ?? 0));
     const w = this.waiting.get(m.id);
     if (!w) return;
     this.waiting.delete(m.id);

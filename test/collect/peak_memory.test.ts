@@ -1,7 +1,7 @@
 // The collector's peak memory (lib/collect/peak_memory.ts): /proc/self/status fields, and a sampled peak that sees
 // an allocation made and dropped between start and stop.
 import { expect, test } from "bun:test";
-import { sampleMemory, statusBytes } from "../../lib/collect/peak_memory.ts";
+import { sampleMemory, statmAnon, statusBytes } from "../../lib/collect/peak_memory.ts";
 
 test("statusBytes() reads a kB field as bytes and 0 when absent", () => {
   const s = "Name:\tbun\nVmHWM:\t  102400 kB\nRssAnon:\t   58780 kB\n";
@@ -30,4 +30,16 @@ test("sample() catches a peak inside synchronous work, where the timer cannot fi
   m.sample();
   expect(held.pop()!.length).toBe(64 << 20);
   expect(m.stop().anon).toBeGreaterThan(before + (48 << 20));
+});
+
+test("statmAnon() is status's RssAnon read from /proc/self/statm (resident less shared pages)", () => {
+  expect(statmAnon("25000 9000 3000 100 0 12000 0\n", 4096)).toBe(6000 * 4096);
+  expect(statmAnon("garbage", 4096)).toBeNull();
+  // this process, both files read back to back: the same figure within a few pages of allocation between the reads
+  const { readFileSync } = require("node:fs");
+  for (let i = 0; i < 3; i++) {
+    const fromStatus = statusBytes(readFileSync("/proc/self/status", "utf8"), "RssAnon");
+    const fromStatm = statmAnon(readFileSync("/proc/self/statm", "latin1"), 4096)!;
+    expect(Math.abs(fromStatm - fromStatus)).toBeLessThanOrEqual(64 * 4096);
+  }
 });
