@@ -312,7 +312,8 @@ for (const ram of [...new Set(rows.map((x) => x.ramMiB))]) {
 const peers: Row["collector"][] = [MDF, MDF1];
 for (const x of rows.filter((x) => x.ramMiB === 65536 && !peers.includes(x.collector) && x.passed)) {
   for (const peer of peers) {
-    const p = rows.find((y) => y.ramMiB === 65536 && ck(y) === ck(x) && cpusOf(y) === cpusOf(x) && y.collector === peer && y.codec === x.codec && y.passed);
+    // the same capture kernel only (its rows share one timestamp): from run to run the figures move by ±30% here
+    const p = rows.find((y) => y.measured === x.measured && y.ramMiB === 65536 && y.collector === peer && y.codec === x.codec && y.passed);
     if (p && x.wallSeconds && p.wallSeconds)
       console.log(`64 GiB ${x.codec} crashkernel=${ck(x)} on ${cpusOf(x)} CPU(s): ${x.collector} ${x.wallSeconds} s, ${peer} ${p.wallSeconds} s, ratio ${(x.wallSeconds / p.wallSeconds).toFixed(2)}; dump ${(x.dumpBytes / 1048576).toFixed(1)} vs ${(p.dumpBytes / 1048576).toFixed(1)} MiB`);
   }
