@@ -61,8 +61,9 @@ export class CompressPool {
    * threads) the answer's buffers are reused by the next submit: write it out first (depth is then 1).
    * @example const b = await pool.submit(buf, 256)
    */
-  submit(pages: Uint8Array, count: number): Promise<CompressedBatch> {
-    const job: BatchJob = { pages, count, pageSize: this.pageSize, codec: this.codec, detectZero: this.detectZero };
+  submit(pages: Uint8Array, count: number, fill?: BatchJob["fill"]): Promise<CompressedBatch> {
+    const job: BatchJob = { pages, count, pageSize: this.pageSize, codec: this.codec, detectZero: this.detectZero, ...(fill && { fill }) };
+    if (fill && !this.threads) throw new Error("CompressPool: a batch to fill needs a worker thread");
     if (!this.threads) {
       try {
         if (!this.scratch || this.scratch.sizes.length < count || this.scratch.data.length < batchDataBytes(count, this.pageSize))

@@ -24,43 +24,79 @@ export class PageReader {
     }
   }
 
+  /** The file an ELF dump's frames are read from (a worker thread opens its own), or null for other formats. */
+  get path(): string | null {
+    return this.fd < 0 ? null : (this.dump as ElfDump).path;
+  }
+
   /**
    * Reads frames [pfn, pfn + count) into `into` at `at`. Bytes the dump does not hold read as zeros.
    * @example reader.read(0x1000, 256, buf)
    */
   read(pfn: number, count: number, into: Uint8Array, at = 0): void {
     const ps = this.dump.pageSize;
-    const length = count * ps;
-    this.bytesRead += length;
     if (this.fd < 0) {
-      into.set(this.dump.readPhys(BigInt(pfn) * BigInt(ps), length, true), at);
+      this.bytesRead += count * ps;
+      into.set(this.dump.readPhys(BigInt(pfn) * BigInt(ps), count * ps, true), at);
       return;
     }
+    const ops: number[] = [];
+    this.plan(pfn, count, at, ops);
+    runReads(this.fd, ops, into);
+  }
+
+  /**
+   * Appends to `ops` how to fill frames [pfn, pfn + count) of an ELF dump at `at` of a buffer, as triples
+   * [file offset, length, buffer offset] where a file offset of -1 means zeros (what the dump does not hold); run
+   * them with runReads() on any descriptor of the same file. Counts the bytes in bytesRead.
+   */
+  plan(pfn: number, count: number, at: number, ops: number[]): void {
+    const ps = this.dump.pageSize;
+    const length = count * ps;
+    this.bytesRead += length;
     const base = pfn * ps;
     const end = base + length;
-    let addr = base; // bytes before addr are filled
+    let addr = base; // bytes before addr are planned
     for (const pc of this.pieces) {
       if (pc.end <= addr) continue;
       if (pc.start >= end) break;
       const a = Math.max(addr, pc.start);
       const b = Math.min(end, pc.end);
-      if (a > addr) into.fill(0, at + (addr - base), at + (a - base));
+      if (a > addr) ops.push(-1, a - addr, at + (addr - base));
       const rel = a - pc.seg.paddr;
       const fromFile = Math.max(0, Math.min(b - a, pc.seg.filesz - rel));
-      let done = 0;
-      while (done < fromFile) {
-        const n = readSync(this.fd, into, at + (a - base) + done, fromFile - done, pc.seg.offset + rel + done);
-        if (n === 0) break;
-        done += n;
-      }
-      if (done < b - a) into.fill(0, at + (a - base) + done, at + (b - base));
+      if (fromFile > 0) ops.push(pc.seg.offset + rel, fromFile, at + (a - base));
+      if (fromFile < b - a) ops.push(-1, b - a - fromFile, at + (a - base) + fromFile);
       addr = b;
     }
-    if (addr < end) into.fill(0, at + (addr - base), at + length);
+    if (addr < end) ops.push(-1, end - addr, at + (addr - base));
   }
 
   /** Closes the file it opened (not the dump). */
   close(): void {
     if (this.fd >= 0) closeSync(this.fd);
+  }
+}
+
+/**
+ * Runs a PageReader plan on `fd` into `into`: preads, and zeros where the plan says so or the file ends early.
+ * @example const ops: number[] = []; reader.plan(pfn, n, 0, ops); runReads(fd, ops, buf)
+ */
+export function runReads(fd: number, ops: ArrayLike<number>, into: Uint8Array): void {
+  for (let i = 0; i < ops.length; i += 3) {
+    const off = ops[i]!;
+    const len = ops[i + 1]!;
+    const at = ops[i + 2]!;
+    if (off < 0) {
+      into.fill(0, at, at + len);
+      continue;
+    }
+    let done = 0;
+    while (done < len) {
+      const n = readSync(fd, into, at + done, len - done, off + done);
+      if (n === 0) break;
+      done += n;
+    }
+    if (done < len) into.fill(0, at + done, at + len);
   }
 }

@@ -15,6 +15,11 @@ export interface BatchJob {
   codec: CompressName;
   /** Mark pages filled with zeros instead of compressing them (dump level bit 1). */
   detectZero: boolean;
+  /**
+   * For a worker thread: fill `pages` first from this file (an ELF dump, /proc/vmcore) by a PageReader plan
+   * ([file offset or -1 for zeros, length, buffer offset] triples), so the main thread does not read them.
+   */
+  fill?: { path: string; reads: Float64Array };
 }
 
 /** A compressed batch, pages in the order given. */

@@ -3,6 +3,8 @@
 // main thread gives back once written ({ recycle }); the job's page buffer goes back with the answer. With a new
 // buffer per batch each way (1 MiB of pages, a batch's worth of output) `collect --threads 2` peaked at 100 MB RSS
 // on a 1 GiB lab dump; reused, at 82 MB (the same bytes written, 2026-12-02).
+import { openSync } from "node:fs";
+import { runReads } from "../page_reader.ts";
 import { batchDataBytes, compressBatch, type BatchJob, type CompressedBatch } from "./batch.ts";
 
 declare const self: Worker;
@@ -19,6 +21,8 @@ export interface WorkerRecycle {
 }
 
 let scratch: CompressedBatch | undefined;
+/** This thread's own descriptor of the dump it fills batches from (opened once, closed when the thread ends). */
+let input: { path: string; fd: number } | undefined;
 const spare: ArrayBuffer[] = [];
 
 self.onmessage = (e: MessageEvent<WorkerJob | WorkerRecycle>) => {
@@ -28,6 +32,10 @@ self.onmessage = (e: MessageEvent<WorkerJob | WorkerRecycle>) => {
   }
   const job = e.data;
   try {
+    if (job.fill) {
+      if (input?.path !== job.fill.path) input = { path: job.fill.path, fd: openSync(job.fill.path, "r") };
+      runReads(input.fd, job.fill.reads, job.pages);
+    }
     const need = batchDataBytes(job.count, job.pageSize);
     if (!scratch || scratch.sizes.length < job.count || scratch.data.length < need)
       scratch = { count: 0, sizes: new Uint32Array(job.count), flags: new Uint32Array(job.count), data: new Uint8Array(need) };
