@@ -10,7 +10,8 @@
 // --profile adds a run of our collector under Bun's CPU profiler and prints the top of its profile.
 // --cpus 2 gives the capture kernel two CPUs (load --append nr_cpus=2; the guest gets three, its boot CPU being left
 // out of the capture): our collector compresses on one worker per CPU, makedumpfile runs with --num-threads 2.
-// Run: bun bench/scale.ts [MiB…] [--crashkernel 256M | --at-estimate] [--codecs zstd,lzo] [--cpus 1|2] [--profile] [--same-zstd] [--in-hook] [--fresh]
+// Run: bun bench/scale.ts [MiB…] [--crashkernel 256M | --at-estimate] [--codecs zstd,lzo] [--cpus 1|2] [--profile] [--same-zstd] [--in-hook]
+//   [--threads-variants 0,1] [--no-mdf-threads] [--pairs N] [--probe-disk] [--mdf-non-mmap] [--ours-non-mmap] [--ours-env A=1,B=2] [--fresh]
 //   (default sizes 1024 16384 65536, crashkernel=256M, codecs zstd; above 16 GiB QEMU gets a reserve=off RAM backend)
 import { chmodSync, existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -32,9 +33,11 @@ interface Row {
   /** ours+sid-libzstd: ours with the libzstd makedumpfile runs with (--same-zstd). */
   /** ours:hook: ours run by the pre hook like makedumpfile (--in-hook); ours: the capture init's own run. */
   /** makedumpfile-1.7.8:1-thread: without --num-threads in a capture kernel of several CPUs (--cpus 2 and up). */
-  collector: "ours" | "ours:hook" | "ours+sid-libzstd" | "makedumpfile-1.7.8" | "makedumpfile-1.7.8:1-thread";
+  collector: "ours" | "ours:hook" | "ours+sid-libzstd" | "makedumpfile-1.7.8" | "makedumpfile-1.7.8:1-thread" | `ours:threads=${number}` | "makedumpfile-1.7.8:1-thread:non-mmap" | "ours:non-mmap" | `ours:${string}=${string}`;
   level: number;
   codec: string;
+  /** The run's number among repeated pairs in one capture kernel (--pairs), from 2; the first has none. */
+  rep?: number;
   passed: boolean;
   reason?: string;
   /** Capture-kernel wall time of the collector process, measured outside it. */
@@ -66,6 +69,28 @@ const sameZstd = args.includes("--same-zstd");
  * no sampler beside it): the like-for-like wall time.
  */
 const inHook = args.includes("--in-hook");
+/**
+ * --threads-variants 0,1: also run our collector in the pre hook with --threads N for each N (rows "ours:threads=N"),
+ * to see how it scales with the capture kernel's CPUs in one capture kernel.
+ */
+const threadVariants = (args.includes("--threads-variants") ? args[args.indexOf("--threads-variants") + 1] ?? "" : "").split(",").filter(Boolean).map(Number);
+if (threadVariants.some((n) => !Number.isInteger(n) || n < 0 || n > 8)) throw new Error(`--threads-variants ${threadVariants.join(",")}: each must be 0–8`);
+/** --no-mdf-threads: skip makedumpfile --num-threads (it took 1.3–1.6x its one-thread time in every two-CPU capture). */
+const noMdfThreads = args.includes("--no-mdf-threads");
+/** --mdf-non-mmap: also run makedumpfile (one thread) with --non-mmap, reading /proc/vmcore by read(2) as ours does. */
+const mdfNonMmap = args.includes("--mdf-non-mmap");
+/** --ours-non-mmap: also run our collector with KDUMP_NO_MMAP=1, reading /proc/vmcore by read(2) (before 2026-12-02). */
+const oursNonMmap = args.includes("--ours-non-mmap");
+/** --ours-env A=1,B=2: also run our collector with these variables set (engine options such as BUN_JSC_useFTLJIT=0). */
+/** --probe-disk: before the runs, time writing 100 MiB of zeros to the dump disk (buffered, then synced; and O_DIRECT). */
+const probeDisk = args.includes("--probe-disk");
+/**
+ * --pairs N: after the other runs, N - 1 more alternating pairs of makedumpfile without threads and ours in the hook
+ * (rows numbered #2…#N): in this lab one collector's run moves by ±30% from one run to the next.
+ */
+const pairs = Number(args.includes("--pairs") ? args[args.indexOf("--pairs") + 1] : 1);
+if (!Number.isInteger(pairs) || pairs < 1 || pairs > 9) throw new Error(`--pairs ${pairs} is not 1–9`);
+const oursEnv = args.includes("--ours-env") ? (args[args.indexOf("--ours-env") + 1] ?? "").split(",").filter((v) => /^\w+=[\w.-]*$/.test(v)) : [];
 const atEstimate = args.includes("--at-estimate");
 const option = (name: string) => {
   const i = args.indexOf(name);
@@ -75,7 +100,7 @@ const codecs = (option("--codecs") ?? "zstd").split(",");
 const fixedCrashkernel = option("--crashkernel") ?? "256M";
 const cpus = Number(option("--cpus") ?? 1);
 if (!Number.isInteger(cpus) || cpus < 1 || cpus > 8) throw new Error(`--cpus ${option("--cpus")} is not 1–8`);
-const sizes = args.filter((a, i) => /^\d+$/.test(a) && !["--crashkernel", "--codecs", "--cpus"].includes(args[i - 1] ?? "")).map(Number);
+const sizes = args.filter((a, i) => /^\d+$/.test(a) && !["--crashkernel", "--codecs", "--cpus", "--threads-variants", "--pairs", "--ours-env"].includes(args[i - 1] ?? "")).map(Number);
 const cacheFile = join(labDir(), "scale-rows.json");
 const cache: Row[] = existsSync(cacheFile) ? JSON.parse(readFileSync(cacheFile, "utf8")) : [];
 const kernel = await fetchKernel("6.1");
@@ -89,21 +114,39 @@ function preHook(makedumpfile: string): string {
 # lab bench (bench/scale.ts): other collectors on /proc/vmcore before ours, each timed and its memory sampled
 runs=/var/lib/kdump-bench/runs
 [ -f $runs ] || exit 0
+if [ "${probeDisk ? 1 : 0}" = 1 ]; then
+  read a _ < /proc/uptime; dd if=/dev/zero of=/var/crash/bench-dd bs=1M count=100 2>/dev/null; read b _ < /proc/uptime; sync; read c _ < /proc/uptime
+  rm -f /var/crash/bench-dd; sync
+  read d _ < /proc/uptime; dd if=/dev/zero of=/var/crash/bench-dd bs=1M count=100 oflag=direct 2>/dev/null; read e _ < /proc/uptime
+  rm -f /var/crash/bench-dd; sync
+  echo "SCALE-DISK buffered=$a..$b sync-end=$c direct=$d..$e"
+fi
+# our collector prints its CPU time by thread (the engine's JIT and GC helpers, the workers, the main thread)
+export KDUMP_THREAD_CPU=1
 # the capture kernel starts with a cold page cache: read every collector's files once, so no run pays for the disk
 cat /usr/local/bin/bun > /dev/null 2>&1
 find /opt/kdump /opt/zstd-sid /opt/makedumpfile-sid -type f -exec cat {} + > /dev/null 2>&1
-while read tool codec; do
-  out=/var/crash/bench-$tool-$codec
+while read tool codec rep; do
+  out=/var/crash/bench-$tool-$codec\${rep:+-$rep}
   rm -rf $out; mkdir -p $out
   case "$tool.$codec" in
     makedumpfile.zstd) set -- ${makedumpfile}${threads} -z -d 31 /proc/vmcore $out/vmcore ;;
     makedumpfile-1thread.zstd) set -- ${makedumpfile} -z -d 31 /proc/vmcore $out/vmcore ;;
+    makedumpfile-nonmmap.zstd) set -- ${makedumpfile} --non-mmap -z -d 31 /proc/vmcore $out/vmcore ;;
     makedumpfile.lzo) set -- ${makedumpfile}${threads} -l -d 31 /proc/vmcore $out/vmcore ;;
     makedumpfile.zlib) set -- ${makedumpfile}${threads} -c -d 31 /proc/vmcore $out/vmcore ;;
     ours-samezstd.*) set -- env LD_LIBRARY_PATH=/opt/zstd-sid /usr/local/bin/bun /opt/kdump/lib/collect/main.ts collect --from /proc/vmcore --out $out --compress $codec ;;
+    ours-env.*) set -- env ${oursEnv.join(" ")} /usr/local/bin/bun /opt/kdump/lib/collect/main.ts collect --from /proc/vmcore --out $out --compress $codec ;;
+    ours-nonmmap.*) set -- env KDUMP_NO_MMAP=1 /usr/local/bin/bun /opt/kdump/lib/collect/main.ts collect --from /proc/vmcore --out $out --compress $codec ;;
+    ours-t*.*) set -- /usr/local/bin/bun /opt/kdump/lib/collect/main.ts collect --from /proc/vmcore --out $out --compress $codec --threads \${tool#ours-t} ;;
     ours-prof.*) set -- /usr/local/bin/bun --cpu-prof-md --cpu-prof-interval=10000 --cpu-prof-dir=$out/prof /opt/kdump/lib/collect/main.ts collect --from /proc/vmcore --out $out --compress $codec ;;
     *) set -- /usr/local/bin/bun /opt/kdump/lib/collect/main.ts collect --from /proc/vmcore --out $out --compress $codec ;;
   esac
+  # every run starts alike: the dumps before it written back and out of the page cache (the capture kernel has
+  # ~470 MB and each dump is ~100 MB; the init's run, last, was the slowest), the collectors' own files read in
+  sync; echo 3 > /proc/sys/vm/drop_caches
+  cat /usr/local/bin/bun > /dev/null 2>&1
+  find /opt/kdump /opt/zstd-sid /opt/makedumpfile-sid -type f -exec cat {} + > /dev/null 2>&1
   read t0 _ < /proc/uptime
   "$@" > $out/log 2>&1 &
   pid=$!; anon=0; hwm=0; state=R
@@ -120,11 +163,15 @@ while read tool codec; do
   wait $pid; rc=$?
   read t1 _ < /proc/uptime
   f=$(find $out -name vmcore | head -n 1)
-  echo "SCALE-RUN $tool $codec rc=$rc start=$t0 end=$t1 anonKiB=$anon hwmKiB=$hwm bytes=$(stat -c %s "$f" 2>/dev/null || echo 0) file=$f"
-  grep -E 'saved |Completed|rror' $out/log | tr '\\r' '\\n' | tail -n 3 | sed "s/^/SCALE-LOG $tool $codec /"
+  name=$tool\${rep:+#$rep}
+  echo "SCALE-RUN $name $codec rc=$rc start=$t0 end=$t1 anonKiB=$anon hwmKiB=$hwm bytes=$(stat -c %s "$f" 2>/dev/null || echo 0) file=$f"
+  grep -E 'saved |Completed|rror|CPU by thread' $out/log | tr '\\r' '\\n' | tail -n 4 | sed "s/^/SCALE-LOG $name $codec /"
   # a failed run's last words (makedumpfile --num-threads 2 ended with SIGABRT, rc 134, on 2026-12-02)
-  [ $rc = 0 ] || tr '\\r' '\\n' < $out/log | grep -v '^ *$' | tail -n 6 | sed "s/^/SCALE-FAIL $tool $codec /"
+  [ $rc = 0 ] || tr '\\r' '\\n' < $out/log | grep -v '^ *$' | tail -n 6 | sed "s/^/SCALE-FAIL $name $codec /"
 done < $runs
+sync; echo 3 > /proc/sys/vm/drop_caches
+cat /usr/local/bin/bun > /dev/null 2>&1
+find /opt/kdump -type f -exec cat {} + > /dev/null 2>&1
 read t _ < /proc/uptime; echo $t > /tmp/bench-pre-end
 exit 0
 `;
@@ -139,7 +186,7 @@ read t _ < /proc/uptime; echo "SCALE-OURS start=$(cat /tmp/bench-pre-end 2>/dev/
 function crashJob(ramMiB: number): string {
   const anon = Math.min(3072, Math.floor(ramMiB / 4));
   const fill = `const a=[];for(let i=0;i<${anon};i++){const b=new Uint8Array(1<<20);b.fill((i%250)+1);a.push(b)}console.log("SCALE-FILLED ${anon} MiB");setInterval(()=>a.length,1e6)`;
-  const runs = [...codecs.map((c) => `makedumpfile ${c}`), ...codecs.filter((c) => c !== "zstd").map((c) => `ours ${c}`), ...(inHook ? ["ours-hook zstd"] : []), ...(cpus > 1 && codecs.includes("zstd") ? ["makedumpfile-1thread zstd"] : []), ...(sameZstd ? ["ours-samezstd zstd"] : []), ...(profile ? ["ours-prof zstd"] : [])];
+  const runs = [...codecs.filter((c) => !(noMdfThreads && cpus > 1 && c === "zstd")).map((c) => `makedumpfile ${c}`), ...threadVariants.map((n) => `ours-t${n} zstd`), ...codecs.filter((c) => c !== "zstd").map((c) => `ours ${c}`), ...(inHook ? ["ours-hook zstd"] : []), ...(cpus > 1 && codecs.includes("zstd") ? ["makedumpfile-1thread zstd"] : []), ...(sameZstd ? ["ours-samezstd zstd"] : []), ...(mdfNonMmap ? ["makedumpfile-nonmmap zstd"] : []), ...(oursNonMmap ? ["ours-nonmmap zstd"] : []), ...(oursEnv.length ? ["ours-env zstd"] : []), ...(profile ? ["ours-prof zstd"] : []), ...Array.from({ length: pairs - 1 }, (_, i) => [`makedumpfile-1thread zstd ${i + 2}`, `ours-hook zstd ${i + 2}`]).flat()];
   return [
     `mkdir -p /var/lib/kdump-bench; printf '%s\\n' ${runs.map((r) => `'${r}'`).join(" ")} > /var/lib/kdump-bench/runs`,
     `echo "SCALE-ESTIMATE $(kdump estimate --json --kernel /boot/vmlinuz-$(uname -r) --initrd $(ls -t /var/lib/kdump/initramfs-*.img | head -n 1) | tr -d '\\n')"`,
@@ -223,18 +270,20 @@ async function measure(ramMiB: number, crashkernel: string): Promise<Row[]> {
   const base = { kernel: r.kernel, ramMiB, cpus, crashkernel, estimateMiB, level: 31, measured: new Date().toISOString() };
   const rows: Row[] = [];
   for (const l of lines.filter((x) => x.startsWith("SCALE-RUN "))) {
-    const [, tool, codec] = l.split(" ");
+    const [, name, codec] = l.split(" ");
+    const [tool, repText] = name!.split("#");
     if (tool === "ours-prof") continue; // its time includes the profiler's
     const ok = r.passed && kv(l, "rc") === "0" && Number(kv(l, "bytes")) > 0;
     const ourTool = tool!.startsWith("ours");
-    const self = ourTool ? lines.find((x) => x.startsWith(`SCALE-LOG ${tool} ${codec} `) && /saved /.test(x)) : undefined;
+    const self = ourTool ? lines.find((x) => x.startsWith(`SCALE-LOG ${name} ${codec} `) && /saved /.test(x)) : undefined;
     const m = self ? /: (\d+) of \d+ pages, .* in ([\d.]+) s;.*peak memory ([\d.]+ \w+) anonymous, ([\d.]+ \w+) resident/.exec(self) : null;
     rows.push({
       ...base,
-      collector: tool === "ours" ? "ours" : tool === "ours-samezstd" ? "ours+sid-libzstd" : tool === "ours-hook" ? "ours:hook" : tool === "makedumpfile-1thread" ? MDF1 : MDF,
+      collector: tool!.startsWith("ours-t") ? `ours:threads=${Number(tool!.slice(6))}` : tool === "ours" ? "ours" : tool === "ours-samezstd" ? "ours+sid-libzstd" : tool === "ours-hook" ? "ours:hook" : tool === "makedumpfile-1thread" ? MDF1 : tool === "makedumpfile-nonmmap" ? `${MDF1}:non-mmap` : tool === "ours-nonmmap" ? "ours:non-mmap" : tool === "ours-env" ? (`ours:${oursEnv.join(",")}` as `ours:${string}=${string}`) : MDF,
       codec: codec!,
+      ...(repText && { rep: Number(repText) }),
       passed: ok,
-      ...(!ok && { reason: [r.reason ?? `rc=${kv(l, "rc")}`, ...lines.filter((x) => x.startsWith(`SCALE-FAIL ${tool} ${codec} `)).slice(-2).map((x) => x.split(" ").slice(3).join(" "))].join(": ") }),
+      ...(!ok && { reason: [r.reason ?? `rc=${kv(l, "rc")}`, ...lines.filter((x) => x.startsWith(`SCALE-FAIL ${name} ${codec} `)).slice(-2).map((x) => x.split(" ").slice(3).join(" "))].join(": ") }),
       wallSeconds: Math.round((Number(kv(l, "end")) - Number(kv(l, "start"))) * 100) / 100,
       captureSeconds: m ? Number(m[2]) : null,
       peakAnon: m?.[3] ?? kib(kv(l, "anonKiB")),
@@ -284,7 +333,7 @@ for (const ramMiB of sizes.length ? sizes : [1024, 16384, 65536]) {
   if (!fresh && cache.filter(wanted).length >= codecs.length * 2) continue;
   console.error(`measuring ${ramMiB} MiB at crashkernel=${crashkernel}, codecs ${codecs.join(",")}…`);
   const rows = await measure(ramMiB, crashkernel);
-  const replaced = (x: Row) => rows.some((y) => same(x) && x.collector === y.collector && x.codec === y.codec);
+  const replaced = (x: Row) => rows.some((y) => same(x) && x.collector === y.collector && x.codec === y.codec && x.rep === y.rep);
   cache.splice(0, cache.length, ...cache.filter((x) => !replaced(x)), ...rows);
   writeFileSync(cacheFile, JSON.stringify(cache, null, 2) + "\n");
 }
@@ -297,7 +346,7 @@ const rows = cache.filter((x) => x.kernel === kernel.release).sort((a, b) => a.r
 for (const x of rows) {
   const atEst = typeof x.estimateMiB === "number" && ck(x) === `${x.estimateMiB}M` ? "=est" : "";
   console.log(
-    `${cell(`${x.ramMiB / 1024}G`, 6)} ${cell(ck(x) + atEst, 6)} ${cell(cpusOf(x), 4)} ${x.collector.padEnd(18)} ${x.codec.padEnd(5)} ${cell(x.wallSeconds, 8)} ${cell(x.captureSeconds, 7)} ${cell(x.peakAnon, 10)} ${cell(x.peakResident, 10)} ${cell((x.dumpBytes / 1048576).toFixed(1), 9)} ${cell(x.btSeconds, 6)}  ${x.measured.slice(0, 16)}${x.passed ? "" : ` FAILED: ${x.reason}`}`,
+    `${cell(`${x.ramMiB / 1024}G`, 6)} ${cell(ck(x) + atEst, 6)} ${cell(cpusOf(x), 4)} ${(x.collector + (x.rep ? `#${x.rep}` : "")).padEnd(18)} ${x.codec.padEnd(5)} ${cell(x.wallSeconds, 8)} ${cell(x.captureSeconds, 7)} ${cell(x.peakAnon, 10)} ${cell(x.peakResident, 10)} ${cell((x.dumpBytes / 1048576).toFixed(1), 9)} ${cell(x.btSeconds, 6)}  ${x.measured.slice(0, 16)}${x.passed ? "" : ` FAILED: ${x.reason}`}`,
   );
 }
 // the estimate each guest size got, and whether a capture at exactly that size passed for both collectors
@@ -313,9 +362,24 @@ const peers: Row["collector"][] = [MDF, MDF1];
 for (const x of rows.filter((x) => x.ramMiB === 65536 && !peers.includes(x.collector) && x.passed)) {
   for (const peer of peers) {
     // the same capture kernel only (its rows share one timestamp): from run to run the figures move by ±30% here
-    const p = rows.find((y) => y.measured === x.measured && y.ramMiB === 65536 && y.collector === peer && y.codec === x.codec && y.passed);
+    // a repeated pair (#2…) is compared within itself; the first runs, with the first makedumpfile run
+    const p = rows.find((y) => y.measured === x.measured && y.ramMiB === 65536 && y.collector === peer && y.codec === x.codec && y.passed && y.rep === (x.collector === "ours:hook" ? x.rep : undefined));
     if (p && x.wallSeconds && p.wallSeconds)
-      console.log(`64 GiB ${x.codec} crashkernel=${ck(x)} on ${cpusOf(x)} CPU(s): ${x.collector} ${x.wallSeconds} s, ${peer} ${p.wallSeconds} s, ratio ${(x.wallSeconds / p.wallSeconds).toFixed(2)}; dump ${(x.dumpBytes / 1048576).toFixed(1)} vs ${(p.dumpBytes / 1048576).toFixed(1)} MiB`);
+      console.log(`64 GiB ${x.codec} crashkernel=${ck(x)} on ${cpusOf(x)} CPU(s): ${x.collector}${x.rep ? `#${x.rep}` : ""} ${x.wallSeconds} s, ${peer} ${p.wallSeconds} s, ratio ${(x.wallSeconds / p.wallSeconds).toFixed(2)}; dump ${(x.dumpBytes / 1048576).toFixed(1)} vs ${(p.dumpBytes / 1048576).toFixed(1)} MiB`);
+  }
+}
+// the alternating pairs of the newest 64 GiB capture kernel: how many ours won, and the median ratio
+{
+  const newest = rows.filter((x) => x.ramMiB === 65536).map((x) => x.measured).sort().pop();
+  const hook = rows.filter((x) => x.measured === newest && x.collector === "ours:hook" && x.passed && x.wallSeconds);
+  const ratios = hook.flatMap((x) => {
+    const p = rows.find((y) => y.measured === newest && y.collector === MDF1 && y.rep === x.rep && y.passed && y.wallSeconds);
+    return p ? [x.wallSeconds! / p.wallSeconds!] : [];
+  });
+  if (ratios.length > 1) {
+    const sorted = [...ratios].sort((a, b) => a - b);
+    const median = sorted.length % 2 ? sorted[sorted.length >> 1]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
+    console.log(`64 GiB pairs (${newest?.slice(0, 16)}): ours in the hook took less wall time than makedumpfile without threads in ${ratios.filter((r) => r < 1).length} of ${ratios.length}; ratios ${ratios.map((r) => r.toFixed(2)).join(", ")}, median ${median.toFixed(2)}`);
   }
 }
 // issue 17's bound: the collector's anonymous memory grows by at most 16 MB from the 1 GiB capture to the 64 GiB one

@@ -1,7 +1,7 @@
 // The collector's own memory while it runs: the peak of RssAnon (anonymous pages: its heap, bitmaps and buffers,
 // what a capture kernel's reservation must hold) sampled from /proc/self/status, and VmHWM (the kernel's peak of the
 // whole RSS, the Bun binary's file pages included). Linux 4.5+ (RssAnon).
-import { readFileSync } from "node:fs";
+import { openSync, readFileSync, readSync } from "node:fs";
 
 /** Peak resident memory in bytes. */
 export interface PeakMemory {
@@ -37,9 +37,15 @@ export function statmAnon(statm: string, pageSize: number): number | null {
   return Number.isInteger(resident) && Number.isInteger(shared) && resident >= shared ? (resident - shared) * pageSize : null;
 }
 
+/** /proc/self/statm kept open and read again from its start (pread): one syscall a sample, not open/read/close. */
+let statmFd = -1;
+const statmBuf = new Uint8Array(128);
+
 function anonNow(pageSize: number): number {
   try {
-    const a = statmAnon(readFileSync("/proc/self/statm", "latin1"), pageSize);
+    if (statmFd < 0) statmFd = openSync("/proc/self/statm", "r");
+    const n = readSync(statmFd, statmBuf, 0, statmBuf.length, 0);
+    const a = statmAnon(String.fromCharCode(...statmBuf.subarray(0, n)), pageSize);
     if (a !== null) return a;
   } catch {
     // no statm: status below
@@ -47,10 +53,13 @@ function anonNow(pageSize: number): number {
   return statusBytes(status(), "RssAnon");
 }
 
+/** Least time between two samples asked for by sample(), in ms: a capture writes a batch every ~20 ms under TCG. */
+const SAMPLE_GAP_MS = 50;
+
 /**
  * Samples RssAnon every `everyMs` until stop(), which returns the peaks, and whenever sample() is called: a timer
  * alone misses the peaks of synchronous work (it saw 38 MiB where an outside reader saw 62 MiB), so the collector
- * also samples after each batch.
+ * also samples after each batch, at most every SAMPLE_GAP_MS (each sample is a read of /proc/self/statm).
  * @example const m = sampleMemory(); await work(); const { anon } = m.stop()
  */
 export function sampleMemory(everyMs = 100): { sample(): void; stop(): PeakMemory } {
@@ -65,7 +74,13 @@ export function sampleMemory(everyMs = 100): { sample(): void; stop(): PeakMemor
     }
   })();
   const pageSize = pages ? [4096, 16384, 65536].reduce((a, b) => (Math.abs(anon / pages - b) < Math.abs(anon / pages - a) ? b : a)) : 4096;
-  const sample = () => void (anon = Math.max(anon, anonNow(pageSize)));
+  let last = 0;
+  const sample = () => {
+    const now = performance.now();
+    if (now - last < SAMPLE_GAP_MS) return;
+    last = now;
+    anon = Math.max(anon, anonNow(pageSize));
+  };
   const t = setInterval(sample, everyMs);
   t.unref();
   return {

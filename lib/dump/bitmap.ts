@@ -63,3 +63,20 @@ export function countBits(bitmap: Uint8Array, n = bitmap.length * 8): number {
   for (let pfn = whole * 8; pfn < n; pfn++) if (testBit(bitmap, pfn)) c++;
   return c;
 }
+
+/**
+ * Set bits in [from, to) (frame numbers): the partial bytes at either end bit by bit, the rest by countBits().
+ * @example countRange(dumpable, 4096, 6000)
+ */
+export function countRange(bitmap: Uint8Array, from: number, to: number): number {
+  let c = 0;
+  let pfn = from;
+  for (; pfn < to && pfn & 7; pfn++) if (testBit(bitmap, pfn)) c++;
+  const whole = (to - pfn) >>> 3;
+  if (whole) {
+    c += countBits(bitmap.subarray(pfn >>> 3, (pfn >>> 3) + whole));
+    pfn += whole * 8;
+  }
+  for (; pfn < to; pfn++) if (testBit(bitmap, pfn)) c++;
+  return c;
+}

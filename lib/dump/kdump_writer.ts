@@ -182,10 +182,13 @@ export class KdumpWriter {
       const o = i * PAGE_DESC_SIZE;
       const zero = b.sizes[i] === 0;
       if (zero) this.zeroPages++;
-      d.setBigUint64(o, BigInt(zero ? this.layout.zeroAt : pos), true); // offset (8)
+      // offset (8) as two halves: no BigInt per page
+      const offset = zero ? this.layout.zeroAt : pos;
+      d.setUint32(o, offset % 2 ** 32, true);
+      d.setUint32(o + 4, Math.floor(offset / 2 ** 32), true);
       d.setUint32(o + 8, zero ? bs : b.sizes[i]!, true); // size (4)
       d.setUint32(o + 12, zero ? 0 : b.flags[i]!, true); // flags (4)
-      d.setBigUint64(o + 16, 0n, true); // page_flags (8)
+      // page_flags (8): 0, as the new array holds
       if (!zero) pos += b.sizes[i]!;
     }
     if (b.data.length) await this.sink.write(this.dataPos, b.data);

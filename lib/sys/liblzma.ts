@@ -1,6 +1,7 @@
 // .xz decompression in-process through liblzma's lzma_stream_buffer_decode (bun:ffi). liblzma.so.5 is on every box
 // with dpkg or rpm (both link it), where the xz binary often is not: a minimal Debian has no xz-utils.
 import { dlopen, FFIType, ptr } from "bun:ffi";
+import { optionalLibrary } from "./optional_library.ts";
 import { MissingDataError, BadDataError } from "../errors.ts";
 
 /** lzma_ret values we tell apart (lzma/base.h). */
@@ -8,7 +9,7 @@ const LZMA_OK = 0;
 const LZMA_MEM_ERROR = 5;
 const LZMA_BUF_ERROR = 10;
 
-let lib: ReturnType<typeof open> | null | undefined;
+const library = optionalLibrary(open);
 function open() {
   return dlopen("liblzma.so.5", {
     // lzma_ret lzma_stream_buffer_decode(uint64_t *memlimit, uint32_t flags, const lzma_allocator *allocator,
@@ -22,14 +23,7 @@ function open() {
 
 /** True when liblzma.so.5 can be opened here. */
 export function haveLiblzma(): boolean {
-  if (lib === undefined) {
-    try {
-      lib = open();
-    } catch {
-      lib = null;
-    }
-  }
-  return lib !== null;
+  return library() !== null;
 }
 
 /**
@@ -47,7 +41,7 @@ export function xzDecompress(input: Uint8Array, maxBytes = 512 << 20): Uint8Arra
     const out = new Uint8Array(size);
     inPos[0] = 0n;
     outPos[0] = 0n;
-    const r = lib!.symbols.lzma_stream_buffer_decode(ptr(memlimit), 0, null, ptr(src), ptr(inPos), input.length, ptr(out), ptr(outPos), size);
+    const r = library()!.symbols.lzma_stream_buffer_decode(ptr(memlimit), 0, null, ptr(src), ptr(inPos), input.length, ptr(out), ptr(outPos), size);
     if (r === LZMA_OK) return out.subarray(0, Number(outPos[0]));
     if (r === LZMA_BUF_ERROR && size < maxBytes) continue;
     if (r === LZMA_MEM_ERROR) throw new MissingDataError(`liblzma ran out of memory decompressing ${input.length} bytes`);

@@ -5,8 +5,9 @@
 // capture (bench/scale.ts --profile, 2026-12-01). The frames are the same bytes: ZSTD_compressCCtx at level 1 with
 // the whole page known (libzstd 1.5.4 and Bun's gave identical frames on 20000 pages of a lab dump). libzstd 1.4+.
 import { dlopen, FFIType, ptr } from "bun:ffi";
+import { optionalLibrary } from "./optional_library.ts";
 
-let lib: ReturnType<typeof open> | null | undefined;
+const library = optionalLibrary(open, "KDUMP_NO_LIBZSTD");
 function open() {
   return dlopen("libzstd.so.1", {
     ZSTD_createCCtx: { args: [], returns: FFIType.ptr },
@@ -20,31 +21,25 @@ function open() {
 
 /** True when libzstd.so.1 can be opened here (KDUMP_NO_LIBZSTD=1 says no, to test the fallback). */
 export function haveLibzstd(): boolean {
-  if (lib === undefined) {
-    try {
-      lib = process.env.KDUMP_NO_LIBZSTD ? null : open();
-    } catch {
-      lib = null;
-    }
-  }
-  return lib !== null;
+  return library() !== null;
 }
 
 /** The version of the libzstd.so.1 loaded here ("1.5.4"), or null without one: its speed differs by release. */
 export function libzstdVersion(): string | null {
   if (!haveLibzstd()) return null;
-  const n = lib!.symbols.ZSTD_versionNumber();
+  const n = library()!.symbols.ZSTD_versionNumber();
   return `${Math.floor(n / 10000)}.${Math.floor(n / 100) % 100}.${n % 100}`;
 }
 
 /** A reusable libzstd compressor at one level: its context is allocated once (never freed: one per thread). */
 export class NativeZstdCompressor {
-  private readonly cctx: NonNullable<ReturnType<NonNullable<typeof lib>["symbols"]["ZSTD_createCCtx"]>>;
+  private readonly fns = library()!.symbols;
+  private readonly cctx: NonNullable<ReturnType<ReturnType<typeof open>["symbols"]["ZSTD_createCCtx"]>>;
 
   /** Throws when libzstd.so.1 is not there: check haveLibzstd() first. */
   constructor(readonly level = 1) {
     if (!haveLibzstd()) throw new Error("libzstd.so.1 not found");
-    const c = lib!.symbols.ZSTD_createCCtx();
+    const c = this.fns.ZSTD_createCCtx();
     if (!c) throw new Error("ZSTD_createCCtx failed");
     this.cctx = c;
   }
@@ -62,7 +57,7 @@ export class NativeZstdCompressor {
   compressInto(src: Uint8Array, dst: Uint8Array, at: number): number {
     const room = dst.length - at;
     if (room < NativeZstdCompressor.bound(src.length)) throw new RangeError(`${room} bytes of room for a zstd frame of ${src.length} bytes`);
-    const n = Number(lib!.symbols.ZSTD_compressCCtx(this.cctx, ptr(dst, at), room, src.length ? ptr(src) : ptr(dst, at), src.length, this.level));
+    const n = Number(this.fns.ZSTD_compressCCtx(this.cctx, ptr(dst, at), room, src.length ? ptr(src) : ptr(dst, at), src.length, this.level));
     // what ZSTD_isError() tests: a result above (size_t)-ZSTD_error_maxCode, read signed here as -1 … -120
     if (n < 0) throw new Error(`ZSTD_compressCCtx failed (zstd error ${-n})`);
     return n;

@@ -1,7 +1,10 @@
 // Page bitmaps (lib/dump/bitmap.ts): clearRange() against a bit-by-bit clear over random bitmaps and ranges, at
-// byte edges, empty and past the end. The filter's use of it is checked on real dumps in test/collect/filter.test.ts.
+// byte edges, empty and past the end; countRange() and the writer's rankIndex() against bit-by-bit counts. The
+// filter's use of them is checked on real dumps in test/collect/filter.test.ts.
 import { expect, test } from "bun:test";
-import { clearBit, clearRange, countBits } from "../../lib/dump/bitmap.ts";
+import { clearBit, clearRange, countBits, countRange, testBit } from "../../lib/dump/bitmap.ts";
+import { rankIndex } from "../../lib/collect/dump_pages.ts";
+import type { PageFilter } from "../../lib/collect/filter.ts";
 
 /** A deterministic pseudo-random generator (xorshift32). */
 function rng(seed: number): () => number {
@@ -53,4 +56,32 @@ test("countBits() counts what a bit-by-bit loop counts, word-aligned or not, up 
     expect([round, countBits(a, n)]).toEqual([round, naive]);
   }
   expect(countBits(new Uint8Array(64).fill(0xff))).toBe(512);
+});
+
+test("countRange() counts what a bit-by-bit loop counts, at byte edges and over whole words", () => {
+  const r = rng(23);
+  for (let round = 0; round < 2000; round++) {
+    const bytes = 1 + Math.floor(r() * 200);
+    const a = new Uint8Array(bytes).map(() => (r() < 0.3 ? 0 : Math.floor(r() * 256)));
+    const from = Math.floor(r() * bytes * 8);
+    const to = from + Math.floor(r() * (bytes * 8 - from + 1));
+    let naive = 0;
+    for (let p = from; p < to; p++) if (testBit(a, p)) naive++;
+    expect([round, countRange(a, from, to)]).toEqual([round, naive]);
+  }
+});
+
+test("rankIndex() gives each kept frame its index among the kept frames, in any order of asking", () => {
+  const r = rng(29);
+  const maxMapnr = 5 * 4096 + 777;
+  const dumpable = new Uint8Array(Math.ceil(maxMapnr / 8)).map(() => (r() < 0.5 ? 0 : Math.floor(r() * 256)));
+  const naive: number[] = [];
+  for (let p = 0, k = 0; p < maxMapnr; p++) {
+    naive.push(k);
+    if (testBit(dumpable, p)) k++;
+  }
+  const rank = rankIndex({ dumpable, maxMapnr } as PageFilter);
+  // increasing (the writer's passes), with jumps past a block, then back to the start and at random
+  const asks = [0, 1, 7, 8, 9, 4095, 4096, 4097, 9000, 17000, 17001, 3, 20000, maxMapnr - 1, 2, ...Array.from({ length: 300 }, () => Math.floor(r() * maxMapnr))];
+  for (const p of asks) expect([p, rank(p)]).toEqual([p, naive[p]!]);
 });

@@ -17,9 +17,10 @@ export interface BatchJob {
   detectZero: boolean;
   /**
    * For a worker thread: fill `pages` first from this file (an ELF dump, /proc/vmcore) by a PageReader plan
-   * ([file offset or -1 for zeros, length, buffer offset] triples), so the main thread does not read them.
+   * ([file offset or -1 for zeros, length, buffer offset] triples), so the main thread does not read them; `map`:
+   * through mmap windows (/proc/vmcore, see VmcoreWindows).
    */
-  fill?: { path: string; reads: Float64Array };
+  fill?: { path: string; reads: Float64Array; map?: boolean };
 }
 
 /** A compressed batch, pages in the order given. */

@@ -1,10 +1,11 @@
 // A compression thread (Bun Worker): takes BatchJobs, answers CompressedBatches, buffers transferred both ways and
 // reused. A batch compresses into this thread's scratch, and its stored bytes are copied into an output buffer the
-// main thread gives back once written ({ recycle }); the job's page buffer goes back with the answer. With a new
+// main thread gives back once written (with a later job's recycle); the job's page buffer goes back with the answer. With a new
 // buffer per batch each way (1 MiB of pages, a batch's worth of output) `collect --threads 2` peaked at 100 MB RSS
 // on a 1 GiB lab dump; reused, at 82 MB (the same bytes written, 2026-12-02).
-import { openSync } from "node:fs";
-import { runReads } from "../page_reader.ts";
+import { closeSync, openSync } from "node:fs";
+import { runReads, VmcoreWindows } from "../page_reader.ts";
+import { haveMmap } from "../../sys/mmap.ts";
 import { batchDataBytes, compressBatch, type BatchJob, type CompressedBatch } from "./batch.ts";
 
 declare const self: Worker;
@@ -13,28 +14,30 @@ declare const self: Worker;
 export interface WorkerJob extends BatchJob {
   /** Sequence number, echoed in the answer. */
   id: number;
+  /** Output buffers of earlier answers, written out and handed back. */
+  recycle?: ArrayBuffer[];
 }
 
-/** An output buffer the main thread wrote out and hands back. */
-export interface WorkerRecycle {
-  recycle: ArrayBuffer;
-}
 
 let scratch: CompressedBatch | undefined;
 /** This thread's own descriptor of the dump it fills batches from (opened once, closed when the thread ends). */
-let input: { path: string; fd: number } | undefined;
+let input: { path: string; fd: number; windows: VmcoreWindows | null } | undefined;
 const spare: ArrayBuffer[] = [];
 
-self.onmessage = (e: MessageEvent<WorkerJob | WorkerRecycle>) => {
-  if ("recycle" in e.data) {
-    spare.push(e.data.recycle);
-    return;
-  }
+self.onmessage = (e: MessageEvent<WorkerJob>) => {
   const job = e.data;
+  if (job.recycle) spare.push(...job.recycle);
   try {
     if (job.fill) {
-      if (input?.path !== job.fill.path) input = { path: job.fill.path, fd: openSync(job.fill.path, "r") };
-      runReads(input.fd, job.fill.reads, job.pages);
+      if (input?.path !== job.fill.path) {
+        if (input) {
+          input.windows?.close();
+          closeSync(input.fd);
+        }
+        const fd = openSync(job.fill.path, "r");
+        input = { path: job.fill.path, fd, windows: job.fill.map && haveMmap() ? new VmcoreWindows(fd) : null };
+      }
+      runReads(input.fd, job.fill.reads, job.pages, input.windows);
     }
     const need = batchDataBytes(job.count, job.pageSize);
     if (!scratch || scratch.sizes.length < job.count || scratch.data.length < need)
