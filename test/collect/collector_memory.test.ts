@@ -55,7 +55,10 @@ describe("the collector's memory on the 6.1 sysrq dump (child processes, 0 compr
     expect(d0 - d31).toBeLessThan(6);
   }, 300_000);
 
-  // the mem_map walk of 16 GiB of frames (the same 1 GiB 16 times) before the fix left ~11 MiB more than one walk
+  // the mem_map walk of 16 GiB of frames (the same 1 GiB 16 times) before the fix left ~11 MiB more than one walk,
+  // growing pass by pass. Each pass is sampled: a single reading right after a pass moves with the engine's garbage
+  // (2.4–5.8 MiB above the first pass on an idle host, 7.8 once in a loaded CI run), so the growth is the least of
+  // the last four readings, which a leak raises with every pass and a pass's own garbage does not.
   test("filterPages() over 16 times the frames ends within 4 MiB of one pass", async () => {
     const { vmcore } = await sysrqDump("6.1");
     const script = `
@@ -67,10 +70,13 @@ describe("the collector's memory on the 6.1 sysrq dump (child processes, 0 compr
       const anon = () => Number(/RssAnon:\\s+(\\d+)/.exec(readFileSync("/proc/self/status", "utf8"))[1]) / 1024;
       const d = openDump(${JSON.stringify(vmcore)}); const k = openKernel(d); const r = new PageReader(d);
       filterPages(d, 31, k, r); const one = anon();
-      for (let i = 0; i < 15; i++) filterPages(d, 31, k, r);
-      console.log(JSON.stringify({ one, sixteen: anon() }));`;
+      const after = [];
+      for (let i = 0; i < 15; i++) { filterPages(d, 31, k, r); after.push(anon()); }
+      console.log(JSON.stringify({ one, after }));`;
     const p = Bun.spawnSync([process.execPath, "-e", script], { stderr: "pipe" });
-    const { one, sixteen } = JSON.parse(p.stdout.toString());
-    expect(sixteen - one).toBeLessThan(4);
+    const { one, after } = JSON.parse(p.stdout.toString()) as { one: number; after: number[] };
+    expect(after).toHaveLength(15);
+    const growth = Math.min(...after.slice(-4)) - one;
+    expect([growth < 4, after.map((a) => (a - one).toFixed(1)).join(" ")]).toEqual([true, expect.any(String)]);
   }, 120_000);
 });
