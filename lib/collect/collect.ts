@@ -163,8 +163,8 @@ export async function collect(o: CollectOptions, sys: CollectSys = realCollectSy
     const reader = new PageReader(dump);
     const memory = sampleMemory();
     // the compression threads start now and load their modules while the filter walks mem_map (a Worker's start
-    // took ~0.3 s of the main thread's time under TCG, and its loading more on another CPU)
-    const pool = format !== "elf" && threads > 0 ? new CompressPool(threads, codec, dump.pageSize, (level & 1) === 1) : null;
+    // took ~0.3 s of the main thread's time under TCG, and its loading more on another CPU); 0 threads compress inline
+    const pool = format !== "elf" ? new CompressPool(threads, codec, dump.pageSize, (level & 1) === 1) : null;
     try {
       const opened = performance.now();
       const filter = filterPages(dump, level, kernel, reader);
@@ -189,7 +189,7 @@ export async function collect(o: CollectOptions, sys: CollectSys = realCollectSy
       const progress = new Progress(numDumpable, printer.print, printer.everyMs, memory.sample);
       const bytes = elf
         ? await writeElf(output, dump, filter, zero, reader, progress)
-        : await writeKdump(output, dump, filter, numDumpable, codec, uts, Math.floor(when.getTime() / 1000), kernel, reader, progress, pool ?? 0);
+        : await writeKdump(output, dump, filter, numDumpable, codec, uts, Math.floor(when.getTime() / 1000), kernel, reader, progress, pool!);
       const path = await output.complete();
       const written = performance.now();
       const mainCpu = threadCpuSeconds();

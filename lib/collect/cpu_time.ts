@@ -9,13 +9,17 @@ import { readdirSync, readFileSync } from "node:fs";
  */
 export function threadCpuSeconds(): number | null {
   try {
-    const stat = readFileSync("/proc/thread-self/stat", "utf8");
-    // the command name (field 2) may hold spaces and parentheses: fields are counted after its closing one
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(f[11]) + Number(f[12])) / 100;
+    return statCpuSeconds(readFileSync("/proc/thread-self/stat", "utf8"));
   } catch {
     return null;
   }
+}
+
+/** utime + stime of a /proc stat line, in seconds. */
+function statCpuSeconds(stat: string): number {
+  // the command name (field 2) may hold spaces and parentheses: fields are counted after its closing one
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100;
 }
 
 /** CPU seconds (user + system) of the whole process, threads that ended included. */
@@ -35,8 +39,7 @@ export function cpuByThreadName(): Map<string, number> {
       try {
         const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
         const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-        const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-        out.set(name, (out.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) / 100);
+        out.set(name, (out.get(name) ?? 0) + statCpuSeconds(stat));
       } catch {
         // the thread ended
       }

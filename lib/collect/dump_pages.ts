@@ -16,7 +16,7 @@ import type { PageReader } from "../dump/page_reader.ts";
 import { archNamed } from "../arch/arch.ts";
 import { KERNEL_IMAGE_END, START_KERNEL_MAP } from "../arch/x86_64/pagetable.ts";
 import type { KernelView } from "../kernel/view.ts";
-import { CompressPool } from "./compress_pool.ts";
+import type { CompressPool } from "./compress_pool.ts";
 import { GarbageCollector } from "./garbage.ts";
 import type { Output } from "./target.ts";
 
@@ -230,7 +230,7 @@ export async function writeKdump(
   k: KernelView | null,
   reader: PageReader,
   progress: Progress,
-  threads: number | CompressPool,
+  pool: CompressPool,
 ): Promise<number> {
   const ps = f.pageSize;
   const w = new KdumpWriter(out.sink, {
@@ -248,69 +248,63 @@ export async function writeKdump(
     notes: dump.notes,
   });
   await w.begin();
-  // a pool the caller made (started before the filter, so its threads load while mem_map is walked) stays its to close
-  const own = typeof threads === "number";
-  const pool = typeof threads === "number" ? new CompressPool(threads, codec, ps, (f.level & 1) === 1) : threads;
-  try {
-    const queue: { batch: Promise<CompressedBatch>; segments: [number, number][] }[] = [];
-    let done = 0;
-    const gc = new GarbageCollector();
-    const drainOne = async () => {
-      const q = queue.shift()!;
-      const b = await q.batch;
-      await w.writeBatch(b, q.segments);
-      pool.release(b); // written: its buffer goes back to the worker
-      done += b.count;
-      progress.update(done, reader.bytesRead);
-      // each page's compressed copy is garbage once written: collected every batch (a requested collection lets
-      // garbage grow with the pages written, +20 MiB at 16 GiB)
-      gc.step();
-    };
-    let buf = new Uint8Array(BATCH_PAGES * ps);
-    let fill = 0;
-    let segments: [number, number][] = [];
-    // with workers and an ELF input (/proc/vmcore), each worker reads its batch's pages itself: the main thread only
-    // plans the reads (the kernel's copy of each page was 36% of its time in a two-CPU 64 GiB capture)
-    const path = pool.threads ? reader.path : null;
-    let reads: number[] = [];
-    const flush = async () => {
-      if (!fill) return;
-      const into = path ? { path, reads: Float64Array.from(reads), map: reader.mapped } : undefined;
-      reads = [];
-      queue.push({ batch: pool.submit(buf.subarray(0, fill * ps), fill, into), segments });
-      if (pool.threads) buf = pool.pageBuffer(BATCH_PAGES * ps); // handed to a worker; inline, it is free again
-      fill = 0;
-      segments = [];
-      if (queue.length >= pool.depth) await drainOne();
-    };
-    const rank = rankIndex(f);
-    const first = firstFrames(f, dump, k);
-    // the log's frames, the image's, then the other kept ones: each set holds none of an earlier one's frames
-    const passes: [PfnRun[] | undefined, PfnRun[][]][] = [...first.map((runs): [PfnRun[], PfnRun[][]] => [runs, []]), [undefined, first]];
-    for (const [within, minus] of passes) {
-      for (let [pfn, n] of keptRuns(f, BATCH_PAGES, within, minus)) {
-        let r = rank(pfn);
-        while (n > 0) {
-          const take = Math.min(n, BATCH_PAGES - fill);
-          if (path) reader.plan(pfn, take, fill * ps, reads);
-          else reader.read(pfn, take, buf, fill * ps);
-          // page_descs of consecutive ranks are one write (runs of kept frames apart in RAM are often adjacent ranks)
-          const last = segments[segments.length - 1];
-          if (last && last[0] + last[1] === r) last[1] += take;
-          else segments.push([r, take]);
-          fill += take;
-          pfn += take;
-          r += take;
-          n -= take;
-          if (fill === BATCH_PAGES) await flush();
-        }
+  // the pool is the caller's (started before the filter, so its threads load while mem_map is walked): it closes it
+  const queue: { batch: Promise<CompressedBatch>; segments: [number, number][] }[] = [];
+  let done = 0;
+  const gc = new GarbageCollector();
+  const drainOne = async () => {
+    const q = queue.shift()!;
+    const b = await q.batch;
+    await w.writeBatch(b, q.segments);
+    pool.release(b); // written: its buffer goes back to the worker
+    done += b.count;
+    progress.update(done, reader.bytesRead);
+    // each page's compressed copy is garbage once written: collected every batch (a requested collection lets
+    // garbage grow with the pages written, +20 MiB at 16 GiB)
+    gc.step();
+  };
+  let buf = new Uint8Array(BATCH_PAGES * ps);
+  let fill = 0;
+  let segments: [number, number][] = [];
+  // with workers and an ELF input (/proc/vmcore), each worker reads its batch's pages itself: the main thread only
+  // plans the reads (the kernel's copy of each page was 36% of its time in a two-CPU 64 GiB capture)
+  const path = pool.threads ? reader.path : null;
+  let reads: number[] = [];
+  const flush = async () => {
+    if (!fill) return;
+    const into = path ? { path, reads: Float64Array.from(reads), map: reader.mapped } : undefined;
+    reads = [];
+    queue.push({ batch: pool.submit(buf.subarray(0, fill * ps), fill, into), segments });
+    if (pool.threads) buf = pool.pageBuffer(BATCH_PAGES * ps); // handed to a worker; inline, it is free again
+    fill = 0;
+    segments = [];
+    if (queue.length >= pool.depth) await drainOne();
+  };
+  const rank = rankIndex(f);
+  const first = firstFrames(f, dump, k);
+  // the log's frames, the image's, then the other kept ones: each set holds none of an earlier one's frames
+  const passes: [PfnRun[] | undefined, PfnRun[][]][] = [...first.map((runs): [PfnRun[], PfnRun[][]] => [runs, []]), [undefined, first]];
+  for (const [within, minus] of passes) {
+    for (let [pfn, n] of keptRuns(f, BATCH_PAGES, within, minus)) {
+      let r = rank(pfn);
+      while (n > 0) {
+        const take = Math.min(n, BATCH_PAGES - fill);
+        if (path) reader.plan(pfn, take, fill * ps, reads);
+        else reader.read(pfn, take, buf, fill * ps);
+        // page_descs of consecutive ranks are one write (runs of kept frames apart in RAM are often adjacent ranks)
+        const last = segments[segments.length - 1];
+        if (last && last[0] + last[1] === r) last[1] += take;
+        else segments.push([r, take]);
+        fill += take;
+        pfn += take;
+        r += take;
+        n -= take;
+        if (fill === BATCH_PAGES) await flush();
       }
     }
-    await flush();
-    while (queue.length) await drainOne();
-  } finally {
-    if (own) pool.close();
   }
+  await flush();
+  while (queue.length) await drainOne();
   f.excluded.zero = w.zeroPages;
   await w.finish();
   return w.size;

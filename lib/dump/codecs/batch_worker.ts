@@ -5,7 +5,6 @@
 // on a 1 GiB lab dump; reused, at 82 MB (the same bytes written, 2026-12-02).
 import { closeSync, openSync } from "node:fs";
 import { runReads, VmcoreWindows } from "../page_reader.ts";
-import { haveMmap } from "../../sys/mmap.ts";
 import { batchDataBytes, compressBatch, type BatchJob, type CompressedBatch } from "./batch.ts";
 
 declare const self: Worker;
@@ -35,7 +34,8 @@ self.onmessage = (e: MessageEvent<WorkerJob>) => {
           closeSync(input.fd);
         }
         const fd = openSync(job.fill.path, "r");
-        input = { path: job.fill.path, fd, windows: job.fill.map && haveMmap() ? new VmcoreWindows(fd) : null };
+        // without mmap here, the windows map nothing and every read goes by pread
+        input = { path: job.fill.path, fd, windows: job.fill.map ? new VmcoreWindows(fd) : null };
       }
       runReads(input.fd, job.fill.reads, job.pages, input.windows);
     }
