@@ -3,7 +3,7 @@
 // or import it as the library (`import { readStatus } from "kdump"`). Importing runs nothing.
 import yargs, { type Argv, type CommandModule } from "yargs";
 import { hideBin } from "yargs/helpers";
-import { emit, json, run } from "./lib/verb_kit.ts";
+import { emit, json, run, usageLine } from "./lib/verb_kit.ts";
 import { resolve } from "node:path";
 import { existsSync } from "node:fs";
 import { UsageError } from "./lib/errors.ts";
@@ -241,7 +241,7 @@ export function cli(argv: string[]): Argv {
     .recommendCommands()
     .fail((msg, err, y) => {
       if (err) throw err;
-      console.error(`kdump: ${msg}`);
+      console.error(usageLine(msg));
       console.error("(try: kdump --help)");
       process.exit(2);
     })

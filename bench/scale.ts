@@ -165,7 +165,7 @@ while read tool codec rep; do
   f=$(find $out -name vmcore | head -n 1)
   name=$tool\${rep:+#$rep}
   echo "SCALE-RUN $name $codec rc=$rc start=$t0 end=$t1 anonKiB=$anon hwmKiB=$hwm bytes=$(stat -c %s "$f" 2>/dev/null || echo 0) file=$f"
-  grep -E 'saved |Completed|rror|CPU by thread' $out/log | tr '\\r' '\\n' | tail -n 4 | sed "s/^/SCALE-LOG $name $codec /"
+  grep -E 'saved |Completed|rror|CPU by' $out/log | tr '\\r' '\\n' | tail -n 5 | sed "s/^/SCALE-LOG $name $codec /"
   # a failed run's last words (makedumpfile --num-threads 2 ended with SIGABRT, rc 134, on 2026-12-02)
   [ $rc = 0 ] || tr '\\r' '\\n' < $out/log | grep -v '^ *$' | tail -n 6 | sed "s/^/SCALE-FAIL $name $codec /"
 done < $runs

@@ -6,6 +6,9 @@ import { errorLine, UsageError } from "./errors.ts";
 /** Adds the --json option every verb whose output is data takes. */
 export const json = <T>(y: Argv<T>) => y.option("json", { type: "boolean", default: false, describe: "print data as JSON" });
 
+/** yargs' usage message as one `kdump: …` line (an invalid choice comes as "Invalid values:" and an indented list). */
+export const usageLine = (msg: string): string => `kdump: ${msg.trim().replace(/:?\s*\n\s*/g, ": ")}`;
+
 /** Exit status of a verb: 0 done, 1 failed or "not ready", 2 bad usage. */
 export type Exit = number | void;
 

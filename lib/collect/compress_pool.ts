@@ -4,7 +4,7 @@ import { availableParallelism } from "node:os";
 import { BadDataError } from "../errors.ts";
 import { batchDataBytes, compressBatch, type BatchJob, type CompressedBatch } from "../dump/codecs/batch.ts";
 import type { CompressName } from "../dump/codecs/compress.ts";
-import { notGarbage } from "./garbage.ts";
+import { Slot, type SlotAnswer, type SlotJob } from "../dump/codecs/batch_slot.ts";
 
 /**
  * Compression threads by default: one per CPU, at most 8 (the reader mostly waits in the kernel's copy of
@@ -28,12 +28,13 @@ export class CompressPool {
   private readonly waiting = new Map<number, { resolve: (b: CompressedBatch) => void; reject: (e: Error) => void }>();
   private readonly busy: number[] = [];
   private nextId = 0;
-  /** Page buffers the workers gave back with their answers, for the next batches. */
-  private readonly spare: Uint8Array<ArrayBuffer>[] = [];
-  /** The worker each answered batch's output buffer belongs to, until release() gives it back. */
-  private readonly owner = new Map<ArrayBufferLike, number>();
-  /** Written output buffers per worker, handed back with its next job (a message of their own cost 1.4 ms each under TCG). */
-  private readonly giveBack: ArrayBuffer[][] = [];
+  private readonly slots: Slot[] = [];
+  /** Slots neither being filled, in a worker, nor answered and not yet released. */
+  private readonly free: Slot[] = [];
+  /** Each slot by its memory (a page buffer's or an answer's `.buffer`). */
+  private readonly slotOf = new Map<ArrayBufferLike, Slot>();
+  /** Slots each worker has been given the memory of. */
+  private readonly known: Set<number>[] = [];
   /** Inline, the buffers every batch is compressed into: an answer is valid until the next submit. */
   private scratch?: CompressedBatch;
 
@@ -46,11 +47,11 @@ export class CompressPool {
   ) {
     for (let i = 0; i < threads; i++) {
       const w = new Worker(workerScript(import.meta.url));
-      w.onmessage = (e: MessageEvent) => this.answer(i, e.data);
+      w.onmessage = (e: MessageEvent<SlotAnswer>) => this.answer(i, e.data);
       w.onerror = (e) => this.failAll(new BadDataError(`compression worker failed: ${e.message}`));
       this.workers.push(w);
       this.busy.push(0);
-      this.giveBack.push([]);
+      this.known.push(new Set());
     }
   }
 
@@ -60,14 +61,15 @@ export class CompressPool {
   }
 
   /**
-   * Compresses `count` pages in `pages`; with workers the buffer is handed to one (do not reuse it). Inline (0
-   * threads) the answer's buffers are reused by the next submit: write it out first (depth is then 1).
+   * Compresses `count` pages in `pages`. With workers, `pages` should come from pageBuffer() (any other array is
+   * copied into one) and belongs to the pool from now on. Inline (0 threads) the answer's buffers are reused by the
+   * next submit: write it out first (depth is then 1).
    * @example const b = await pool.submit(buf, 256)
    */
   submit(pages: Uint8Array, count: number, fill?: BatchJob["fill"]): Promise<CompressedBatch> {
-    const job: BatchJob = { pages, count, pageSize: this.pageSize, codec: this.codec, detectZero: this.detectZero, ...(fill && { fill }) };
     if (fill && !this.threads) throw new Error("CompressPool: a batch to fill needs a worker thread");
     if (!this.threads) {
+      const job: BatchJob = { pages, count, pageSize: this.pageSize, codec: this.codec, detectZero: this.detectZero };
       try {
         if (!this.scratch || this.scratch.sizes.length < count || this.scratch.data.length < batchDataBytes(count, this.pageSize))
           this.scratch = { count: 0, sizes: new Uint32Array(count), flags: new Uint32Array(count), data: new Uint8Array(batchDataBytes(count, this.pageSize)) };
@@ -76,58 +78,77 @@ export class CompressPool {
         return Promise.reject(e);
       }
     }
+    let slot = this.slotOf.get(pages.buffer);
+    if (!slot || slot.count < count || pages.byteOffset !== 0) {
+      if (slot) this.free.push(slot);
+      const from = pages.subarray(0, count * this.pageSize);
+      slot = this.takeSlot(count);
+      slot.pages.set(from);
+    }
     const id = this.nextId++;
     let w = 0;
     for (let i = 1; i < this.workers.length; i++) if (this.busy[i]! < this.busy[w]!) w = i;
     this.busy[w]!++;
     const p = new Promise<CompressedBatch>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
     p.catch(() => {}); // after a failure the caller stops awaiting: batches still in flight must not be unhandled
-    const buf = pages.byteOffset === 0 && pages.byteLength === pages.buffer.byteLength ? pages : pages.slice();
-    const recycle = this.giveBack[w]!.splice(0);
-    this.workers[w]!.postMessage({ ...job, pages: buf, id, recycle }, [buf.buffer as ArrayBuffer, ...recycle]);
+    const job: SlotJob = { id, slot: slot.index, count, pageSize: this.pageSize, codec: this.codec, detectZero: this.detectZero, ...(fill && { fill }) };
+    if (!this.known[w]!.has(slot.index)) {
+      this.known[w]!.add(slot.index);
+      job.memory = slot.memory;
+      job.slotPages = slot.count;
+    }
+    this.workers[w]!.postMessage(job);
     return p;
   }
 
   /**
-   * A buffer for the next batch's pages: one a worker gave back, or a new one. Inline (0 threads) the caller keeps
-   * its own buffer.
+   * The page array of a free slot, for the next batch's pages (a new slot when none is free). Inline (0 threads)
+   * the caller keeps its own buffer.
    * @example buf = pool.pageBuffer(BATCH_PAGES * ps)
    */
-  pageBuffer(bytes: number): Uint8Array<ArrayBuffer> {
-    const i = this.spare.findIndex((b) => b.length === bytes);
-    if (i >= 0) return this.spare.splice(i, 1)[0]!;
-    this.pagesAllocated++;
-    return new Uint8Array(bytes);
+  pageBuffer(bytes: number): Uint8Array {
+    return this.takeSlot(Math.ceil(bytes / this.pageSize)).pages.subarray(0, bytes);
   }
 
-  /** Page buffers pageBuffer() made new (the rest were given back by workers). */
-  pagesAllocated = 0;
-
-  /** Page buffers given back and not handed out again. */
-  get spareCount(): number {
-    return this.spare.length;
+  private takeSlot(count: number): Slot {
+    const i = this.free.findIndex((s) => s.count >= count);
+    if (i >= 0) return this.free.splice(i, 1)[0]!;
+    const slot = new Slot(this.slots.length, count, this.pageSize);
+    this.slots.push(slot);
+    this.slotOf.set(slot.memory, slot);
+    return slot;
   }
 
-  /** Gives a written batch's output buffer back to the worker that filled it, with its next job (nothing inline). */
+  /** Slots made so far: the batches' memory is this many times one slot's, however many batches there were. */
+  get slotCount(): number {
+    return this.slots.length;
+  }
+
+  /** Frees a written batch's slot for a later batch (nothing inline). */
   release(b: CompressedBatch): void {
-    const w = this.owner.get(b.data.buffer);
-    if (w === undefined) return;
-    this.owner.delete(b.data.buffer);
-    this.giveBack[w]!.push(b.data.buffer as ArrayBuffer);
+    const slot = this.slotOf.get(b.data.buffer);
+    if (slot && !this.free.includes(slot)) this.free.push(slot);
   }
 
-  private answer(worker: number, m: { id: number; error?: string; pages?: Uint8Array } & CompressedBatch): void {
+  /** Worker CPU ms by stage, summed over answers (KDUMP_THREAD_CPU=1). */
+  private readonly stages = new Map<string, number>();
+  stageReport(): string {
+    return [...this.stages].map(([n, v]) => `${n} ${(v / 1000).toFixed(2)} s`).join(", ");
+  }
+
+  private answer(worker: number, m: SlotAnswer): void {
     this.busy[worker]!--;
-    if (m.pages) this.spare.push(new Uint8Array(m.pages.buffer as ArrayBuffer));
-    notGarbage((m.pages?.buffer.byteLength ?? 0) + (m.data?.buffer.byteLength ?? 0) + (m.sizes?.buffer.byteLength ?? 0) + (m.flags?.buffer.byteLength ?? 0));
+    if (m.cpu) for (const [k, v] of Object.entries(m.cpu)) this.stages.set(k, (this.stages.get(k) ?? 0) + v);
     const w = this.waiting.get(m.id);
     if (!w) return;
     this.waiting.delete(m.id);
-    if (m.error) w.reject(new BadDataError(`compression failed: ${m.error}`));
-    else {
-      this.owner.set(m.data.buffer, worker);
-      w.resolve({ count: m.count, sizes: m.sizes, flags: m.flags, data: m.data });
+    const slot = this.slots[m.slot]!;
+    if (m.error) {
+      this.free.push(slot);
+      w.reject(new BadDataError(`compression failed: ${m.error}`));
+      return;
     }
+    w.resolve({ count: m.count!, sizes: slot.sizes.subarray(0, m.count!), flags: slot.flags.subarray(0, m.count!), data: slot.data.subarray(0, m.length!) });
   }
 
   private failAll(e: Error): void {

@@ -49,3 +49,38 @@ export function cpuByThreadName(): Map<string, number> {
   }
   return out;
 }
+
+let clock: { gettime: (id: number, ts: Uint8Array) => number } | null | undefined;
+const ts = new Uint8Array(16);
+const tsView = new DataView(ts.buffer);
+/** The calling thread's CPU time in ms (clock_gettime(CLOCK_THREAD_CPUTIME_ID) through libc), or 0 without it. */
+export function threadCpuMs(): number {
+  if (clock === undefined) {
+    try {
+      const { dlopen, FFIType } = require("bun:ffi") as typeof import("bun:ffi");
+      const l = dlopen("libc.so.6", { clock_gettime: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 } });
+      clock = { gettime: (id, t) => l.symbols.clock_gettime(id, t) as number };
+    } catch {
+      clock = null;
+    }
+  }
+  if (!clock || clock.gettime(3, ts) !== 0) return 0;
+  return Number(tsView.getBigInt64(0, true)) * 1e3 + Number(tsView.getBigInt64(8, true)) / 1e6;
+}
+
+/** CPU ms by stage of one thread, for KDUMP_THREAD_CPU=1: lap(name) charges the time since the last lap to name. */
+export class StageClock {
+  readonly ms = new Map<string, number>();
+  private last = threadCpuMs();
+  lap(name: string): void {
+    const now = threadCpuMs();
+    this.ms.set(name, (this.ms.get(name) ?? 0) + now - this.last);
+    this.last = now;
+  }
+  add(name: string, ms: number): void {
+    this.ms.set(name, (this.ms.get(name) ?? 0) + ms);
+  }
+  format(): string {
+    return [...this.ms].map(([n, v]) => `${n} ${(v / 1000).toFixed(2)} s`).join(", ");
+  }
+}

@@ -18,6 +18,9 @@ import { KERNEL_IMAGE_END, START_KERNEL_MAP } from "../arch/x86_64/pagetable.ts"
 import type { KernelView } from "../kernel/view.ts";
 import type { CompressPool } from "./compress_pool.ts";
 import { GarbageCollector } from "./garbage.ts";
+import { StageClock } from "./cpu_time.ts";
+
+const STAGES = process.env.KDUMP_THREAD_CPU === "1";
 import type { Output } from "./target.ts";
 
 const BATCH_PAGES = 256; // 1 MiB of input per batch
@@ -252,18 +255,24 @@ export async function writeKdump(
   const queue: { batch: Promise<CompressedBatch>; segments: [number, number][] }[] = [];
   let done = 0;
   const gc = new GarbageCollector();
+  const clk = STAGES ? new StageClock() : null;
   const drainOne = async () => {
     const q = queue.shift()!;
+    clk?.lap("plan");
     const b = await q.batch;
+    clk?.lap("wait");
     await w.writeBatch(b, q.segments);
+    clk?.lap("write");
     pool.release(b); // written: its buffer goes back to the worker
     done += b.count;
     progress.update(done, reader.bytesRead);
+    clk?.lap("progress");
     // each page's compressed copy is garbage once written: collected every batch (a requested collection lets
     // garbage grow with the pages written, +20 MiB at 16 GiB)
     gc.step();
+    clk?.lap("gc");
   };
-  let buf = new Uint8Array(BATCH_PAGES * ps);
+  let buf: Uint8Array = pool.threads ? pool.pageBuffer(BATCH_PAGES * ps) : new Uint8Array(BATCH_PAGES * ps);
   let fill = 0;
   let segments: [number, number][] = [];
   // with workers and an ELF input (/proc/vmcore), each worker reads its batch's pages itself: the main thread only
@@ -274,8 +283,10 @@ export async function writeKdump(
     if (!fill) return;
     const into = path ? { path, reads: Float64Array.from(reads), map: reader.mapped } : undefined;
     reads = [];
+    clk?.lap("plan");
     queue.push({ batch: pool.submit(buf.subarray(0, fill * ps), fill, into), segments });
-    if (pool.threads) buf = pool.pageBuffer(BATCH_PAGES * ps); // handed to a worker; inline, it is free again
+    if (pool.threads) buf = pool.pageBuffer(BATCH_PAGES * ps); // the last one is the pool's now; inline, it is free again
+    clk?.lap("submit");
     fill = 0;
     segments = [];
     if (queue.length >= pool.depth) await drainOne();
@@ -305,6 +316,7 @@ export async function writeKdump(
   }
   await flush();
   while (queue.length) await drainOne();
+  if (clk) console.error(`kdump collect: CPU by stage: main thread: ${clk.format()}; workers: ${pool.stageReport()}`);
   f.excluded.zero = w.zeroPages;
   await w.finish();
   return w.size;

@@ -5,7 +5,7 @@
 import yargs, { type CommandModule } from "yargs";
 import { hideBin } from "yargs/helpers";
 import { errorLine } from "../errors.ts";
-import { emit, run } from "../verb_kit.ts";
+import { emit, run, usageLine } from "../verb_kit.ts";
 import { serviceCommands, type CliKit } from "./commands.ts";
 
 /** kdump.ts's run() and emit(): the same one-line errors and exit codes (0 done, 1 failed, 2 bad usage). */
@@ -18,7 +18,7 @@ if (import.meta.main)
     .demandCommand(1)
     .strict()
     .fail((msg, err) => {
-      console.error(`kdump: ${msg ?? errorLine(err)}`);
+      console.error(msg ? usageLine(msg) : `kdump: ${errorLine(err)}`);
       process.exit(2);
     })
     .parseAsync();

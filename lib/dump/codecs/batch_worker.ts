@@ -1,32 +1,30 @@
-// A compression thread (Bun Worker): takes BatchJobs, answers CompressedBatches, buffers transferred both ways and
-// reused. A batch compresses into this thread's scratch, and its stored bytes are copied into an output buffer the
-// main thread gives back once written (with a later job's recycle); the job's page buffer goes back with the answer. With a new
-// buffer per batch each way (1 MiB of pages, a batch's worth of output) `collect --threads 2` peaked at 100 MB RSS
-// on a 1 GiB lab dump; reused, at 82 MB (the same bytes written, 2026-12-02).
+// A compression thread (Bun Worker): takes SlotJobs, answers SlotAnswers. A batch's pages, and what they compress
+// to, live in a slot the main thread shares with every worker (compress_pool.ts), so a job and its answer are a few
+// numbers: the worker fills the slot's pages from the dump itself (an ELF dump, /proc/vmcore) when the job says how,
+// and compresses straight into the slot. Nothing of a batch is allocated per batch or copied between threads.
 import { closeSync, openSync } from "node:fs";
 import { runReads, VmcoreWindows } from "../page_reader.ts";
-import { batchDataBytes, compressBatch, type BatchJob, type CompressedBatch } from "./batch.ts";
+import { compressBatch, type CompressedBatch } from "./batch.ts";
+import { Slot, type SlotAnswer, type SlotJob } from "./batch_slot.ts";
+import { threadCpuMs } from "../../collect/cpu_time.ts";
 
 declare const self: Worker;
 
-/** A job as posted to the worker: the batch and its id. */
-export interface WorkerJob extends BatchJob {
-  /** Sequence number, echoed in the answer. */
-  id: number;
-  /** Output buffers of earlier answers, written out and handed back. */
-  recycle?: ArrayBuffer[];
-}
-
-
-let scratch: CompressedBatch | undefined;
+const slots: Slot[] = [];
 /** This thread's own descriptor of the dump it fills batches from (opened once, closed when the thread ends). */
 let input: { path: string; fd: number; windows: VmcoreWindows | null } | undefined;
-const spare: ArrayBuffer[] = [];
+/** KDUMP_THREAD_CPU=1: each answer carries this thread's CPU time by stage (compress_pool.ts sums them). */
+const STAGES = process.env.KDUMP_THREAD_CPU === "1";
+let lastEnd = 0;
 
-self.onmessage = (e: MessageEvent<WorkerJob>) => {
+self.onmessage = (e: MessageEvent<SlotJob>) => {
   const job = e.data;
-  if (job.recycle) spare.push(...job.recycle);
+  const t0 = STAGES ? threadCpuMs() : 0;
   try {
+    if (job.memory) slots[job.slot] = new Slot(job.slot, job.slotPages!, job.pageSize, job.memory);
+    const slot = slots[job.slot];
+    if (!slot) throw new Error(`slot ${job.slot} was never shared with this worker`);
+    const pages = slot.pages.subarray(0, job.count * job.pageSize);
     if (job.fill) {
       if (input?.path !== job.fill.path) {
         if (input) {
@@ -37,21 +35,17 @@ self.onmessage = (e: MessageEvent<WorkerJob>) => {
         // without mmap here, the windows map nothing and every read goes by pread
         input = { path: job.fill.path, fd, windows: job.fill.map ? new VmcoreWindows(fd) : null };
       }
-      runReads(input.fd, job.fill.reads, job.pages, input.windows);
+      runReads(input.fd, job.fill.reads, pages, input.windows);
     }
-    const need = batchDataBytes(job.count, job.pageSize);
-    if (!scratch || scratch.sizes.length < job.count || scratch.data.length < need)
-      scratch = { count: 0, sizes: new Uint32Array(job.count), flags: new Uint32Array(job.count), data: new Uint8Array(need) };
-    const r = compressBatch(job, scratch);
-    // exactly the stored bytes, in a buffer the main thread owns until it gives it back
-    const i = spare.findIndex((b) => b.byteLength >= r.data.length);
-    const buf = i >= 0 ? spare.splice(i, 1)[0]! : new ArrayBuffer(Math.max(r.data.length, need));
-    const data = new Uint8Array(buf, 0, r.data.length);
-    data.set(r.data);
-    const sizes = r.sizes.slice();
-    const flags = r.flags.slice();
-    self.postMessage({ id: job.id, count: r.count, sizes, flags, data, pages: job.pages }, [buf, sizes.buffer, flags.buffer, job.pages.buffer] as ArrayBuffer[]);
+    const t1 = STAGES ? threadCpuMs() : 0;
+    const into: CompressedBatch = { count: 0, sizes: slot.sizes, flags: slot.flags, data: slot.data };
+    const r = compressBatch({ pages, count: job.count, pageSize: job.pageSize, codec: job.codec, detectZero: job.detectZero }, into);
+    if (r.data.buffer !== slot.memory) throw new Error("a batch did not fit its slot");
+    const answer: SlotAnswer = { id: job.id, slot: job.slot, count: r.count, length: r.data.length };
+    if (STAGES) answer.cpu = { idle: t0 - lastEnd, read: t1 - t0, compress: threadCpuMs() - t1 };
+    self.postMessage(answer);
+    if (STAGES) lastEnd = threadCpuMs();
   } catch (err) {
-    self.postMessage({ id: job.id, error: err instanceof Error ? err.message : String(err) });
+    self.postMessage({ id: job.id, slot: job.slot, error: err instanceof Error ? err.message : String(err) } satisfies SlotAnswer);
   }
 };
