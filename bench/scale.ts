@@ -75,7 +75,7 @@ const inHook = args.includes("--in-hook");
  */
 const threadVariants = (args.includes("--threads-variants") ? args[args.indexOf("--threads-variants") + 1] ?? "" : "").split(",").filter(Boolean).map(Number);
 if (threadVariants.some((n) => !Number.isInteger(n) || n < 0 || n > 8)) throw new Error(`--threads-variants ${threadVariants.join(",")}: each must be 0–8`);
-/** --no-mdf-threads: skip makedumpfile --num-threads (it took 1.3–1.6x its one-thread time in every two-CPU capture). */
+/** --no-mdf-threads: skip makedumpfile --num-threads, every codec (it took 1.3–1.6x its one-thread time in every two-CPU capture). */
 const noMdfThreads = args.includes("--no-mdf-threads");
 /** --mdf-non-mmap: also run makedumpfile (one thread) with --non-mmap, reading /proc/vmcore by read(2) as ours does. */
 const mdfNonMmap = args.includes("--mdf-non-mmap");
@@ -132,6 +132,8 @@ while read tool codec rep; do
   case "$tool.$codec" in
     makedumpfile.zstd) set -- ${makedumpfile}${threads} -z -d 31 /proc/vmcore $out/vmcore ;;
     makedumpfile-1thread.zstd) set -- ${makedumpfile} -z -d 31 /proc/vmcore $out/vmcore ;;
+    makedumpfile-1thread.lzo) set -- ${makedumpfile} -l -d 31 /proc/vmcore $out/vmcore ;;
+    makedumpfile-1thread.zlib) set -- ${makedumpfile} -c -d 31 /proc/vmcore $out/vmcore ;;
     makedumpfile-nonmmap.zstd) set -- ${makedumpfile} --non-mmap -z -d 31 /proc/vmcore $out/vmcore ;;
     makedumpfile.lzo) set -- ${makedumpfile}${threads} -l -d 31 /proc/vmcore $out/vmcore ;;
     makedumpfile.zlib) set -- ${makedumpfile}${threads} -c -d 31 /proc/vmcore $out/vmcore ;;
@@ -186,7 +188,7 @@ read t _ < /proc/uptime; echo "SCALE-OURS start=$(cat /tmp/bench-pre-end 2>/dev/
 function crashJob(ramMiB: number): string {
   const anon = Math.min(3072, Math.floor(ramMiB / 4));
   const fill = `const a=[];for(let i=0;i<${anon};i++){const b=new Uint8Array(1<<20);b.fill((i%250)+1);a.push(b)}console.log("SCALE-FILLED ${anon} MiB");setInterval(()=>a.length,1e6)`;
-  const runs = [...codecs.filter((c) => !(noMdfThreads && cpus > 1 && c === "zstd")).map((c) => `makedumpfile ${c}`), ...threadVariants.map((n) => `ours-t${n} zstd`), ...codecs.filter((c) => c !== "zstd").map((c) => `ours ${c}`), ...(inHook ? ["ours-hook zstd"] : []), ...(cpus > 1 && codecs.includes("zstd") ? ["makedumpfile-1thread zstd"] : []), ...(sameZstd ? ["ours-samezstd zstd"] : []), ...(mdfNonMmap ? ["makedumpfile-nonmmap zstd"] : []), ...(oursNonMmap ? ["ours-nonmmap zstd"] : []), ...(oursEnv.length ? ["ours-env zstd"] : []), ...(profile ? ["ours-prof zstd"] : []), ...Array.from({ length: pairs - 1 }, (_, i) => [`makedumpfile-1thread zstd ${i + 2}`, `ours-hook zstd ${i + 2}`]).flat()];
+  const runs = [...codecs.filter(() => !(noMdfThreads && cpus > 1)).map((c) => `makedumpfile ${c}`), ...threadVariants.map((n) => `ours-t${n} zstd`), ...codecs.filter((c) => c !== "zstd").map((c) => `ours ${c}`), ...(inHook ? ["ours-hook zstd"] : []), ...(cpus > 1 ? codecs.map((c) => `makedumpfile-1thread ${c}`) : []), ...(sameZstd ? ["ours-samezstd zstd"] : []), ...(mdfNonMmap ? ["makedumpfile-nonmmap zstd"] : []), ...(oursNonMmap ? ["ours-nonmmap zstd"] : []), ...(oursEnv.length ? ["ours-env zstd"] : []), ...(profile ? ["ours-prof zstd"] : []), ...Array.from({ length: pairs - 1 }, (_, i) => [`makedumpfile-1thread zstd ${i + 2}`, `ours-hook zstd ${i + 2}`]).flat()];
   return [
     `mkdir -p /var/lib/kdump-bench; printf '%s\\n' ${runs.map((r) => `'${r}'`).join(" ")} > /var/lib/kdump-bench/runs`,
     `echo "SCALE-ESTIMATE $(kdump estimate --json --kernel /boot/vmlinuz-$(uname -r) --initrd $(ls -t /var/lib/kdump/initramfs-*.img | head -n 1) | tr -d '\\n')"`,

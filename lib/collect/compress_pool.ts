@@ -5,6 +5,7 @@ import { BadDataError } from "../errors.ts";
 import { batchDataBytes, compressBatch, type BatchJob, type CompressedBatch } from "../dump/codecs/batch.ts";
 import type { CompressName } from "../dump/codecs/compress.ts";
 import { Slot, type SlotAnswer, type SlotJob } from "../dump/codecs/batch_slot.ts";
+import { formatStages } from "./cpu_time.ts";
 
 /**
  * Compression threads by default: one per CPU, at most 8 (the reader mostly waits in the kernel's copy of
@@ -130,10 +131,10 @@ export class CompressPool {
     if (slot && !this.free.includes(slot)) this.free.push(slot);
   }
 
-  /** Worker CPU ms by stage, summed over answers (KDUMP_THREAD_CPU=1). */
+  /** The workers' CPU ms by stage, summed over their answers (KDUMP_THREAD_CPU=1; none otherwise). */
   private readonly stages = new Map<string, number>();
   stageReport(): string {
-    return [...this.stages].map(([n, v]) => `${n} ${(v / 1000).toFixed(2)} s`).join(", ");
+    return formatStages(this.stages);
   }
 
   private answer(worker: number, m: SlotAnswer): void {

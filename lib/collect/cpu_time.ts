@@ -1,6 +1,7 @@
 // CPU time of the calling thread and of the whole process (Linux, any kernel with /proc/thread-self: 3.17+), so a
 // collection can say how its time split between the main thread (the walk, the plan, the writes) and the
-// compression threads.
+// compression threads; and a thread CPU clock (clock_gettime through libc) for the CPU of each stage of the page loop.
+import { dlopen, FFIType } from "bun:ffi";
 import { readdirSync, readFileSync } from "node:fs";
 
 /**
@@ -50,37 +51,49 @@ export function cpuByThreadName(): Map<string, number> {
   return out;
 }
 
-let clock: { gettime: (id: number, ts: Uint8Array) => number } | null | undefined;
-const ts = new Uint8Array(16);
-const tsView = new DataView(ts.buffer);
-/** The calling thread's CPU time in ms (clock_gettime(CLOCK_THREAD_CPUTIME_ID) through libc), or 0 without it. */
+/** clockid_t of the calling thread's CPU time (linux/time.h). */
+const CLOCK_THREAD_CPUTIME_ID = 3;
+let clock: ((t: Uint8Array) => number) | null | undefined;
+const timespec = new Uint8Array(16);
+const timespecView = new DataView(timespec.buffer);
+
+/**
+ * The calling thread's CPU time in ms, to the nanosecond (clock_gettime through libc; /proc's ticks are 10 ms), or 0
+ * where libc cannot be opened.
+ */
 export function threadCpuMs(): number {
   if (clock === undefined) {
     try {
-      const { dlopen, FFIType } = require("bun:ffi") as typeof import("bun:ffi");
       const l = dlopen("libc.so.6", { clock_gettime: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 } });
-      clock = { gettime: (id, t) => l.symbols.clock_gettime(id, t) as number };
+      clock = (t) => l.symbols.clock_gettime(CLOCK_THREAD_CPUTIME_ID, t) as number;
     } catch {
       clock = null;
     }
   }
-  if (!clock || clock.gettime(3, ts) !== 0) return 0;
-  return Number(tsView.getBigInt64(0, true)) * 1e3 + Number(tsView.getBigInt64(8, true)) / 1e6;
+  if (!clock || clock(timespec) !== 0) return 0;
+  return Number(timespecView.getBigInt64(0, true)) * 1e3 + Number(timespecView.getBigInt64(8, true)) / 1e6;
 }
 
-/** CPU ms by stage of one thread, for KDUMP_THREAD_CPU=1: lap(name) charges the time since the last lap to name. */
+/**
+ * A thread's CPU time by stage: lap(name) charges the CPU used since the last lap to `name`.
+ * @example const c = new StageClock(); plan(); c.lap("plan"); write(); c.lap("write"); c.format() // "plan 0.80 s, write 2.52 s"
+ */
 export class StageClock {
   readonly ms = new Map<string, number>();
   private last = threadCpuMs();
+
   lap(name: string): void {
     const now = threadCpuMs();
     this.ms.set(name, (this.ms.get(name) ?? 0) + now - this.last);
     this.last = now;
   }
-  add(name: string, ms: number): void {
-    this.ms.set(name, (this.ms.get(name) ?? 0) + ms);
-  }
+
   format(): string {
-    return [...this.ms].map(([n, v]) => `${n} ${(v / 1000).toFixed(2)} s`).join(", ");
+    return formatStages(this.ms);
   }
+}
+
+/** "name 1.23 s, …" of CPU ms by stage. */
+export function formatStages(ms: Map<string, number>): string {
+  return [...ms].map(([n, v]) => `${n} ${(v / 1000).toFixed(2)} s`).join(", ");
 }

@@ -19,10 +19,10 @@ import type { KernelView } from "../kernel/view.ts";
 import type { CompressPool } from "./compress_pool.ts";
 import { GarbageCollector } from "./garbage.ts";
 import { StageClock } from "./cpu_time.ts";
-
-const STAGES = process.env.KDUMP_THREAD_CPU === "1";
 import type { Output } from "./target.ts";
 
+/** KDUMP_THREAD_CPU=1: print the main thread's CPU by stage of the page loop, and the workers' (diagnosis). */
+const STAGES = process.env.KDUMP_THREAD_CPU === "1";
 const BATCH_PAGES = 256; // 1 MiB of input per batch
 
 /**

@@ -28,17 +28,6 @@ let fullBase = edenBase;
 let steps = 0;
 
 /**
- * Heap growth that is not garbage: `bytes` of buffers a Worker transferred in (compress_pool.ts). JavaScriptCore
- * counts each as new memory until its next collection, though the pool reuses each one or hands it back; counted,
- * they made a threaded 64 GiB capture run a full collection every 8 batches (gc 17% of its main thread's profile,
- * 7.3 s under TCG, 2026-12-02).
- */
-export function notGarbage(bytes: number): void {
-  edenBase += bytes;
-  fullBase += bytes;
-}
-
-/**
  * A counter of steps (mem_map chunks, written batches) that collects garbage as the heap grows. The growth is
  * counted from the last collection of any of them, so garbage a finished walk left is counted by the next one.
  */

@@ -4,6 +4,8 @@ import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import yargs from "yargs";
 import { collectOptions, fastCollectArgs } from "../../lib/collect/collect_verb.ts";
+import { collectArgs } from "../../lib/config/capture_settings.ts";
+import { DEFAULT_SETTINGS } from "../../lib/config/settings.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 
@@ -34,6 +36,17 @@ describe("fastCollectArgs()", () => {
       expect(fast).toBeDefined();
       const slow = throughYargs(args);
       expect({ ...fast, $0: undefined }).toEqual({ ...slow, $0: undefined });
+    }
+  });
+
+  test("takes every command line the capture init is given from a config (so the capture never loads yargs)", () => {
+    for (const s of [
+      DEFAULT_SETTINGS,
+      { ...DEFAULT_SETTINGS, codec: "zlib" as const, dumpLevel: 1, threads: 2, dmesg: false, keep: 3 },
+      { ...DEFAULT_SETTINGS, codec: "lzo" as const, format: "flat" as const, threads: 0 },
+    ]) {
+      const args = ["collect", "--from", "/proc/vmcore", "--out", "/var/crash", ...collectArgs(s)];
+      expect(fastCollectArgs(args) as unknown).toEqual({ ...throughYargs(args), $0: "kdump" });
     }
   });
 

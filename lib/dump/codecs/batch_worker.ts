@@ -13,7 +13,10 @@ declare const self: Worker;
 const slots: Slot[] = [];
 /** This thread's own descriptor of the dump it fills batches from (opened once, closed when the thread ends). */
 let input: { path: string; fd: number; windows: VmcoreWindows | null } | undefined;
-/** KDUMP_THREAD_CPU=1: each answer carries this thread's CPU time by stage (compress_pool.ts sums them). */
+/**
+ * KDUMP_THREAD_CPU=1: each answer carries this thread's CPU time by stage (compress_pool.ts sums them; the first
+ * "between jobs" holds the thread's start).
+ */
 const STAGES = process.env.KDUMP_THREAD_CPU === "1";
 let lastEnd = 0;
 
@@ -42,7 +45,7 @@ self.onmessage = (e: MessageEvent<SlotJob>) => {
     const r = compressBatch({ pages, count: job.count, pageSize: job.pageSize, codec: job.codec, detectZero: job.detectZero }, into);
     if (r.data.buffer !== slot.memory) throw new Error("a batch did not fit its slot");
     const answer: SlotAnswer = { id: job.id, slot: job.slot, count: r.count, length: r.data.length };
-    if (STAGES) answer.cpu = { idle: t0 - lastEnd, read: t1 - t0, compress: threadCpuMs() - t1 };
+    if (STAGES) answer.cpu = { "between jobs": t0 - lastEnd, read: t1 - t0, compress: threadCpuMs() - t1 };
     self.postMessage(answer);
     if (STAGES) lastEnd = threadCpuMs();
   } catch (err) {
