@@ -31,6 +31,7 @@ export class Slot {
     this.flags = new Uint32Array(memory, wordsAt + count * 4, count);
   }
 
+  /** The memory a slot of `count` pages takes: the pages, the stored bytes (rounded to words), sizes and flags. */
   static bytes(count: number, pageSize: number): number {
     return count * pageSize + Math.ceil(batchDataBytes(count, pageSize) / 4) * 4 + count * 8;
   }

@@ -1,8 +1,10 @@
 // Page compressors for the kdump-compressed writer, by the names `kdump collect --compress` takes, each with its
-// page_desc flag and makedumpfile's settings: zlib at Z_BEST_SPEED (compress2; ours at libdeflate's level 2), LZO1X-1, zstd level 1.
+// page_desc flag and makedumpfile's settings: zlib at Z_BEST_SPEED (compress2 of the system's libz; without it,
+// libdeflate's level 2), LZO1X-1, zstd level 1.
 import { Lzo1xCompressor } from "./lzo_compress.ts";
 import { haveLiblzo2, NativeLzo1xCompressor } from "../../sys/liblzo2.ts";
 import { haveLibzstd, NativeZstdCompressor } from "../../sys/libzstd.ts";
+import { haveLibz, NativeZlibCompressor } from "../../sys/libz.ts";
 
 /** The --compress names. */
 export type CompressName = "zstd" | "zlib" | "lzo" | "none";
@@ -49,7 +51,7 @@ export function adler32(data: Uint8Array): number {
 }
 
 /**
- * A zlib stream (RFC 1950) as small as makedumpfile's compress2(…, Z_BEST_SPEED) at about its speed: deflate by
+ * Without the system's libz: a zlib stream (RFC 1950) as small as makedumpfile's compress2(…, Z_BEST_SPEED), by
  * Bun's libdeflate at level 2 in the zlib wrapper. Bun's zlib (zlib-ng) makes pages ~29% larger than Debian's
  * zlib at level 1 (its level 1 is a quick static-Huffman mode). libdeflate's level 1 (a one-entry hash table) was
  * 1–6% larger than makedumpfile on the lab dumps; level 2 (hash chains) is 1–3% smaller and as fast (bench/collect.ts).
@@ -69,8 +71,12 @@ export function zlibCompress(page: Uint8Array): Uint8Array {
  */
 export function pageCompressor(name: CompressName): PageCompressor {
   switch (name) {
-    case "zlib":
-      return { name, flag: 0x1, compress: zlibCompress };
+    case "zlib": {
+      // the system's libz when it is there: makedumpfile's call, its bytes; else libdeflate
+      if (!haveLibz()) return { name, flag: 0x1, compress: zlibCompress };
+      const z = new NativeZlibCompressor();
+      return { name, flag: 0x1, compress: (p) => z.compress(p), compressInto: (p, dst, at) => z.compressInto(p, dst, at) };
+    }
     case "lzo": {
       // the system's liblzo2 when it is there (~4x faster), else ours: the same LZO1X-1 stream
       const lzo = haveLiblzo2() ? new NativeLzo1xCompressor() : new Lzo1xCompressor();
