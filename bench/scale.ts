@@ -193,6 +193,7 @@ function crashJob(ramMiB: number): string {
     `mkdir -p /var/lib/kdump-bench; printf '%s\\n' ${runs.map((r) => `'${r}'`).join(" ")} > /var/lib/kdump-bench/runs`,
     `echo "SCALE-ESTIMATE $(kdump estimate --json --kernel /boot/vmlinuz-$(uname -r) --initrd $(ls -t /var/lib/kdump/initramfs-*.img | head -n 1) | tr -d '\\n')"`,
     `bun -e 'import { haveLiblzo2 } from "/opt/kdump/lib/sys/liblzo2.ts"; console.log("SCALE-LIBLZO2", haveLiblzo2())'`,
+    `bun -e 'import { haveLibz } from "/opt/kdump/lib/sys/libz.ts"; console.log("SCALE-LIBZ", haveLibz())'`,
     `bun -e 'import { libzstdVersion } from "/opt/kdump/lib/sys/libzstd.ts"; console.log("SCALE-LIBZSTD guest", libzstdVersion())'`,
     `LD_LIBRARY_PATH=/opt/zstd-sid bun -e 'import { libzstdVersion } from "/opt/kdump/lib/sys/libzstd.ts"; console.log("SCALE-LIBZSTD sid", libzstdVersion())'`,
     `bun -e '${fill}' > /tmp/scale-filled 2>&1 &`,
@@ -212,7 +213,7 @@ done
 for p in $(find /var/crash -path '*/prof/*.md'); do head -n 60 "$p" | sed 's/^/SCALE-PROF /'; done
 true`;
 
-/** The guest files: makedumpfile with its libraries, the hooks, and the liblzo2 and libzstd a server with makedumpfile has. */
+/** The guest files: makedumpfile with its libraries, the hooks, and the liblzo2, libzstd and libz a server with makedumpfile has. */
 async function benchFiles(): Promise<Record<string, string>> {
   const m = await sidMakedumpfile();
   const dir = join(labDir(), "scale-bench");
@@ -229,6 +230,7 @@ async function benchFiles(): Promise<Record<string, string>> {
     "/etc/kdump/post.d/50-bench-end": hook("post", POST_HOOK),
     "/usr/lib/x86_64-linux-gnu/liblzo2.so.2": "/usr/lib/x86_64-linux-gnu/liblzo2.so.2.0.0",
     "/usr/lib/x86_64-linux-gnu/libzstd.so.1": realpathSync("/usr/lib/x86_64-linux-gnu/libzstd.so.1"),
+    "/usr/lib/x86_64-linux-gnu/libz.so.1": realpathSync("/usr/lib/x86_64-linux-gnu/libz.so.1"),
     // sid's libzstd alone in a folder, for --same-zstd (it needs nothing newer than the guest's glibc 2.36)
     "/opt/zstd-sid/libzstd.so.1": m.files["/opt/makedumpfile-sid/lib/libzstd.so.1"]!,
   };
