@@ -3,8 +3,11 @@
 import type { Argv } from "yargs";
 import { errorLine, UsageError } from "./errors.ts";
 
+/** The --json option, as yargs takes it (a verb with an option table lists it there). */
+export const JSON_OPTION = { type: "boolean", default: false, describe: "print data as JSON" } as const;
+
 /** Adds the --json option every verb whose output is data takes. */
-export const json = <T>(y: Argv<T>) => y.option("json", { type: "boolean", default: false, describe: "print data as JSON" });
+export const json = <T>(y: Argv<T>) => y.option("json", JSON_OPTION);
 
 /** yargs' usage message as one `kdump: …` line (an invalid choice comes as "Invalid values:" and an indented list). */
 export const usageLine = (msg: string): string => `kdump: ${msg.trim().replace(/:?\s*\n\s*/g, ": ")}`;

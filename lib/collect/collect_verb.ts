@@ -5,6 +5,7 @@ import { COMPRESS_NAMES } from "../dump/codecs/compress.ts";
 import { COLLECT_FAILURE_ACTIONS } from "./failure.ts";
 import { FORMATS, formatCollect } from "./collect.ts";
 import type { CliKit } from "../service/commands.ts";
+import { JSON_OPTION } from "../verb_kit.ts";
 
 /** The collect verb's description, for --help. */
 export const COLLECT_DESCRIBE = "save a dump filtered (-d level) and compressed: kdump-compressed (crash, makedumpfile read it), ELF, or flattened";
@@ -26,7 +27,7 @@ const OPTIONS = {
   dmesg: { type: "boolean", default: true, describe: "save the kernel log beside the dump (--no-dmesg: do not)" },
   keep: { type: "number", default: 0, describe: "dumps to keep in the target directory, this one included; older complete ones are deleted (0: all)" },
   yes: { type: "boolean", default: false, describe: "allow a reboot/halt/poweroff failure action outside a capture kernel" },
-  json: { type: "boolean", default: false, describe: "print data as JSON" },
+  json: JSON_OPTION,
 } as const satisfies Record<string, Options>;
 
 /** Adds the collect verb's options (and --json) to `y`. */
@@ -35,7 +36,7 @@ export function collectOptions(y: Argv) {
 }
 
 /**
- * `collect` with long options only, each once, values that are plainly valid (a choice listed, a finite number):
+ * `collect` with long options only, each once, values that are plainly valid (a choice listed, a whole number):
  * the capture's command line, parsed without loading yargs (under TCG, loading yargs took 0.9 s of the collector's
  * start, qemu-x86_64 -cpu max). Anything else (-h, --help, a short option, --opt=value on a boolean, a bad value, a
  * positional) returns undefined and goes through yargs, which gives the same object or the usual error.

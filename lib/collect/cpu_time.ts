@@ -3,6 +3,7 @@
 // compression threads; and a thread CPU clock (clock_gettime through libc) for the CPU of each stage of the page loop.
 import { dlopen, FFIType } from "bun:ffi";
 import { readdirSync, readFileSync } from "node:fs";
+import { optionalLibrary } from "../sys/optional_library.ts";
 
 /**
  * CPU seconds (user + system) the calling thread has used, from /proc/thread-self/stat, or null where it cannot be
@@ -53,7 +54,7 @@ export function cpuByThreadName(): Map<string, number> {
 
 /** clockid_t of the calling thread's CPU time (linux/time.h). */
 const CLOCK_THREAD_CPUTIME_ID = 3;
-let clock: ((t: Uint8Array) => number) | null | undefined;
+const libc = optionalLibrary(() => dlopen("libc.so.6", { clock_gettime: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 } }));
 const timespec = new Uint8Array(16);
 const timespecView = new DataView(timespec.buffer);
 
@@ -62,15 +63,8 @@ const timespecView = new DataView(timespec.buffer);
  * where libc cannot be opened.
  */
 export function threadCpuMs(): number {
-  if (clock === undefined) {
-    try {
-      const l = dlopen("libc.so.6", { clock_gettime: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 } });
-      clock = (t) => l.symbols.clock_gettime(CLOCK_THREAD_CPUTIME_ID, t) as number;
-    } catch {
-      clock = null;
-    }
-  }
-  if (!clock || clock(timespec) !== 0) return 0;
+  const l = libc();
+  if (!l || l.symbols.clock_gettime(CLOCK_THREAD_CPUTIME_ID, timespec) !== 0) return 0;
   return Number(timespecView.getBigInt64(0, true)) * 1e3 + Number(timespecView.getBigInt64(8, true)) / 1e6;
 }
 

@@ -1,6 +1,6 @@
 // A shared library opened through bun:ffi on first use, or null where it is not there (or where the variable that
 // turns it off, for tests of the fallback, is set): callers then use their own code. Used by the bindings of
-// libzstd, liblzo2, liblzma and libc's mmap.
+// libzstd, liblzo2, liblzma, libz, libc's mmap and the collector's thread CPU clock.
 
 /**
  * Wraps `open` (a dlopen call) so it runs once, on the first call, and its failure reads as null.
