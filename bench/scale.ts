@@ -70,7 +70,7 @@ const sameZstd = args.includes("--same-zstd");
  */
 const inHook = args.includes("--in-hook");
 /**
- * --threads-variants 0,1: also run our collector in the pre hook with --threads N for each N (rows "ours:threads=N"),
+ * --threads-variants 0,1: also run our collector in the pre hook with --threads N for each N and codec (rows "ours:threads=N"),
  * to see how it scales with the capture kernel's CPUs in one capture kernel.
  */
 const threadVariants = (args.includes("--threads-variants") ? args[args.indexOf("--threads-variants") + 1] ?? "" : "").split(",").filter(Boolean).map(Number);
@@ -81,15 +81,18 @@ const noMdfThreads = args.includes("--no-mdf-threads");
 const mdfNonMmap = args.includes("--mdf-non-mmap");
 /** --ours-non-mmap: also run our collector with KDUMP_NO_MMAP=1, reading /proc/vmcore by read(2) (before 2026-12-02). */
 const oursNonMmap = args.includes("--ours-non-mmap");
-/** --ours-env A=1,B=2: also run our collector with these variables set (engine options such as BUN_JSC_useFTLJIT=0). */
 /** --probe-disk: before the runs, time writing 100 MiB of zeros to the dump disk (buffered, then synced; and O_DIRECT). */
 const probeDisk = args.includes("--probe-disk");
 /**
- * --pairs N: after the other runs, N - 1 more alternating pairs of makedumpfile without threads and ours in the hook
- * (rows numbered #2…#N): in this lab one collector's run moves by ±30% from one run to the next.
+ * --pairs N: after the other runs, N - 1 more alternating pairs of makedumpfile without threads and ours in the hook,
+ * with the first of --codecs (rows numbered #2…#N): in this lab one collector's run moves by ±30% from one run to the next.
  */
 const pairs = Number(args.includes("--pairs") ? args[args.indexOf("--pairs") + 1] : 1);
 if (!Number.isInteger(pairs) || pairs < 1 || pairs > 9) throw new Error(`--pairs ${pairs} is not 1–9`);
+/**
+ * --ours-env A=1,B=2: also run our collector (each codec) with these variables set (engine options such as
+ * BUN_JSC_useFTLJIT=0; `GLIBC_TUNABLES=` runs it without the tunables the capture init sets, glibc_tunables.ts).
+ */
 const oursEnv = args.includes("--ours-env") ? (args[args.indexOf("--ours-env") + 1] ?? "").split(",").filter((v) => /^\w+=[\w.-]*$/.test(v)) : [];
 const atEstimate = args.includes("--at-estimate");
 const option = (name: string) => {
@@ -167,7 +170,7 @@ while read tool codec rep; do
   f=$(find $out -name vmcore | head -n 1)
   name=$tool\${rep:+#$rep}
   echo "SCALE-RUN $name $codec rc=$rc start=$t0 end=$t1 anonKiB=$anon hwmKiB=$hwm bytes=$(stat -c %s "$f" 2>/dev/null || echo 0) file=$f"
-  grep -E 'saved |Completed|rror|CPU by' $out/log | tr '\\r' '\\n' | tail -n 5 | sed "s/^/SCALE-LOG $name $codec /"
+  grep -E 'saved |Completed|rror|CPU by|STEP \\[' $out/log | tr '\\r' '\\n' | tail -n 8 | sed "s/^/SCALE-LOG $name $codec /"
   # a failed run's last words (makedumpfile --num-threads 2 ended with SIGABRT, rc 134, on 2026-12-02)
   [ $rc = 0 ] || tr '\\r' '\\n' < $out/log | grep -v '^ *$' | tail -n 6 | sed "s/^/SCALE-FAIL $name $codec /"
 done < $runs
@@ -188,7 +191,7 @@ read t _ < /proc/uptime; echo "SCALE-OURS start=$(cat /tmp/bench-pre-end 2>/dev/
 function crashJob(ramMiB: number): string {
   const anon = Math.min(3072, Math.floor(ramMiB / 4));
   const fill = `const a=[];for(let i=0;i<${anon};i++){const b=new Uint8Array(1<<20);b.fill((i%250)+1);a.push(b)}console.log("SCALE-FILLED ${anon} MiB");setInterval(()=>a.length,1e6)`;
-  const runs = [...codecs.filter(() => !(noMdfThreads && cpus > 1)).map((c) => `makedumpfile ${c}`), ...threadVariants.map((n) => `ours-t${n} zstd`), ...codecs.filter((c) => c !== "zstd").map((c) => `ours ${c}`), ...(inHook ? ["ours-hook zstd"] : []), ...(cpus > 1 ? codecs.map((c) => `makedumpfile-1thread ${c}`) : []), ...(sameZstd ? ["ours-samezstd zstd"] : []), ...(mdfNonMmap ? ["makedumpfile-nonmmap zstd"] : []), ...(oursNonMmap ? ["ours-nonmmap zstd"] : []), ...(oursEnv.length ? ["ours-env zstd"] : []), ...(profile ? ["ours-prof zstd"] : []), ...Array.from({ length: pairs - 1 }, (_, i) => [`makedumpfile-1thread zstd ${i + 2}`, `ours-hook zstd ${i + 2}`]).flat()];
+  const runs = [...codecs.filter(() => !(noMdfThreads && cpus > 1)).map((c) => `makedumpfile ${c}`), ...codecs.flatMap((c) => threadVariants.map((n) => `ours-t${n} ${c}`)), ...codecs.filter((c) => c !== "zstd").map((c) => `ours ${c}`), ...(inHook ? ["ours-hook zstd"] : []), ...(cpus > 1 ? codecs.map((c) => `makedumpfile-1thread ${c}`) : []), ...(sameZstd ? ["ours-samezstd zstd"] : []), ...(mdfNonMmap ? ["makedumpfile-nonmmap zstd"] : []), ...(oursNonMmap ? ["ours-nonmmap zstd"] : []), ...(oursEnv.length ? codecs.map((c) => `ours-env ${c}`) : []), ...(profile ? ["ours-prof zstd"] : []), ...Array.from({ length: pairs - 1 }, (_, i) => [`makedumpfile-1thread ${codecs[0]} ${i + 2}`, `ours-hook ${codecs[0]} ${i + 2}`]).flat()];
   return [
     `mkdir -p /var/lib/kdump-bench; printf '%s\\n' ${runs.map((r) => `'${r}'`).join(" ")} > /var/lib/kdump-bench/runs`,
     `echo "SCALE-ESTIMATE $(kdump estimate --json --kernel /boot/vmlinuz-$(uname -r) --initrd $(ls -t /var/lib/kdump/initramfs-*.img | head -n 1) | tr -d '\\n')"`,

@@ -6,6 +6,7 @@
 // initramfs is built, so a config change changes the image's hash. Any kernel with devtmpfs.
 import type { FailureAction, FinalAction } from "../config/actions.ts";
 import { dirname, join } from "node:path";
+import { glibcTunablesStep } from "./glibc_tunables.ts";
 
 /** What the capture init needs to know, fixed when the initramfs is built. */
 export interface CaptureInitConfig {
@@ -168,6 +169,8 @@ root_up || failed
 ` : ROOT_STEP(c.rootWaitSeconds)}mount -o bind /proc /sysroot/proc && mount -o bind /sys /sysroot/sys && mount -o bind /dev /sysroot/dev
 mount -t tmpfs -o size=16m tmpfs /sysroot/tmp 2>/dev/null
 target_up || failed
+# memset by vector stores on AMD CPUs, as glibc 2.43 does: the codecs clear a table per page (glibc_tunables.ts)
+${glibcTunablesStep()}
 ${c.remote?.up ?? ""}for h in $PRE_HOOKS; do
   chroot /sysroot "$h"; rc=$?
   log "pre hook $h exited $rc"

@@ -24,3 +24,17 @@ export function expectTriggerRefused(r: GuestResult): void {
   expect(r.console).not.toContain("sysrq triggered crash");
   expect(r.kernelBoots).toBe(1);
 }
+
+/**
+ * The console lines that tell how the guest booted and restarted (kernel banners, init, panics, reboots, the job's
+ * boot and exit markers, the capture's lines): the message of a failed boot count.
+ */
+export function bootStory(r: GuestResult): string {
+  const telling = /Linux version \d|Run \S+ as init process|Kernel panic|sysrq|reboot|Restarting|LAB-BOOT|LAB-EXIT|kdump-capture|crashing now|Call Trace|BUG:|Oops/;
+  return r.console.split("\n").filter((l) => telling.test(l)).map((l) => l.slice(0, 160)).join("\n");
+}
+
+/** How many of the console's kernel boots printed a line matching `marker` (each boot: from its banner to the next). */
+export function bootsPrinting(r: GuestResult, marker: RegExp): number {
+  return r.console.split(/Linux version \d/).slice(1).filter((s) => marker.test(s)).length;
+}
