@@ -166,6 +166,8 @@ export class KdumpWriter {
     await this.sink.write(bitmapAt + half, body);
     if (body.length < half) await this.sink.write(bitmapAt + half + body.length, new Uint8Array(half - body.length));
     if (zeroAt >= 0) await this.sink.write(zeroAt, new Uint8Array(bs));
+    // from here the page data is appended in order (writeBatch)
+    this.sink.appendFrom?.(dataAt);
   }
 
   /**
@@ -202,6 +204,8 @@ export class KdumpWriter {
 
   /** Marks the dump complete (rewrites the header) and makes it durable. */
   async finish(): Promise<void> {
+    // every page's bytes written before the header says complete
+    await this.sink.flush?.();
     if (!this.sink.stream) await this.sink.write(0, this.header(this.input.codecFlag));
     await this.sink.finish();
   }

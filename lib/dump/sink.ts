@@ -3,6 +3,7 @@
 import { closeSync, fsyncSync, writeSync } from "node:fs";
 import { SyscallError, UnsupportedMachineError } from "../errors.ts";
 import { errnoName, syscall } from "../sys/libc.ts";
+import { DirectAppender } from "./direct_append.ts";
 
 /** Positional output of a dump writer. */
 export interface DumpSink {
@@ -18,6 +19,13 @@ export interface DumpSink {
    * (fallocate on files; nothing on streams). Throws SyscallError ENOSPC when it does not fit.
    */
   reserve(offset: number, length: number): void;
+  /**
+   * Says the writes from `offset` on come in order, each where the last ended (a dump's page data): a file may
+   * gather them and write them past its page cache (O_DIRECT). Others may ignore it.
+   */
+  appendFrom?(offset: number): void;
+  /** Writes anything gathered (before a writer marks its header complete). */
+  flush?(): Promise<void>;
   /** Makes everything written durable: fsync for files, the end marker for streams. */
   finish(): Promise<void>;
   /** Releases the output (after finish, or after a failure). */
@@ -33,8 +41,35 @@ export class FileSink implements DumpSink {
     readonly path: string,
   ) {}
 
-  write(offset: number, data: Uint8Array): void {
+  /** The page data's appender once appendFrom() is called, when the file system takes O_DIRECT. */
+  private direct: DirectAppender | null = null;
+
+  /** True when the page data goes past the page cache (after appendFrom(), on a file system that takes O_DIRECT). */
+  get directIO(): boolean {
+    return this.direct !== null;
+  }
+
+  write(offset: number, data: Uint8Array): void | Promise<void> {
+    const d = this.direct;
+    if (d) {
+      if (offset === d.next) return d.append(data);
+      if (d.holds(offset, data.length)) return d.flush().then(() => this.writePlain(offset, data));
+    }
+    this.writePlain(offset, data);
+  }
+
+  /** Writes through the ordinary descriptor (the page cache). */
+  private writePlain(offset: number, data: Uint8Array): void {
     for (let done = 0; done < data.length; ) done += writeSync(this.fd, data, done, data.length - done, offset + done);
+  }
+
+  appendFrom(offset: number): void {
+    if (this.direct) throw new Error("FileSink.appendFrom() called twice");
+    this.direct = DirectAppender.open(this.path, offset, (o, d) => this.writePlain(o, d));
+  }
+
+  async flush(): Promise<void> {
+    await this.direct?.flush();
   }
 
   reserve(offset: number, length: number): void {
@@ -56,11 +91,16 @@ export class FileSink implements DumpSink {
   }
 
   async finish(): Promise<void> {
+    await this.direct?.flush();
     fsyncSync(this.fd);
   }
 
   close(): void {
-    closeSync(this.fd);
+    try {
+      this.direct?.close();
+    } finally {
+      closeSync(this.fd);
+    }
   }
 }
 
