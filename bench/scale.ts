@@ -257,7 +257,7 @@ async function measure(ramMiB: number, crashkernel: string): Promise<Row[]> {
     files: await benchFiles(),
     timeoutSeconds: 5400,
     onLine: (l) => {
-      if (/SCALE-|kdump-capture:|saved \S+ \(kdump/.test(l)) {
+      if (/SCALE-|kdump-capture:|kdump: |saved \S+ \(kdump/.test(l)) {
         lines.push(l.trim());
         console.error(`  [${ramMiB} MiB] ${l.trim()}`);
       }

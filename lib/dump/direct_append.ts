@@ -12,7 +12,7 @@ import { ptr } from "bun:ffi";
 export const DIRECT_ALIGN = 4096;
 
 /** Bytes gathered before each direct write. */
-export const DIRECT_CHUNK = 2 << 20;
+export const DIRECT_CHUNK = 1 << 20;
 
 /** An array of `bytes` whose first byte is DIRECT_ALIGN-aligned in memory (big arrays are not moved by the GC). */
 function alignedArray(bytes: number): Uint8Array {
