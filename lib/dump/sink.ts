@@ -1,5 +1,6 @@
-// Where dump writers put bytes: a DumpSink takes writes at file offsets (a regular file takes them as they are;
-// a flattened stream records each with its offset, see flat_writer.ts). A ByteStream is a pipe, stdout or ssh.
+// Where dump writers put bytes: a DumpSink takes writes at file offsets (a regular file takes them as they are, its
+// page data past the page cache when it can, see direct_append.ts; a flattened stream records each with its offset,
+// see flat_writer.ts). A ByteStream is a pipe, stdout or ssh.
 import { closeSync, fsyncSync, writeSync } from "node:fs";
 import { SyscallError, UnsupportedMachineError } from "../errors.ts";
 import { errnoName, syscall } from "../sys/libc.ts";

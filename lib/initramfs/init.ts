@@ -169,7 +169,8 @@ root_up || failed
 ` : ROOT_STEP(c.rootWaitSeconds)}mount -o bind /proc /sysroot/proc && mount -o bind /sys /sysroot/sys && mount -o bind /dev /sysroot/dev
 mount -t tmpfs -o size=16m tmpfs /sysroot/tmp 2>/dev/null
 target_up || failed
-# memset by vector stores on AMD CPUs, as glibc 2.43 does: the codecs clear a table per page (glibc_tunables.ts)
+# on AMD CPUs, memset and memcpy without rep stosb/movsb, as glibc 2.43 chooses there: TCG emulates them a byte at
+# a time, and the codecs clear a table per page (glibc_tunables.ts)
 ${glibcTunablesStep()}
 ${c.remote?.up ?? ""}for h in $PRE_HOOKS; do
   chroot /sysroot "$h"; rc=$?
