@@ -26,7 +26,7 @@ export interface DumpSink {
    */
   appendFrom?(offset: number): void;
   /** Writes anything gathered (before a writer marks its header complete). */
-  flush?(): Promise<void>;
+  flush?(): void | Promise<void>;
   /** Makes everything written durable: fsync for files, the end marker for streams. */
   finish(): Promise<void>;
   /** Releases the output (after finish, or after a failure). */
@@ -50,11 +50,11 @@ export class FileSink implements DumpSink {
     return this.direct !== null;
   }
 
-  write(offset: number, data: Uint8Array): void | Promise<void> {
+  write(offset: number, data: Uint8Array): void {
     const d = this.direct;
     if (d) {
       if (offset === d.next) return d.append(data);
-      if (d.holds(offset, data.length)) return d.flush().then(() => this.writePlain(offset, data));
+      if (d.holds(offset, data.length)) d.flush();
     }
     this.writePlain(offset, data);
   }
@@ -69,8 +69,8 @@ export class FileSink implements DumpSink {
     this.direct = DirectAppender.open(this.path, offset, (o, d) => this.writePlain(o, d));
   }
 
-  async flush(): Promise<void> {
-    await this.direct?.flush();
+  flush(): void {
+    this.direct?.flush();
   }
 
   reserve(offset: number, length: number): void {
@@ -92,7 +92,7 @@ export class FileSink implements DumpSink {
   }
 
   async finish(): Promise<void> {
-    await this.direct?.flush();
+    this.direct?.flush();
     fsyncSync(this.fd);
   }
 

@@ -43,7 +43,7 @@ async function roundTrip(dir: string, seed: number) {
     await put(DIRECT_ALIGN + (rnd % 8000), bytes(24, rnd + 1));
     if (i % 17 === 16) await put(pos - 100, bytes(50, rnd + 2));
   }
-  await sink.flush();
+  sink.flush();
   await put(0, bytes(16, seed + 9)); // the header rewrite
   await sink.finish();
   sink.close();
