@@ -70,8 +70,8 @@ const sameZstd = args.includes("--same-zstd");
  */
 const inHook = args.includes("--in-hook");
 /**
- * --threads-variants 0,1: also run our collector in the pre hook with --threads N for each N and codec (rows "ours:threads=N"),
- * to see how it scales with the capture kernel's CPUs in one capture kernel.
+ * --threads-variants 0,1: also run our collector in the pre hook with --threads N for each N and codec (rows
+ * "ours:threads=N"), to see how it scales with the capture kernel's CPUs in one capture kernel.
  */
 const threadVariants = (args.includes("--threads-variants") ? args[args.indexOf("--threads-variants") + 1] ?? "" : "").split(",").filter(Boolean).map(Number);
 if (threadVariants.some((n) => !Number.isInteger(n) || n < 0 || n > 8)) throw new Error(`--threads-variants ${threadVariants.join(",")}: each must be 0–8`);
@@ -85,7 +85,8 @@ const oursNonMmap = args.includes("--ours-non-mmap");
 const probeDisk = args.includes("--probe-disk");
 /**
  * --pairs N: after the other runs, N - 1 more alternating pairs of makedumpfile without threads and ours in the hook,
- * with the first of --codecs (rows numbered #2…#N): in this lab one collector's run moves by ±30% from one run to the next.
+ * with the first of --codecs (rows numbered #2…#N): in this lab one collector's run moves by ±30% from one run to the
+ * next.
  */
 const pairs = Number(args.includes("--pairs") ? args[args.indexOf("--pairs") + 1] : 1);
 if (!Number.isInteger(pairs) || pairs < 1 || pairs > 9) throw new Error(`--pairs ${pairs} is not 1–9`);
@@ -170,7 +171,7 @@ while read tool codec rep; do
   f=$(find $out -name vmcore | head -n 1)
   name=$tool\${rep:+#$rep}
   echo "SCALE-RUN $name $codec rc=$rc start=$t0 end=$t1 anonKiB=$anon hwmKiB=$hwm bytes=$(stat -c %s "$f" 2>/dev/null || echo 0) file=$f"
-  grep -E 'saved |Completed|rror|CPU by|STEP \\[' $out/log | tr '\\r' '\\n' | tail -n 8 | sed "s/^/SCALE-LOG $name $codec /"
+  grep -E 'saved |Completed|rror|CPU by' $out/log | tr '\\r' '\\n' | tail -n 5 | sed "s/^/SCALE-LOG $name $codec /"
   # a failed run's last words (makedumpfile --num-threads 2 ended with SIGABRT, rc 134, on 2026-12-02)
   [ $rc = 0 ] || tr '\\r' '\\n' < $out/log | grep -v '^ *$' | tail -n 6 | sed "s/^/SCALE-FAIL $name $codec /"
 done < $runs
