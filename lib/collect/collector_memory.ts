@@ -1,6 +1,6 @@
 // How much memory the Bun collector needs in the capture kernel for a box of a given RAM: a base measured on 1 GiB
 // lab guests (COLLECTOR_MIN_KIB), plus the per-frame bitmaps, which are all that grows with RAM (the page_desc table
-// and the pages stream to the target in 1 MiB batches, through two 1 MiB write buffers), plus the compression
+// and the pages stream to the target in 1 MiB batches, through a 1 MiB write buffer), plus the compression
 // workers. `kdump load` prints it against what the reservation leaves, and `kdump estimate` adds it to its runtime
 // term.
 import { COLLECTOR_MIN_KIB } from "../initramfs/init.ts";

@@ -99,19 +99,23 @@ export class DirectAppender {
 
   /** Writes buf[0, length) at `base` and moves what follows it to the buffer's start. */
   private writeDirect(length: number): void {
-    if (this.refused) this.plain(this.base, this.buf.subarray(0, length));
-    else {
-      try {
-        for (let done = 0; done < length; ) done += writeSync(this.fd, this.buf, done, length - done, this.base + done);
-      } catch (e) {
-        // a file system that opens with O_DIRECT but takes no such write (EINVAL): the ordinary descriptor from now on
-        if ((e as NodeJS.ErrnoException).code !== "EINVAL") throw e;
-        this.refused = true;
-        this.plain(this.base, this.buf.subarray(0, length));
-      }
-    }
+    const chunk = this.buf.subarray(0, length);
+    if (this.refused || !this.tryDirect(chunk)) this.plain(this.base, chunk);
     this.buf.copyWithin(0, length, this.fill);
     this.fill -= length;
     this.base += length;
+  }
+
+  /** Writes `chunk` at `base` by O_DIRECT; false (and every later chunk by `plain`) when the file system says EINVAL. */
+  private tryDirect(chunk: Uint8Array): boolean {
+    try {
+      for (let done = 0; done < chunk.length; ) done += writeSync(this.fd, chunk, done, chunk.length - done, this.base + done);
+      return true;
+    } catch (e) {
+      // a file system that opens with O_DIRECT but takes no such write
+      if ((e as NodeJS.ErrnoException).code !== "EINVAL") throw e;
+      this.refused = true;
+      return false;
+    }
   }
 }

@@ -205,7 +205,7 @@ export class KdumpWriter {
   /** Marks the dump complete (rewrites the header) and makes it durable. */
   async finish(): Promise<void> {
     // every page's bytes written before the header says complete
-    await this.sink.flush?.();
+    this.sink.flush?.();
     if (!this.sink.stream) await this.sink.write(0, this.header(this.input.codecFlag));
     await this.sink.finish();
   }

@@ -26,7 +26,7 @@ export interface DumpSink {
    */
   appendFrom?(offset: number): void;
   /** Writes anything gathered (before a writer marks its header complete). */
-  flush?(): void | Promise<void>;
+  flush?(): void;
   /** Makes everything written durable: fsync for files, the end marker for streams. */
   finish(): Promise<void>;
   /** Releases the output (after finish, or after a failure). */
