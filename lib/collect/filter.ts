@@ -124,18 +124,42 @@ function excludeByMemMap(f: PageFilter, k: KernelView, L: PageLayout, reader: Pa
       // with a PageReader, only the pages of mem_map that hold a struct page the walk decides are read: the heads
       // of free blocks and of compound pages, and every page in use (a free 4 MiB block reads 1 of its 16)
       const v = lazy ? lazy.start(vaddr, (n + extra) * L.size) : readStructPages(k, vaddr, (n + extra) * L.size);
+      // excluded frames are cleared as runs: consecutive ones of one reason (a process's pages, mostly) are one
+      // clearRange, not one a frame
+      let runStart = -1;
+      let runEnd = -1;
+      let runReason = 0;
+      const size = L.size;
+      const level = f.level;
+      // the present run the walk is in (or next to): [presentStart, presentEnd)
+      let presentStart = f.present[run]![0];
+      let presentEnd = f.present[run]![1];
       for (let i = 0; i < n; i++) {
         const pfn = base + i;
-        while (run < f.present.length && f.present[run]![1] <= pfn) run++;
-        if (run >= f.present.length || f.present[run]![0] > pfn) continue;
-        const next = i + 1 < n + extra ? (i + 1) * L.size : -1;
-        lazy?.need(i * L.size, (next >= 0 ? 2 : 1) * L.size);
-        const code = classifyCode(v, i * L.size, next, pfn, L, f.level);
+        if (pfn >= presentEnd) {
+          while (run < f.present.length && f.present[run]![1] <= pfn) run++;
+          if (run >= f.present.length) break;
+          presentStart = f.present[run]![0];
+          presentEnd = f.present[run]![1];
+        }
+        if (pfn < presentStart) continue;
+        const at = i * size;
+        const next = i + 1 < n + extra ? at + size : -1;
+        if (lazy && !lazy.has(at, next >= 0 ? 2 * size : size)) lazy.need(at, next >= 0 ? 2 * size : size);
+        const code = classifyCode(v, at, next, pfn, L, level);
         if (!code) continue;
         const pages = Math.floor(code / 8);
-        f.excluded[REASONS[code & 7]!] += clearRange(f.dumpable, pfn, Math.min(pfn + pages, f.maxMapnr));
+        const reason = code & 7;
+        if (pfn === runEnd && reason === runReason) runEnd = pfn + pages;
+        else {
+          if (runStart >= 0) f.excluded[REASONS[runReason]!] += clearRange(f.dumpable, runStart, Math.min(runEnd, f.maxMapnr));
+          runStart = pfn;
+          runEnd = pfn + pages;
+          runReason = reason;
+        }
         i += pages - 1; // the rest of a free block or compound page is decided by its head
       }
+      if (runStart >= 0) f.excluded[REASONS[runReason]!] += clearRange(f.dumpable, runStart, Math.min(runEnd, f.maxMapnr));
     }
   }
 }
@@ -169,6 +193,12 @@ class LazyStructPages {
     this.length = length;
     this.done.fill(0);
     return this.view;
+  }
+
+  /** True when bytes [at, at + length) (at most two pages) are readable already: the walk's test before need(). */
+  has(at: number, length: number): boolean {
+    const ps = this.ps;
+    return this.done[(at / ps) | 0] === 1 && this.done[((Math.min(at + length, this.length) - 1) / ps) | 0] === 1;
   }
 
   /** Makes bytes [at, at + length) of the chunk readable in the view. */
