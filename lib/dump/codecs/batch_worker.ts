@@ -7,6 +7,7 @@ import { runReads, VmcoreWindows } from "../page_reader.ts";
 import { compressBatch, type CompressedBatch } from "./batch.ts";
 import { Slot, type SlotAnswer, type SlotJob } from "./batch_slot.ts";
 import { threadCpuMs } from "../../collect/cpu_time.ts";
+import { edenGC } from "bun:jsc";
 
 declare const self: Worker;
 
@@ -19,6 +20,15 @@ let input: { path: string; fd: number; windows: VmcoreWindows | null } | undefin
  */
 const STAGES = process.env.KDUMP_THREAD_CPU === "1";
 let lastEnd = 0;
+
+/**
+ * Jobs between two eden collections of this thread's heap. What a job leaves (its message, the plan of reads, the
+ * views of the slot) is freed only by a collection, and most of it lives outside the heap's own count (heapSize()
+ * stayed at 12.7 MiB), so the engine seldom ran one: each worker's resident memory grew by ~4 MiB over a collect of
+ * 185,000 pages on the host, with the pages written, not with RAM. With a collection every 32 jobs it stays flat.
+ */
+export const EDEN_EVERY_JOBS = Number(process.env.KDUMP_WORKER_EDEN_EVERY) || 32;
+let jobs = 0;
 
 self.onmessage = (e: MessageEvent<SlotJob>) => {
   const job = e.data;
@@ -47,6 +57,7 @@ self.onmessage = (e: MessageEvent<SlotJob>) => {
     const answer: SlotAnswer = { id: job.id, slot: job.slot, count: r.count, length: r.data.length };
     if (STAGES) answer.cpu = { "between jobs": t0 - lastEnd, read: t1 - t0, compress: threadCpuMs() - t1 };
     self.postMessage(answer);
+    if (++jobs % EDEN_EVERY_JOBS === 0) edenGC();
     if (STAGES) lastEnd = threadCpuMs();
   } catch (err) {
     self.postMessage({ id: job.id, slot: job.slot, error: err instanceof Error ? err.message : String(err) } satisfies SlotAnswer);
