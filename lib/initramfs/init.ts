@@ -6,6 +6,7 @@
 // initramfs is built, so a config change changes the image's hash. Any kernel with devtmpfs.
 import type { FailureAction, FinalAction } from "../config/actions.ts";
 import { dirname, join } from "node:path";
+import { engineOptionsStep } from "./engine_options.ts";
 import { glibcTunablesStep } from "./glibc_tunables.ts";
 
 /** What the capture init needs to know, fixed when the initramfs is built. */
@@ -172,6 +173,8 @@ target_up || failed
 # on AMD CPUs, memset and memcpy without rep stosb/movsb, as glibc 2.43 chooses there: TCG emulates them a byte at
 # a time, and the codecs clear a table per page (glibc_tunables.ts)
 ${glibcTunablesStep()}
+# Bun without the FTL JIT: its compiles cost a capture kernel's scarce CPU and memory (engine_options.ts)
+${engineOptionsStep()}
 ${c.remote?.up ?? ""}for h in $PRE_HOOKS; do
   chroot /sysroot "$h"; rc=$?
   log "pre hook $h exited $rc"
