@@ -57,13 +57,25 @@ async function crashAndCollect(line: string, capture: string, disks: { name: str
   return { ...r, paths, dir, done: () => (r.cleanup(), rmSync(dir, { recursive: true, force: true })) };
 }
 
+/**
+ * A second collect of the same crash to a tmpfs, whose file system (before Linux 6.6) refuses O_DIRECT: the collector
+ * falls back to writing its page data through the page cache (lib/dump/direct_append.ts). busybox dd's oflag=direct
+ * shows the refusal is real; the md5 is compared with the disk copy's.
+ */
+const TMPFS_COPY = `
+mkdir -p /run/tmpfs-copy && mount -t tmpfs -o size=128m,mode=0700 tmpfs /run/tmpfs-copy
+if dd if=/dev/zero of=/run/tmpfs-copy/probe bs=4096 count=1 oflag=direct 2>/dev/null; then echo "LAB-TMPFS-ODIRECT taken"; else echo "LAB-TMPFS-ODIRECT refused"; fi
+rm -f /run/tmpfs-copy/probe
+kdump collect --from /proc/vmcore --out /run/tmpfs-copy; echo "LAB-TMPFS-EXIT $?"
+echo "LAB-TMPFS-MD5 $(md5sum $(find /run/tmpfs-copy -name vmcore) | cut -d' ' -f1)"`;
+
 describe("kdump collect in the capture kernel", () => {
   for (const line of ["6.1", "6.12"]) {
     test(`saves a ${line} crash by LABEL that analyze${line === "6.1" ? " and crash" : ""} read like the whole ELF copy`, async () => {
       const r = await crashAndCollect(
         line,
         `kdump collect --from /proc/vmcore --out LABEL=kdumptgt:/crash; echo "LAB-COLLECT-EXIT $?"
-dd if=/proc/vmcore of=/dev/vdc bs=1M 2>/dev/null; echo "LAB-VMCORE-SIZE $(stat -c %s /proc/vmcore)"`,
+dd if=/proc/vmcore of=/dev/vdc bs=1M 2>/dev/null; echo "LAB-VMCORE-SIZE $(stat -c %s /proc/vmcore)"${line === "6.1" ? TMPFS_COPY : ""}`,
         [
           { name: "target", mkfs: "kdumptgt", sizeMiB: 512 },
           { name: "elf", sizeMiB: 1100 },
@@ -83,6 +95,12 @@ dd if=/proc/vmcore of=/dev/vdc bs=1M 2>/dev/null; echo "LAB-VMCORE-SIZE $(stat -
         await guestCopy(r.paths.target!, `${folder}/vmcore`, ours);
         const elf = r.paths.elf!;
         await $`truncate -s ${/LAB-VMCORE-SIZE (\d+)/.exec(r.console)![1]!} ${elf}`.quiet();
+        if (line === "6.1") {
+          // tmpfs before Linux 6.6 refuses O_DIRECT: the page data went through the page cache, the same bytes
+          expect(r.console).toContain("LAB-TMPFS-EXIT 0");
+          expect(r.console).toContain("LAB-TMPFS-ODIRECT refused");
+          expect(/LAB-TMPFS-MD5 ([0-9a-f]{32})/.exec(r.console)?.[1]).toBe(new Bun.CryptoHasher("md5").update(await Bun.file(ours).arrayBuffer()).digest("hex"));
+        }
         const log = analyze(ours, "log");
         expect(log).toContain("sysrq triggered crash");
         expect(log).toBe(analyze(elf, "log"));
