@@ -381,17 +381,29 @@ for (const x of rows.filter((x) => x.ramMiB === 65536 && !peers.includes(x.colle
   const newest = rows.filter((x) => x.ramMiB === 65536).map((x) => x.measured).sort().pop();
   const hook = rows.filter((x) => x.measured === newest && x.collector === "ours:hook" && x.passed && x.wallSeconds);
   const ratios = hook.flatMap((x) => {
-    const p = rows.find((y) => y.measured === newest && y.collector === MDF1 && y.rep === x.rep && y.passed && y.wallSeconds);
-    return p ? [x.wallSeconds! / p.wallSeconds!] : [];
+    const p = rows.find((y) => y.measured === newest && y.collector === MDF1 && y.codec === x.codec && y.rep === x.rep && y.passed && y.wallSeconds);
+    return p ? [{ codec: x.codec, ratio: x.wallSeconds! / p.wallSeconds! }] : [];
   });
-  if (ratios.length > 1) {
-    const sorted = [...ratios].sort((a, b) => a - b);
+  // per codec: a pair is the same codec's makedumpfile run and ours, in the order they ran
+  for (const codec of [...new Set(ratios.map((r) => r.codec))]) {
+    const rs = ratios.filter((r) => r.codec === codec).map((r) => r.ratio);
+    const sorted = [...rs].sort((a, b) => a - b);
     const median = sorted.length % 2 ? sorted[sorted.length >> 1]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
-    console.log(`64 GiB pairs (${newest?.slice(0, 16)}): ours in the hook took less wall time than makedumpfile without threads in ${ratios.filter((r) => r < 1).length} of ${ratios.length}; ratios ${ratios.map((r) => r.toFixed(2)).join(", ")}, median ${median.toFixed(2)}`);
+    console.log(`64 GiB ${codec} pairs (${newest?.slice(0, 16)}): ours in the hook took less wall time than makedumpfile without threads in ${rs.filter((r) => r < 1).length} of ${rs.length}; ratios ${rs.map((r) => r.toFixed(2)).join(", ")}, median ${median.toFixed(2)}`);
   }
 }
 // issue 17's bound: the collector's anonymous memory grows by at most 16 MB from the 1 GiB capture to the 64 GiB one
 const mib = (x?: Row) => (x?.passed && x.peakAnon ? Number(/^[\d.]+/.exec(x.peakAnon)![0]) * (x.peakAnon.endsWith("GiB") ? 1024 : 1) : null);
-const ours = rows.filter((x) => x.collector === "ours" && x.codec === "zstd" && cpusOf(x) === 1 && x.passed).sort((a, b) => b.measured.localeCompare(a.measured));
-const [small, big] = [mib(ours.find((x) => x.ramMiB === 1024)), mib(ours.find((x) => x.ramMiB === 65536))];
-if (small !== null && big !== null) console.log(`peak anonymous growth 1 -> 64 GiB: ${(big - small).toFixed(1)} MiB (${((big - small) * 1.048576).toFixed(1)} MB; bound 16 MB)`);
+// per capture-kernel CPU count: the newest 1 GiB and 64 GiB runs of each codec, and every run of ours in the newest
+// 64 GiB capture kernel (the hook's and the init's), against the newest 1 GiB run of the same codec
+for (const cpus of [...new Set(rows.map(cpusOf))].sort()) {
+  for (const codec of [...new Set(rows.map((x) => x.codec))]) {
+    const ours = rows.filter((x) => x.collector.startsWith("ours") && !x.collector.includes("=") && x.codec === codec && cpusOf(x) === cpus && x.passed).sort((a, b) => b.measured.localeCompare(a.measured));
+    const small = mib(ours.find((x) => x.ramMiB === 1024));
+    const newest = ours.find((x) => x.ramMiB === 65536)?.measured;
+    const bigs = ours.filter((x) => x.ramMiB === 65536 && x.measured === newest).map(mib).filter((m): m is number => m !== null);
+    if (small === null || !bigs.length) continue;
+    const worst = Math.max(...bigs) - small;
+    console.log(`peak anonymous growth 1 -> 64 GiB, ${codec}, ${cpus} CPU(s): ${bigs.map((b) => `+${(b - small).toFixed(1)}`).join(", ")} MiB (worst ${(worst * 1.048576).toFixed(1)} MB; bound 16 MB; 1 GiB ${small} MiB, 64 GiB kernel ${newest?.slice(0, 16)})`);
+  }
+}
