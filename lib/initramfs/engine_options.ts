@@ -5,7 +5,8 @@
 // of one or two CPUs where the compression workers need them, and their memory stays resident. Under qemu-x86_64
 // on the 6.1 anon dump with two workers (lzo), a collect took 3.1 and 3.2 s with FTL off against 3.4 and 3.7 s with
 // it, the JIT thread 0.6–0.7 s of CPU against 1.1–1.2 s; on the host the peak anonymous memory fell by 2–3 MiB. In
-// a 64 GiB lab capture (bench/scale.ts) the collector's CPU fell from 39.1 to 32.2 s (zstd) and 19.9 to 17.9 s (lzo).
+// one 64 GiB lab capture kernel (bench/scale.ts, 2026-12-02 18:03) the collector took 12.3 s without FTL against
+// 19.5 s with it (lzo; CPU 18.0 against 31.0 s), 28.7 against 38.4 s (zlib), 15.3 and 22.7 against 20.6 s (zstd).
 // A value already set (a user's, or a bench's) is kept. Bun refuses a BUN_JSC_ name it does not know, so the name
 // is checked against the Bun this project runs (test/initramfs/engine_options.test.ts).
 

@@ -24,8 +24,9 @@ let lastEnd = 0;
 /**
  * Jobs between two eden collections of this thread's heap. What a job leaves (its message, the plan of reads, the
  * views of the slot) is freed only by a collection, and most of it lives outside the heap's own count (heapSize()
- * stayed at 12.7 MiB), so the engine seldom ran one: each worker's resident memory grew by ~4 MiB over a collect of
- * 185,000 pages on the host, with the pages written, not with RAM. With a collection every 32 jobs it stays flat.
+ * stayed at 12.7 MiB), so the engine seldom ran one: with two workers the collector's resident memory grew by 5–11
+ * MiB over a collect of 185,000 pages on the host, with the pages written, not with RAM. With a collection every 32
+ * jobs it stays flat. KDUMP_WORKER_EDEN_EVERY=N sets another interval (a large N shows the growth again).
  */
 export const EDEN_EVERY_JOBS = Number(process.env.KDUMP_WORKER_EDEN_EVERY) || 32;
 let jobs = 0;
