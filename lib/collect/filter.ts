@@ -145,7 +145,8 @@ function excludeByMemMap(f: PageFilter, k: KernelView, L: PageLayout, reader: Pa
         if (pfn < presentStart) continue;
         const at = i * size;
         const next = i + 1 < n + extra ? at + size : -1;
-        if (lazy && !lazy.has(at, next >= 0 ? 2 * size : size)) lazy.need(at, next >= 0 ? 2 * size : size);
+        const span = next >= 0 ? 2 * size : size; // the struct page, and page[1] when there is one
+        if (lazy && !lazy.has(at, span)) lazy.need(at, span);
         const code = classifyCode(v, at, next, pfn, L, level);
         if (!code) continue;
         const pages = Math.floor(code / 8);
