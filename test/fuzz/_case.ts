@@ -1,6 +1,7 @@
 // One fuzz case: a seeded mutation of a base's bytes inside one structure, written into a worker's private copy,
 // `kdump analyze` run on it in a subprocess (20 s limit, peak RSS measured), the bytes restored, the outcome kept.
-import { closeSync, openSync, readSync, writeSync } from "node:fs";
+import { closeSync, openSync, readFileSync, readSync, rmSync, writeSync } from "node:fs";
+import { join } from "node:path";
 import { KDUMP, COMMANDS, type Base } from "./_bases.ts";
 import type { Range, Structure } from "./_regions.ts";
 
@@ -155,12 +156,33 @@ async function usage(pid: number): Promise<{ hwm: number; cpu: number }> {
   }
 }
 
+/** The preload through which a case writes its own VmHWM at exit. */
+const OWN_PEAK = join(import.meta.dir, "_own_peak.ts");
+
+/** The VmHWM (bytes) a case wrote at exit, or 0 when it wrote none (killed by a signal). */
+function ownPeak(file: string): number {
+  try {
+    const kb = Number(readFileSync(file, "utf8"));
+    return Number.isFinite(kb) ? kb * 1024 : 0;
+  } catch {
+    return 0;
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
 /** Runs `kdump analyze COPY COMMAND` with the plan's patches applied to `copy` (restored afterwards). */
 export async function runCase(plan: CasePlan, copy: string): Promise<CaseResult> {
   const old = applyPatches(copy, plan.patches);
   try {
+    const peakFile = `${copy}.peak`;
+    rmSync(peakFile, { force: true });
     const t0 = performance.now();
-    const p = Bun.spawn([process.execPath, KDUMP, "analyze", copy, ...COMMANDS[plan.command]!], { stdout: "pipe", stderr: "pipe" });
+    const p = Bun.spawn([process.execPath, "--preload", OWN_PEAK, KDUMP, "analyze", copy, ...COMMANDS[plan.command]!], {
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { ...process.env, KDUMP_FUZZ_PEAK: peakFile },
+    });
     let killedFor: "hang" | "memory" | null = null;
     let peak = 0;
     let cpu = 0;
@@ -185,8 +207,11 @@ export async function runCase(plan: CasePlan, copy: string): Promise<CaseResult>
     const ru = p.resourceUsage();
     // The child's ru_maxrss is max(its own peak, this process's peak when it was spawned): Linux carries the
     // spawning process's high-water mark across the exec. So it speaks for the child only above our own VmHWM
-    // (read now, an upper bound of what it was at the spawn); below it, the /proc polls are the measure.
+    // (read now, an upper bound of what it was at the spawn); below it, the child's own VmHWM at exit (written by
+    // the preload) and the /proc polls are the measure. A fast case can end before the first poll: a CI run once
+    // measured one at 0 MB.
     if ((ru?.maxRSS ?? 0) > (await usage(process.pid)).hwm) peak = Math.max(peak, ru!.maxRSS);
+    peak = Math.max(peak, ownPeak(peakFile));
     cpu = Math.max(cpu, ru ? Number(ru.cpuTime.total) / 1e6 : 0);
     const maxRssMB = peak / 2 ** 20;
     const base = plan.base.baseline[plan.command]!;
