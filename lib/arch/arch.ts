@@ -31,6 +31,19 @@ export interface QemuMachine {
 export interface Translator {
   /** The physical address of `vaddr`; FaultError when it is not mapped or its tables are not in the dump. */
   translate(vaddr: bigint): bigint;
+  /**
+   * The physical address of `vaddr` and how many bytes from it the same mapping covers contiguously (to the end of
+   * its page, or of its large page); absent where a walker does not track large pages (then translate page by page).
+   */
+  mappedRun?(vaddr: bigint): MappedRun;
+}
+
+/** What a Translator's mappedRun() returns. */
+export interface MappedRun {
+  /** Physical address of the virtual address asked for. */
+  paddr: bigint;
+  /** Bytes from it that follow it in physical memory too, within one mapping. */
+  bytes: number;
 }
 
 /** One architecture. */

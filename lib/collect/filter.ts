@@ -108,8 +108,13 @@ type Reason = Exclude<keyof ExcludedCounts, "zero">;
 function excludeByMemMap(f: PageFilter, k: KernelView, L: PageLayout, reader: PageReader | null): void {
   const CHUNK = 8192; // struct pages read at once (512 KiB)
   const ps = f.pageSize;
+  const problem = wordLayoutProblem(L);
+  if (problem) throw new Error(problem);
   const gc = new GarbageCollector();
-  const loaded = reader && new LazyStructPages(k, reader, new Uint8Array(Math.ceil(((CHUNK + 1) * L.size) / ps) * ps + ps));
+  // one buffer for every chunk, read as bytes and as 32-bit words
+  const bytes = new Uint8Array(Math.ceil(((CHUNK + 1) * L.size) / ps) * ps + ps);
+  const words = new Uint32Array(bytes.buffer);
+  const loaded = reader && new LazyStructPages(k, reader, bytes);
   for (const sec of memMapSections(k, f.maxMapnr)) {
     for (let base = sec.startPfn; base < sec.endPfn; base += CHUNK) {
       const n = Math.min(CHUNK, sec.endPfn - base);
@@ -123,46 +128,56 @@ function excludeByMemMap(f: PageFilter, k: KernelView, L: PageLayout, reader: Pa
       const lazy = loaded && vaddr % BigInt(ps) === 0n ? loaded : null;
       // with a PageReader, only the pages of mem_map that hold a struct page the walk decides are read: the heads
       // of free blocks and of compound pages, and every page in use (a free 4 MiB block reads 1 of its 16)
-      const v = lazy ? lazy.start(vaddr, (n + extra) * L.size) : readStructPages(k, vaddr, (n + extra) * L.size);
-      // excluded frames are cleared as runs: consecutive ones of one reason (a process's pages, mostly) are one
-      // clearRange, not one a frame
-      let runStart = -1;
-      let runEnd = -1;
-      let runReason = 0;
-      const size = L.size;
-      const level = f.level;
-      // the present run the walk is in (or next to): [presentStart, presentEnd)
-      let presentStart = f.present[run]![0];
-      let presentEnd = f.present[run]![1];
-      for (let i = 0; i < n; i++) {
-        const pfn = base + i;
-        if (pfn >= presentEnd) {
-          while (run < f.present.length && f.present[run]![1] <= pfn) run++;
-          if (run >= f.present.length) break;
-          presentStart = f.present[run]![0];
-          presentEnd = f.present[run]![1];
-        }
-        if (pfn < presentStart) continue;
-        const at = i * size;
-        const next = i + 1 < n + extra ? at + size : -1;
-        const span = next >= 0 ? 2 * size : size; // the struct page, and page[1] when there is one
-        if (lazy && !lazy.has(at, span)) lazy.need(at, span);
-        const code = classifyCode(v, at, next, pfn, L, level);
-        if (!code) continue;
-        const pages = Math.floor(code / 8);
-        const reason = code & 7;
-        if (pfn === runEnd && reason === runReason) runEnd = pfn + pages;
-        else {
-          if (runStart >= 0) f.excluded[REASONS[runReason]!] += clearRange(f.dumpable, runStart, Math.min(runEnd, f.maxMapnr));
-          runStart = pfn;
-          runEnd = pfn + pages;
-          runReason = reason;
-        }
-        i += pages - 1; // the rest of a free block or compound page is decided by its head
-      }
-      if (runStart >= 0) f.excluded[REASONS[runReason]!] += clearRange(f.dumpable, runStart, Math.min(runEnd, f.maxMapnr));
+      if (lazy) lazy.start(vaddr, (n + extra) * L.size);
+      else bytes.set(k.read(vaddr, (n + extra) * L.size));
+      walkChunk(f, L, words, bytes, lazy, base, n, extra, run);
     }
   }
+}
+
+/**
+ * Decides the struct pages of frames [base, base + n) in `bytes` (`words`: the same buffer as 32-bit words), from
+ * the present run `run` on, and clears the excluded frames from f.dumpable. A function of its own, called once a
+ * chunk, so the engine compiles it by its calls and not only by entering the loop of a function called once.
+ */
+function walkChunk(f: PageFilter, L: PageLayout, words: Uint32Array, bytes: Uint8Array, lazy: LazyStructPages | null, base: number, n: number, extra: number, run: number): void {
+  // excluded frames are cleared as runs: consecutive ones of one reason (a process's pages, mostly) are one
+  // clearRange, not one a frame
+  let runStart = -1;
+  let runEnd = -1;
+  let runReason = 0;
+  const size = L.size;
+  const level = f.level;
+  // the present run the walk is in (or next to): [presentStart, presentEnd)
+  let presentStart = f.present[run]![0];
+  let presentEnd = f.present[run]![1];
+  for (let i = 0; i < n; i++) {
+    const pfn = base + i;
+    if (pfn >= presentEnd) {
+      while (run < f.present.length && f.present[run]![1] <= pfn) run++;
+      if (run >= f.present.length) break;
+      presentStart = f.present[run]![0];
+      presentEnd = f.present[run]![1];
+    }
+    if (pfn < presentStart) continue;
+    const at = i * size;
+    const next = i + 1 < n + extra ? at + size : -1;
+    const span = next >= 0 ? 2 * size : size; // the struct page, and page[1] when there is one
+    if (lazy && !lazy.has(at, span)) lazy.need(at, span);
+    const code = classifyCode(words, bytes, at, next, pfn, L, level);
+    if (!code) continue;
+    const pages = Math.floor(code / 8);
+    const reason = code & 7;
+    if (pfn === runEnd && reason === runReason) runEnd = pfn + pages;
+    else {
+      if (runStart >= 0) f.excluded[REASONS[runReason]!] += clearRange(f.dumpable, runStart, Math.min(runEnd, f.maxMapnr));
+      runStart = pfn;
+      runEnd = pfn + pages;
+      runReason = reason;
+    }
+    i += pages - 1; // the rest of a free block or compound page is decided by its head
+  }
+  if (runStart >= 0) f.excluded[REASONS[runReason]!] += clearRange(f.dumpable, runStart, Math.min(runEnd, f.maxMapnr));
 }
 
 /**
@@ -173,9 +188,11 @@ function excludeByMemMap(f: PageFilter, k: KernelView, L: PageLayout, reader: Pa
 class LazyStructPages {
   private vaddr = 0n;
   private length = 0;
+  /** Frame of the chunk's first page, and how many of its pages follow it in physical memory (see start()). */
+  private firstPfn = -1;
+  private runPages = 0;
   /** Per page of the chunk: read yet. */
   private readonly done: Uint8Array;
-  private readonly view: DataView;
   private readonly ps: number;
 
   constructor(
@@ -185,15 +202,20 @@ class LazyStructPages {
   ) {
     this.ps = k.info.pageSize;
     this.done = new Uint8Array(Math.ceil(buf.length / this.ps));
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
-  /** Starts a chunk of `length` bytes at `vaddr`; nothing is read yet. */
-  start(vaddr: bigint, length: number): DataView {
+  /**
+   * Starts a chunk of `length` bytes at `vaddr` (into the buffer); nothing is read yet. Where the page tables map
+   * the chunk's start by a large page (vmemmap's 2 MiB pages), the pages it covers follow the first in physical
+   * memory and are not translated one by one: a BigInt translation per page was a sixth of a cold walk under TCG.
+   */
+  start(vaddr: bigint, length: number): void {
     this.vaddr = vaddr;
     this.length = length;
     this.done.fill(0);
-    return this.view;
+    const run = this.k.mappedRun?.(vaddr);
+    this.firstPfn = run ? Number(run.paddr / BigInt(this.ps)) : -1;
+    this.runPages = run ? Math.floor(run.bytes / this.ps) : 0;
   }
 
   /** True when bytes [at, at + length) (at most two pages) are readable already: the walk's test before need(). */
@@ -207,17 +229,11 @@ class LazyStructPages {
     const last = Math.floor((Math.min(at + length, this.length) - 1) / this.ps);
     for (let p = Math.floor(at / this.ps); p <= last; p++) {
       if (this.done[p]) continue;
-      const pfn = Number(this.k.translate(this.vaddr + BigInt(p * this.ps)) / BigInt(this.ps));
+      const pfn = p < this.runPages ? this.firstPfn + p : Number(this.k.translate(this.vaddr + BigInt(p * this.ps)) / BigInt(this.ps));
       this.reader.read(pfn, 1, this.buf, p * this.ps);
       this.done[p] = 1;
     }
   }
-}
-
-/** `length` bytes of struct pages at `vaddr` through the kernel view (no PageReader, or a chunk not page-aligned). */
-function readStructPages(k: KernelView, vaddr: bigint, length: number): DataView {
-  const b = k.read(vaddr, length);
-  return new DataView(b.buffer, b.byteOffset, b.byteLength);
 }
 
 /**
@@ -225,7 +241,11 @@ function readStructPages(k: KernelView, vaddr: bigint, length: number): DataView
  * it, or null to keep it. The order of the tests is makedumpfile's, so counts agree category by category.
  */
 export function classify(v: DataView, at: number, next: number, pfn: number, L: PageLayout, level: number): { reason: Reason; pages: number } | null {
-  const code = classifyCode(v, at, next, pfn, L, level);
+  const problem = wordLayoutProblem(L);
+  if (problem) throw new Error(problem);
+  const b = new Uint8Array(Math.ceil(v.byteLength / 4) * 4);
+  b.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+  const code = classifyCode(new Uint32Array(b.buffer), b, at, next, pfn, L, level);
   return code ? { reason: REASONS[code & 7]!, pages: Math.floor(code / 8) } : null;
 }
 
@@ -238,27 +258,44 @@ function flagBit(lo: number, hi: number, n: number): boolean {
   return n >= 0 && ((n < 32 ? lo >>> n : hi >>> (n - 32)) & 1) === 1;
 }
 
+/** Whether this machine reads a Uint32Array in little-endian order, as the dumps it filters are written. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/**
+ * Why classifyCode() cannot read this layout's fields as 32-bit words (a field or SIZE(page) not a multiple of 4,
+ * or a big-endian machine), or null when it can: every kernel's struct page can.
+ */
+export function wordLayoutProblem(L: PageLayout): string | null {
+  if (!LITTLE_ENDIAN) return "this machine is big-endian";
+  const fields: [string, number][] = [["size", L.size], ["flags", L.flags], ["mapping", L.mapping], ["_mapcount", L.mapcount], ["private", L.private], ["compound_head", L.compoundHead]];
+  for (const [name, at] of fields) if (at % 4) return `struct page's ${name} (${at}) is not a multiple of 4 bytes`;
+  return null;
+}
+
 /**
  * classify() as one number, so the walk makes no object (nor closure) per struct page: 0 keeps the page, else
- * pages * 8 + the reason's index in REASONS.
+ * pages * 8 + the reason's index in REASONS. Reads the struct page at byte `at` (page[1] at `next`, or -1) as 32-bit
+ * words of `w` and bytes of `b`, two views of one buffer: under TCG a typed array's element is a load in every tier
+ * of the engine, where a DataView's getUint32 was a call until the optimizing tier (the walk of a 1 GiB dump under
+ * qemu-x86_64 spent most of its cold second in those calls). The layout passed wordLayoutProblem().
  */
-function classifyCode(v: DataView, at: number, next: number, pfn: number, L: PageLayout, level: number): number {
-  const lo = v.getUint32(at + L.flags, true);
-  const hi = v.getUint32(at + L.flags + 4, true);
-  const mapcount = v.getInt32(at + L.mapcount, true);
-  const anonMapping = (v.getUint32(at + L.mapping, true) & 1) === 1;
-  const tail = (v.getUint32(at + L.compoundHead, true) & 1) === 1;
+function classifyCode(w: Uint32Array, b: Uint8Array, at: number, next: number, pfn: number, L: PageLayout, level: number): number {
+  const lo = w[(at + L.flags) >>> 2]!;
+  const hi = w[(at + L.flags + 4) >>> 2]!;
+  const mapcount = w[(at + L.mapcount) >>> 2]! | 0;
+  const anonMapping = (w[(at + L.mapping) >>> 2]! & 1) === 1;
+  const tail = (w[(at + L.compoundHead) >>> 2]! & 1) === 1;
   const slab = flagBit(lo, hi, L.pgSlab) || (L.slabType !== null && mapcount === L.slabType);
 
   let order = 0;
   let hugetlb = false;
   if ((lo & L.headMaskLo || hi & L.headMaskHi) && next >= 0) {
-    const flags1 = v.getUint32(next + L.flags, true);
-    order = L.order.kind === "byte" ? v.getUint8(next + L.order.offset) : flags1 & 0xff;
+    const flags1 = w[(next + L.flags) >>> 2]!;
+    order = L.order.kind === "byte" ? b[next + L.order.offset]! : flags1 & 0xff;
     const h = L.hugetlb;
     if (h.kind === "type") hugetlb = mapcount === h.value;
-    else if (h.kind === "flag") hugetlb = ((h.bit < 32 ? flags1 >>> h.bit : v.getUint32(next + L.flags + 4, true) >>> (h.bit - 32)) & 1) === 1;
-    else if (h.kind === "dtor") hugetlb = v.getUint8(next + h.offset) === h.value;
+    else if (h.kind === "flag") hugetlb = ((h.bit < 32 ? flags1 >>> h.bit : w[(next + L.flags + 4) >>> 2]! >>> (h.bit - 32)) & 1) === 1;
+    else if (h.kind === "dtor") hugetlb = b[next + h.offset] === h.value;
     if (order >= 64 || pfn % 2 ** order !== 0) order = 0;
   }
   const pages = 2 ** order;
@@ -266,8 +303,8 @@ function classifyCode(v: DataView, at: number, next: number, pfn: number, L: Pag
   // tail pages of a compound page go (or stay) with their head
   if (tail) return 0;
   if (level & DL.FREE && L.buddyType !== null && !slab && mapcount === L.buddyType) {
-    const privLo = v.getUint32(at + L.private, true);
-    const privHi = v.getUint32(at + L.private + 4, true);
+    const privLo = w[(at + L.private) >>> 2]!;
+    const privHi = w[(at + L.private + 4) >>> 2]!;
     if (privHi !== 0 || privLo >= L.maxOrder) return 0; // not a buddy order: keep, as makedumpfile warns and keeps
     return 2 ** privLo * 8 + FREE;
   }

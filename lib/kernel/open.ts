@@ -2,7 +2,7 @@
 // Kernels with VMCOREINFO (2.6.24+) of an architecture lib/arch knows; it sets up the page-table walk.
 import { BadDataError, MissingDataError } from "../errors.ts";
 import type { Dump } from "../dump/dump.ts";
-import { archOfDump, type Translator } from "../arch/arch.ts";
+import { archOfDump, type MappedRun, type Translator } from "../arch/arch.ts";
 import type { KernelView } from "./view.ts";
 import { Vmcoreinfo } from "./vmcoreinfo.ts";
 
@@ -28,6 +28,10 @@ class KernelMemory implements KernelView {
 
   translate(vaddr: bigint): bigint {
     return this.pagetable.translate(vaddr);
+  }
+
+  mappedRun(vaddr: bigint): MappedRun | null {
+    return this.pagetable.mappedRun ? this.pagetable.mappedRun(vaddr) : null;
   }
 
   read(vaddr: bigint, length: number): Uint8Array {

@@ -10,6 +10,8 @@ export interface KernelView {
   readonly info: import("./vmcoreinfo.ts").Vmcoreinfo;
   /** Virtual → physical, through KERNELOFFSET/phys_base for kernel text and the page tables otherwise. */
   translate(vaddr: bigint): bigint;
+  /** translate() plus the bytes from `vaddr` its mapping covers contiguously (lib/arch/arch.ts MappedRun), where known. */
+  mappedRun?(vaddr: bigint): import("../arch/arch.ts").MappedRun | null;
   /** `length` bytes at kernel virtual address `vaddr` (may cross pages). */
   read(vaddr: bigint, length: number): Uint8Array;
   u8(vaddr: bigint): number;

@@ -4,6 +4,7 @@ import { FaultError } from "../../errors.ts";
 import type { Dump } from "../../dump/dump.ts";
 import { tableEntry } from "../table_entry.ts";
 import { Lru } from "../../dump/source.ts";
+import type { MappedRun } from "../arch.ts";
 
 /** __START_KERNEL_map: where the kernel image is mapped (before the KASLR slide). */
 export const START_KERNEL_MAP = 0xffffffff80000000n;
@@ -57,6 +58,18 @@ export class PageTable {
     const pa = this.walk(vaddr);
     this.tlb.set(page, pa & ~0xfffn);
     return pa;
+  }
+
+  /**
+   * The physical address of `vaddr` and the bytes from it to the end of its mapping: of its 2 MiB or 1 GiB page when
+   * the tables map it by one (vmemmap, the direct map), else of its 4 KiB page.
+   * @example pt.mappedRun(memMapChunk) // { paddr, bytes: 1572864 }: the rest of a 2 MiB page
+   */
+  mappedRun(vaddr: bigint): MappedRun {
+    const paddr = this.translate(vaddr);
+    if (!(vaddr >= START_KERNEL_MAP && vaddr < KERNEL_IMAGE_END) && (vaddr & ~this.largeMask) === this.largeV)
+      return { paddr, bytes: Number(this.largeMask + 1n - (vaddr & this.largeMask)) };
+    return { paddr, bytes: 4096 - Number(vaddr & 0xfffn) };
   }
 
   private walk(vaddr: bigint): bigint {
