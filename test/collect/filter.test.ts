@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { openDump } from "../../lib/dump/open.ts";
 import { KdumpDump } from "../../lib/dump/kdump_compressed.ts";
 import { countBits, testBit } from "../../lib/dump/bitmap.ts";
-import { classify, DL, filterPages } from "../../lib/collect/filter.ts";
+import { classify, DL, filterPages, wordLayoutProblem } from "../../lib/collect/filter.ts";
 import { openKernel } from "../../lib/kernel/open.ts";
 import { PageReader } from "../../lib/dump/page_reader.ts";
 import { memMapSections, pageLayout } from "../../lib/kernel/memmap.ts";
@@ -104,6 +104,24 @@ describe("filterPages() on 6.12", () => {
     expect(onlyOurs.length).toBeGreaterThan(0);
     expect(types.every((t) => t === L.slabType)).toBe(true);
     expect([...theirs].filter((p) => !testBit(f.dumpable, p))).toEqual([]);
+  }, 300_000);
+});
+
+describe("the walk's 32-bit reads of struct page", () => {
+  test("a layout with a field off a 4-byte boundary is not walked: every page is kept, and the reason says which field", async () => {
+    const { vmcore } = await sysrqDump("6.1");
+    const dump = openDump(vmcore);
+    const k = openKernel(dump);
+    const L = pageLayout(k.info);
+    expect(wordLayoutProblem(L)).toBeNull();
+    expect(wordLayoutProblem({ ...L, mapcount: L.mapcount + 2 })).toBe(`struct page's _mapcount (${L.mapcount + 2}) is not a multiple of 4 bytes`);
+    // the same through filterPages(): OFFSET(page._mapcount) moved in the dump's VMCOREINFO
+    const info = k.info as unknown as { offsets: Map<string, number> };
+    info.offsets.set("page._mapcount", L.mapcount + 2);
+    const f = filterPages(dump, 31, k);
+    dump.close();
+    expect(f.memMapSkipped).toContain("_mapcount");
+    expect(countBits(f.dumpable, f.maxMapnr)).toBe(f.presentPages);
   }, 300_000);
 });
 

@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { FaultError } from "../../../lib/errors.ts";
 import { openDump } from "../../../lib/dump/open.ts";
 import { openKernel } from "../../../lib/kernel/open.ts";
+import { memMapSections } from "../../../lib/kernel/memmap.ts";
 import type { KernelView } from "../../../lib/kernel/view.ts";
 import { fourLevelDump, sysrqDump } from "../../dump/_peers.ts";
 import type { LabDump } from "../../lab/dumps.ts";
@@ -55,6 +56,21 @@ describe.each(cases)("translate() on %s", (_name, make, levels) => {
     for (const [kind, addr, hex] of samples) expect([kind, addr, Buffer.from(k.read(BigInt(addr), 64)).toString("hex")]).toEqual([kind, addr, hex]);
   }, LAB);
 
+  test("mappedRun(): over mem_map, each page it covers translates to the run's first address plus its offset", () => {
+    // the mem_map walk translates a chunk once and takes the pages the run covers from it (lib/collect/filter.ts)
+    const vmemmap = memMapSections(k, 0x40000)[0]!.vaddr; // mem_map of the first GiB
+    let large = 0;
+    for (const off of [0n, 0x1000n, 0x80000n, 0x1ff000n, 0x3f0000n]) {
+      const vaddr = vmemmap + off;
+      const run = k.mappedRun!(vaddr)!;
+      expect(run.bytes % 4096).toBe(0);
+      if (run.bytes > 4096) large++;
+      for (let at = 0; at < run.bytes; at += 4096 * 61) expect([at, k.translate(vaddr + BigInt(at))]).toEqual([at, run.paddr + BigInt(at)]);
+      expect(k.translate(vaddr + BigInt(run.bytes - 4096))).toBe(run.paddr + BigInt(run.bytes - 4096));
+    }
+    expect(large).toBeGreaterThan(0); // vmemmap is mapped by 2 MiB pages here
+  });
+
   test("throws FaultError for user, non-canonical and unmapped vmalloc addresses", () => {
     const nonCanonical = levels === 5 ? 0x0100000000000000n : 0x0000800000000000n;
     for (const a of [0x400000n, nonCanonical, 0xffffc9ffff000000n]) expect(() => k.translate(a)).toThrow(FaultError);
@@ -88,6 +104,20 @@ describe("PageTable on synthetic tables", () => {
     expect(k.translate(0xffffc90000400010n)).toBe(0x800010n); // the next 2 MiB page maps elsewhere
     expect(k.translate(0xffffc90000200010n)).toBe(0x400010n);
     expect(() => k.translate(0xffffc90000600000n)).toThrow("no PMD entry"); // past the large pages: not mapped
+  });
+
+  test("mappedRun() runs to the end of a large page, of a 4 KiB page, and not past the kernel image's own page", () => {
+    const f = new FakeKernel(4);
+    f.map(0xffffc90000001000n, 0x345000, 1);
+    f.map(0xffffc90000200000n, 0x400000, 2);
+    const k = openKernel(f.dump());
+    expect(k.mappedRun!(0xffffc90000212000n)).toEqual({ paddr: 0x412000n, bytes: 0x1ee000 });
+    expect(k.mappedRun!(0xffffc900003ff000n)).toEqual({ paddr: 0x5ff000n, bytes: 0x1000 });
+    expect(k.mappedRun!(0xffffc90000001800n)).toEqual({ paddr: 0x345800n, bytes: 0x800 });
+    // a 4 KiB page met after the large one: its own page only, though the large page is still remembered
+    expect(k.mappedRun!(0xffffc90000001000n)).toEqual({ paddr: 0x345000n, bytes: 0x1000 });
+    expect(k.mappedRun!(f.imageVaddr + 0x1000n)).toEqual({ paddr: BigInt(f.imagePhys + 0x1000), bytes: 0x1000 });
+    expect(() => k.mappedRun!(0xffffc90000600000n)).toThrow("no PMD entry");
   });
 
   test("the PAT bit of a 2 MiB entry is not part of the address", () => {
