@@ -362,8 +362,12 @@ for (const ram of [...new Set(rows.map((x) => x.ramMiB))]) {
   const est = rows.find((x) => x.ramMiB === ram && typeof x.estimateMiB === "number")?.estimateMiB;
   if (est === undefined) continue;
   const at = rows.filter((x) => x.ramMiB === ram && ck(x) === `${est}M`);
-  const fits = (c: Row["collector"]) => (at.some((x) => x.collector === c) ? (at.filter((x) => x.collector === c).every((x) => x.passed) ? "captured" : "FAILED") : "not run");
-  console.log(`${ram / 1024} GiB: kdump estimate recommends crashkernel=${est}M; at exactly that size ours ${fits("ours")}, makedumpfile 1.7.8 ${fits(MDF)}`);
+  // makedumpfile with threads (MDF) or without (MDF1, --no-mdf-threads or the 1-thread runs beside it)
+  const fits = (...cs: Row["collector"][]) => {
+    const mine = at.filter((x) => cs.includes(x.collector));
+    return mine.length ? (mine.every((x) => x.passed) ? "captured" : "FAILED") : "not run";
+  };
+  console.log(`${ram / 1024} GiB: kdump estimate recommends crashkernel=${est}M; at exactly that size ours ${fits("ours")}, makedumpfile 1.7.8 ${fits(MDF, MDF1)}`);
 }
 // issue 17: at 64 GiB, -d 31, same codec: ours faster than makedumpfile and no larger
 const peers: Row["collector"][] = [MDF, MDF1];
