@@ -188,11 +188,26 @@ const POST_HOOK = `#!/bin/sh
 read t _ < /proc/uptime; echo "SCALE-OURS start=$(cat /tmp/bench-pre-end 2>/dev/null) end=$t rc=$1"
 `;
 
+/** The pre hook's runs, in order, as "tool codec [rep]" lines. */
+function hookRuns(): string[] {
+  return [...codecs.filter(() => !(noMdfThreads && cpus > 1)).map((c) => `makedumpfile ${c}`), ...codecs.flatMap((c) => threadVariants.map((n) => `ours-t${n} ${c}`)), ...codecs.filter((c) => c !== "zstd").map((c) => `ours ${c}`), ...(inHook ? ["ours-hook zstd"] : []), ...(cpus > 1 ? codecs.map((c) => `makedumpfile-1thread ${c}`) : []), ...(sameZstd ? ["ours-samezstd zstd"] : []), ...(mdfNonMmap ? ["makedumpfile-nonmmap zstd"] : []), ...(oursNonMmap ? ["ours-nonmmap zstd"] : []), ...(oursEnv.length ? codecs.map((c) => `ours-env ${c}`) : []), ...(profile ? ["ours-prof zstd"] : []), ...Array.from({ length: pairs - 1 }, (_, i) => [`makedumpfile-1thread ${codecs[0]} ${i + 2}`, `ours-hook ${codecs[0]} ${i + 2}`]).flat()];
+}
+
+/**
+ * The guest's root filesystem in MiB: room for every run's dump, kept for `bt` after the reboot, and the init's
+ * own. A 64 GiB -d 31 dump is up to ~300 MiB (lzo); 3 GiB filled up with `--codecs lzo,zlib --pairs 4` (2026-12-03),
+ * and the init's run ended in ENOSPC.
+ */
+function rootfsMiB(ramMiB: number): number {
+  const perDump = ramMiB >= 65536 ? 400 : ramMiB >= 16384 ? 150 : 60;
+  return 3072 + (hookRuns().length + 1) * perDump;
+}
+
 /** The crash: hold a quarter of RAM (at most 3 GiB) of non-zero anonymous memory, read files into the cache, then sysrq-c. */
 function crashJob(ramMiB: number): string {
   const anon = Math.min(3072, Math.floor(ramMiB / 4));
   const fill = `const a=[];for(let i=0;i<${anon};i++){const b=new Uint8Array(1<<20);b.fill((i%250)+1);a.push(b)}console.log("SCALE-FILLED ${anon} MiB");setInterval(()=>a.length,1e6)`;
-  const runs = [...codecs.filter(() => !(noMdfThreads && cpus > 1)).map((c) => `makedumpfile ${c}`), ...codecs.flatMap((c) => threadVariants.map((n) => `ours-t${n} ${c}`)), ...codecs.filter((c) => c !== "zstd").map((c) => `ours ${c}`), ...(inHook ? ["ours-hook zstd"] : []), ...(cpus > 1 ? codecs.map((c) => `makedumpfile-1thread ${c}`) : []), ...(sameZstd ? ["ours-samezstd zstd"] : []), ...(mdfNonMmap ? ["makedumpfile-nonmmap zstd"] : []), ...(oursNonMmap ? ["ours-nonmmap zstd"] : []), ...(oursEnv.length ? codecs.map((c) => `ours-env ${c}`) : []), ...(profile ? ["ours-prof zstd"] : []), ...Array.from({ length: pairs - 1 }, (_, i) => [`makedumpfile-1thread ${codecs[0]} ${i + 2}`, `ours-hook ${codecs[0]} ${i + 2}`]).flat()];
+  const runs = hookRuns();
   return [
     `mkdir -p /var/lib/kdump-bench; printf '%s\\n' ${runs.map((r) => `'${r}'`).join(" ")} > /var/lib/kdump-bench/runs`,
     `echo "SCALE-ESTIMATE $(kdump estimate --json --kernel /boot/vmlinuz-$(uname -r) --initrd $(ls -t /var/lib/kdump/initramfs-*.img | head -n 1) | tr -d '\\n')"`,
@@ -256,6 +271,7 @@ async function measure(ramMiB: number, crashkernel: string): Promise<Row[]> {
     crash: crashJob(ramMiB),
     after: AFTER,
     files: await benchFiles(),
+    rootfsMiB: rootfsMiB(ramMiB),
     timeoutSeconds: 5400,
     onLine: (l) => {
       if (/SCALE-|kdump-capture:|kdump: |saved \S+ \(kdump/.test(l)) {
@@ -310,7 +326,10 @@ async function measure(ramMiB: number, crashkernel: string): Promise<Row[]> {
     collector: "ours",
     codec: "zstd",
     passed: r.passed && r.savedBy === "collector",
-    ...(!(r.passed && r.savedBy === "collector") && { reason: r.reason ?? `saved by ${r.savedBy}` }),
+    // the collector's own last words when it failed (e.g. "kdump: collect failed: no space left on the device: …")
+    ...(!(r.passed && r.savedBy === "collector") && {
+      reason: r.reason ?? lines.filter((l) => /kdump: .*failed/.test(l)).pop()?.replace(/\x1b\[[0-9;]*m/g, "") ?? `saved by ${r.savedBy}`,
+    }),
     wallSeconds: ours && kv(ours, "start") ? Math.round((Number(kv(ours, "end")) - Number(kv(ours, "start"))) * 100) / 100 : null,
     captureSeconds: m ? Number(m[2]) : null,
     peakAnon: m?.[3] ?? null,

@@ -21,6 +21,8 @@ export interface RehearseOptions {
   after?: string;
   /** Extra files in the guest root filesystem. */
   files?: Record<string, string | Uint8Array>;
+  /** Size of the guest's root filesystem in MiB, where the dumps are saved (default 3072, rootfs.ts). */
+  rootfsMiB?: number;
   /** Wall-clock limit in seconds (default 300). */
   timeoutSeconds?: number;
   /** Progress: called with each phase as it starts. */
@@ -109,7 +111,7 @@ export async function rehearse(o: RehearseOptions): Promise<RehearseReport> {
     memoryMiB: o.memoryMiB ?? 1024,
     boots: 2,
     timeoutSeconds: o.timeoutSeconds ?? 300,
-    rootfs: { files: o.files },
+    rootfs: { files: o.files, sizeMiB: o.rootfsMiB },
     onLine: (line) => {
       o.onLine?.(line);
       const m = new RegExp(`^${MARK} (\\w+)`).exec(line);
