@@ -2,7 +2,7 @@
 // reboot → analyze) of a 6.1 guest of each size, whose crash leaves memory in use (anonymous memory held by a
 // process, page cache, dentries). In the one capture kernel, a pre hook (/etc/kdump/pre.d) first runs sid's
 // makedumpfile 1.7.8 at -d 31 for each codec (and our collector for codecs other than zstd), each alone, timed from
-// /proc/uptime around the process, its RssAnon and VmHWM sampled every 1 s from /proc/PID/status (0.2 s until 2026-12-02: the shell loop and its sleep took a share of the one CPU); then the
+// /proc/uptime around the process, its end taken from wait (until 2026-12-03 from a 1 s poll: every wall time rounded up to the next second), its RssAnon and VmHWM sampled every 1 s from /proc/PID/status by a loop beside it (0.2 s until 2026-12-02: the shell loop and its sleep took a share of the one CPU); then the
 // capture init runs our collector at its defaults (-d 31, zstd), timed between that hook's end and a post hook's
 // start. After the reboot, `kdump analyze DUMP bt` is timed on every dump. The first boot prints `kdump estimate`
 // for the guest, so a run at exactly the recommended crashkernel= (--at-estimate) proves both collectors fit it.
@@ -155,19 +155,26 @@ while read tool codec rep; do
   find /opt/kdump /opt/zstd-sid /opt/makedumpfile-sid -type f -exec cat {} + > /dev/null 2>&1
   read t0 _ < /proc/uptime
   "$@" > $out/log 2>&1 &
-  pid=$!; anon=0; hwm=0; state=R
-  while [ "$state" != Z ] && [ -e /proc/$pid/status ]; do
-    while read k v _; do
-      case $k in
-        State:) state=$v ;;
-        RssAnon:) [ "$v" -gt $anon ] && anon=$v ;;
-        VmHWM:) hwm=$v ;;
-      esac
-    done < /proc/$pid/status
-    sleep 1
-  done
+  pid=$!
+  # memory is sampled once a second by a loop beside the run (until 2026-12-03 the same loop also told when the run
+  # ended, so every wall time was rounded up to the next second: 1 s in a 10 s lzo run); the end is wait's
+  ( anon=0; hwm=0
+    while [ -e /proc/$pid/status ]; do
+      while read k v _; do
+        case $k in
+          RssAnon:) [ "$v" -gt $anon ] && anon=$v ;;
+          VmHWM:) hwm=$v ;;
+        esac
+      done < /proc/$pid/status
+      echo "$anon $hwm" > $out/mem.tmp && mv $out/mem.tmp $out/mem
+      sleep 1
+    done ) &
+  poller=$!
   wait $pid; rc=$?
   read t1 _ < /proc/uptime
+  kill $poller 2>/dev/null; wait $poller 2>/dev/null
+  read anon hwm < $out/mem 2>/dev/null || { anon=0; hwm=0; }
+  rm -f $out/mem $out/mem.tmp
   f=$(find $out -name vmcore | head -n 1)
   name=$tool\${rep:+#$rep}
   echo "SCALE-RUN $name $codec rc=$rc start=$t0 end=$t1 anonKiB=$anon hwmKiB=$hwm bytes=$(stat -c %s "$f" 2>/dev/null || echo 0) file=$f"
