@@ -4,6 +4,7 @@
 import { UsageError } from "../errors.ts";
 import { memMapSections, pageLayout, type PageLayout } from "../kernel/memmap.ts";
 import type { KernelView } from "../kernel/view.ts";
+import type { MappedRun } from "../arch/arch.ts";
 import type { Dump } from "../dump/dump.ts";
 import type { PageReader } from "../dump/page_reader.ts";
 import { clearRange } from "../dump/bitmap.ts";
@@ -213,7 +214,12 @@ class LazyStructPages {
     this.vaddr = vaddr;
     this.length = length;
     this.done.fill(0);
-    const run = this.k.mappedRun?.(vaddr);
+    let run: MappedRun | null | undefined = null;
+    try {
+      run = this.k.mappedRun?.(vaddr);
+    } catch {
+      // not mapped here: need() translates page by page and fails only for a page the walk needs, as before
+    }
     this.firstPfn = run ? Number(run.paddr / BigInt(this.ps)) : -1;
     this.runPages = run ? Math.floor(run.bytes / this.ps) : 0;
   }
