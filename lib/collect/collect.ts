@@ -25,7 +25,6 @@ import { openOutput, realTargetSys, type Output, type TargetSys } from "./target
 import { parseTarget } from "../config/target.ts";
 import { OUTPUT_FORMATS } from "../config/settings.ts";
 import { sampleMemory, type PeakMemory } from "./peak_memory.ts";
-import { setThreadNice, threadNice } from "../sys/thread_priority.ts";
 
 /** Output formats: makedumpfile's kdump-compressed, ELF, or kdump-compressed in the flattened stream. */
 export const FORMATS = OUTPUT_FORMATS;
@@ -131,21 +130,6 @@ export interface CollectSys {
 export const realCollectSys: CollectSys = { target: realTargetSys, failure: realFailureSys, log: (l) => console.error(l) };
 
 /**
- * Runs `walk` (the mem_map walk) with this thread's nice value 5 below its own, then puts it back. The compression
- * workers, started just before, load their modules meanwhile; nothing waits for them until the walk ends, while the
- * walk is what every later stage waits for. Without root (or libc) it runs as it is.
- */
-function aheadOfWorkers<T>(walk: () => T): T {
-  const nice = threadNice();
-  const raised = nice !== null && setThreadNice(Math.max(-20, nice - 5));
-  try {
-    return walk();
-  } finally {
-    if (raised) setThreadNice(nice!);
-  }
-}
-
-/**
  * Collects a dump. On failure after the output was opened: writes the reason beside the partial file, prints it,
  * runs the failure action, then throws CollectError.
  * @example await collect({ from: "/proc/vmcore", out: "/var/crash" })
@@ -183,8 +167,7 @@ export async function collect(o: CollectOptions, sys: CollectSys = realCollectSy
     const pool = format !== "elf" ? new CompressPool(threads, codec, dump.pageSize, (level & 1) === 1) : null;
     try {
       const opened = performance.now();
-      const source = dump;
-      const filter = aheadOfWorkers(() => filterPages(source, level, kernel, reader));
+      const filter = filterPages(dump, level, kernel, reader);
       const filtered = performance.now();
       if (filter.memMapSkipped && level & 0x1e) sys.log(`kdump collect: warning: pages are not filtered by type (${filter.memMapSkipped}); the dump will be larger`);
       reader.bytesRead = 0;
