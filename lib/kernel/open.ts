@@ -31,7 +31,7 @@ class KernelMemory implements KernelView {
   }
 
   mappedRun(vaddr: bigint): MappedRun | null {
-    return this.pagetable.mappedRun ? this.pagetable.mappedRun(vaddr) : null;
+    return this.pagetable.mappedRun?.(vaddr) ?? null;
   }
 
   read(vaddr: bigint, length: number): Uint8Array {
